@@ -1,0 +1,30 @@
+"""ctxrnn: continuous-time RNNs for context multitasking, MoLaP and weight analysis.
+
+ctxrnn runs on Keras 3 with the TensorFlow backend. Install TensorFlow through
+an extra: ``pip install "ctxrnn[cpu]"`` (light CPU build) or
+``pip install "ctxrnn[gpu]"`` (CUDA build).
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+try:
+    import tensorflow  # noqa: F401
+except ImportError as error:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "ctxrnn needs TensorFlow. Install it with `pip install \"ctxrnn[cpu]\"` "
+        "(CPU) or `pip install \"ctxrnn[gpu]\"` (NVIDIA GPU)."
+    ) from error
+
+import keras
+
+if keras.backend.backend() != "tensorflow":  # pragma: no cover - user config
+    raise ImportError(
+        "ctxrnn runs on the TensorFlow backend of Keras; the active backend is "
+        f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before "
+        "importing keras."
+    )
+
+__version__ = "0.1.0"
