@@ -1,0 +1,21 @@
+"""Analysis of trained networks: weight statistics, spectra, pruning knees, figures.
+
+`ctxrnn.analysis.figures` (matplotlib) is imported on demand, not here, so that
+callbacks using the statistics do not pay for matplotlib.
+"""
+
+from ctxrnn.analysis.knee import find_knee
+from ctxrnn.analysis.statistics import (
+    UNIT_CIRCLE_TOLERANCE,
+    eigenvalues,
+    statistics_and_eigenvalues,
+    weight_statistics,
+)
+
+__all__ = [
+    "UNIT_CIRCLE_TOLERANCE",
+    "eigenvalues",
+    "find_knee",
+    "statistics_and_eigenvalues",
+    "weight_statistics",
+]
