@@ -296,7 +296,8 @@ def read_json(path: PathLike, *, complex: bool = False) -> Any:  # noqa: A002
 def save_npz(path: PathLike, *, compressed: bool = False, **arrays: Any) -> pathlib.Path:
     """Atomically saves `arrays` into an `.npz` archive at exactly `path`.
 
-    Unlike `numpy.savez`, no `.npz` suffix is appended to `path`.
+    Unlike `numpy.savez`, no `.npz` suffix is appended to `path`. (An array
+    cannot be named `compressed`, the name of the keyword argument.)
 
     Args:
         path: destination file.

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ctxrnn import io, runs
-from ctxrnn.analysis import figures, find_knee, weight_statistics
+from ctxrnn.analysis import eigenvalues, figures, find_knee, weight_statistics
 from ctxrnn.analysis.knee import DEFAULT_TOLERANCE
 from ctxrnn.runs import RunDirectory
 
@@ -235,7 +235,7 @@ def _weights_section(report: _Report) -> str:
             f"Only the {next(iter(stages))} weights are saved: no before/after histogram."
         ))
     spectra = {
-        stage: _masked_eigenvalues(kernel, mask) for stage, (kernel, mask) in stages.items()
+        stage: eigenvalues(kernel, connectivity=mask) for stage, (kernel, mask) in stages.items()
     }
     plane = figures.eigenvalue_plane(spectra.get("initial"), spectra.get("final"))
     parts.append(report.figure(
@@ -244,12 +244,6 @@ def _weights_section(report: _Report) -> str:
         "Trained eigenvalues outside the circle are highlighted.",
     ))
     return "".join(parts)
-
-
-def _masked_eigenvalues(kernel: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    from ctxrnn.analysis import eigenvalues
-
-    return eigenvalues(kernel, connectivity=mask)
 
 
 def _training_section(report: _Report) -> str:
