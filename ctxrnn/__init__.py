@@ -28,3 +28,10 @@ if keras.backend.backend() != "tensorflow":  # pragma: no cover - user config
     )
 
 __version__ = "0.1.0"
+
+from ctxrnn import masks  # noqa: E402
+from ctxrnn.cells import CTRNNCell  # noqa: E402
+from ctxrnn.initializers import GainNormal  # noqa: E402
+from ctxrnn.layers import CTRNN, find_ctrnn, hidden_states  # noqa: E402
+
+__all__ = ["CTRNN", "CTRNNCell", "GainNormal", "find_ctrnn", "hidden_states", "masks"]

@@ -1,0 +1,110 @@
+"""Training-step speed of `ctxrnn.CTRNN` against `keras.layers.SimpleRNN`.
+
+Prints, in one run, ms per training step (`train_on_batch` after warm-up; best of
+several repeats) for three sizes, and the ratios CTRNN / SimpleRNN with noise off
+and on (recurrent + input noise). Then the peak memory of one T=1000, N=512,
+batch-64 training step, measured in a fresh process.
+
+    python benchmarks/bench_ctrnn.py            # all cases
+    python benchmarks/bench_ctrnn.py --quick    # case A only, fewer repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+CASES = {"A": (100, 200, 100), "B": (256, 64, 200), "C": (1024, 64, 100)}  # N, batch, T
+N_INPUTS, N_OUTPUTS = 3, 3
+
+
+def build(kind: str, units: int, steps: int):
+    import keras
+
+    import ctxrnn
+
+    inputs = keras.Input((steps, N_INPUTS))
+    if kind == "SimpleRNN":
+        states = keras.layers.SimpleRNN(units, return_sequences=True)(inputs)
+    else:
+        noise = 0.05 if kind == "CTRNN noise on" else 0.0
+        states = ctxrnn.CTRNN(units, dt=20.0, tau=100.0, recurrent_noise=noise,
+                              input_noise=noise / 5, seed=0)(inputs)
+    outputs = keras.layers.Dense(N_OUTPUTS)(states)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    return model
+
+
+def ms_per_step(model, x, y, repeats: int, steps_per_repeat: int) -> float:
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps_per_repeat):
+            model.train_on_batch(x, y)
+        best = min(best, (time.perf_counter() - start) / steps_per_repeat * 1e3)
+    return best
+
+
+def memory_probe() -> None:
+    """Child process: one training step at T=1000, N=512, batch 64; print peak RSS."""
+    import numpy as np
+
+    model = build("CTRNN noise on", 512, 1000)
+    x = np.random.default_rng(0).normal(size=(64, 1000, N_INPUTS)).astype("float32")
+    y = np.zeros((64, 1000, N_OUTPUTS), "float32")
+    model.train_on_batch(x, y)
+    model.train_on_batch(x, y)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="case A only, fewer repeats")
+    parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_probe:
+        memory_probe()
+        return
+
+    import numpy as np
+    import tensorflow as tf
+
+    cases = {"A": CASES["A"]} if args.quick else CASES
+    repeats = 2 if args.quick else 3
+    print(f"TensorFlow {tf.__version__}, devices: "
+          f"{[d.device_type for d in tf.config.list_physical_devices()]}, cores: {os.cpu_count()}")
+    print(f"{'case':<6}{'N':>6}{'batch':>7}{'T':>6}{'SimpleRNN':>11}{'CTRNN off':>11}"
+          f"{'CTRNN on':>10}{'off/Simple':>12}{'on/Simple':>11}")
+    for case, (units, batch, steps) in cases.items():
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(batch, steps, N_INPUTS)).astype("float32")
+        y = rng.normal(size=(batch, steps, N_OUTPUTS)).astype("float32")
+        per_repeat = max(2, int(2000 / (units * batch * steps / 1e6 * 10 + 20)))
+        times = {
+            kind: ms_per_step(build(kind, units, steps), x, y, repeats, per_repeat)
+            for kind in ("SimpleRNN", "CTRNN noise off", "CTRNN noise on")
+        }
+        simple = times["SimpleRNN"]
+        print(f"{case:<6}{units:>6}{batch:>7}{steps:>6}{simple:>11.1f}"
+              f"{times['CTRNN noise off']:>11.1f}{times['CTRNN noise on']:>10.1f}"
+              f"{times['CTRNN noise off'] / simple:>12.2f}{times['CTRNN noise on'] / simple:>11.2f}")
+    if not args.quick:
+        result = subprocess.run(
+            [sys.executable, __file__, "--memory-probe"], capture_output=True, text=True, check=True
+        )
+        peak = float(result.stdout.strip().splitlines()[-1])
+        print(f"peak memory of a T=1000, N=512, batch-64 training step (whole process): "
+              f"{peak:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

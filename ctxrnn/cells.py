@@ -1,0 +1,431 @@
+"""`CTRNNCell`: one Euler step of a continuous-time recurrent network."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from ctxrnn import masks as masks_lib
+from ctxrnn.constraints import MaskedUpdate, MinValue
+from ctxrnn.initializers import resolve, resolve_recurrent_initializer
+from ctxrnn.noise import SAMPLERS, standard_normal
+
+MASK_NAMES = (
+    "recurrent_connectivity",
+    "recurrent_plasticity",
+    "kernel_connectivity",
+    "kernel_plasticity",
+)
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"Argument `{name}` must be a positive number; received {name}={value!r}.")
+    return float(value)
+
+
+def _check_tau(tau, dt, units):
+    array = np.asarray(tau, dtype=np.float64)
+    if array.ndim not in (0, 1) or (array.ndim == 1 and array.shape != (units,)):
+        raise ValueError(
+            f"Argument `tau` must be a number or a sequence of {units} per-unit time "
+            f"constants (ms); received shape {array.shape}."
+        )
+    if not np.all(np.isfinite(array)) or np.any(array < dt):
+        raise ValueError(
+            f"Argument `tau` must be finite and >= dt={dt} ms (alpha = dt / tau <= 1); "
+            f"received tau={tau!r}. Lower `dt` or raise `tau`."
+        )
+    return float(array) if array.ndim == 0 else [float(v) for v in array]
+
+
+def _check_std(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a non-negative standard deviation; received {name}={value!r}."
+        )
+    return float(value)
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+class CTRNNCell(keras.layers.Layer):
+    """One Euler step of a continuous-time recurrent neural network.
+
+    Computes, with `alpha = dt / tau`,
+
+        h_{t+1} = (1 - alpha) * h_t + alpha * f(h_t @ W_rec + x_t @ W_in + b + noise)
+
+    i.e. the Euler discretisation of `tau dh/dt = -h + f(W_rec^T h + W_in^T x + b)`.
+    With `tau == dt` (alpha = 1) it is the discrete `tanh` network of MoLaP; with
+    small alpha the continuous-time network of Jarne & Laje. Context inputs are
+    ordinary input channels.
+
+    **Noise.** `input_noise` and `recurrent_noise` are standard deviations. With
+    `scale_noise=True` (default) each is multiplied by `sqrt(2 / alpha)` per step
+    (Yang et al. 2019), the Euler-Maruyama discretisation of
+    `tau dh = (-h + f(...)) dt + sigma sqrt(2 tau) dW`: a linear unit then
+    fluctuates with stationary std `sigma / sqrt(1 - alpha / 2)` (≈ sigma for
+    small alpha), independent of `dt`. Input noise uses the mean alpha.
+    Noise acts in training only, unless `noise_at_inference=True`.
+
+    **Masks** are non-trainable weights saved with the cell (see `ctxrnn.masks`):
+    `recurrent_connectivity` / `kernel_connectivity` (1 where a connection
+    exists; the forward pass uses `connectivity * W`) and `recurrent_plasticity`
+    / `kernel_plasticity` (1 where an entry may learn). After every optimizer
+    update a constraint restores frozen entries from a snapshot and zeroes
+    absent ones, so frozen weights stay bit-identical under any optimizer
+    (momentum, Adam, AdamW's decay) and the kernel you read back is the one
+    the network uses. Change masks between `fit` calls with `set_masks`.
+
+    This cell works inside `keras.layers.RNN` (one step per call, noise drawn
+    per step); `ctxrnn.CTRNN` runs it much faster over whole sequences.
+
+    Args:
+        units: int, number of units N.
+        dt: float, Euler step in ms. Default: `10.0`.
+        tau: float or sequence of N floats, time constant(s) in ms, `>= dt`.
+            Default: `100.0`.
+        tau_trainable: bool, learn `tau` (kept `>= dt`). Default: `False`.
+        activation: Keras activation name or callable (element-wise).
+            Default: `"tanh"`.
+        use_bias: bool. Default: `True`.
+        kernel_initializer: initializer of `W_in`. Default: `"glorot_uniform"`.
+        recurrent_initializer: `"orthogonal"`, `"gain_normal"` (`g N(0, 1/N)`)
+            or any Keras initializer. Default: `"orthogonal"`.
+        gain: float, gain `g` of the two named recurrent initializers.
+            Default: `1.0`.
+        bias_initializer, *_regularizer, *_constraint: as in Keras layers.
+        input_noise: float, std of noise added to the inputs. Default: `0.0`.
+        recurrent_noise: float, std of noise added to the pre-activation.
+            Default: `0.0`.
+        scale_noise: bool, multiply noise by `sqrt(2 / alpha)`. Default: `True`.
+        noise_at_inference: bool, keep noise on outside training.
+            Default: `False`.
+        noise_sampler: `"table"` (fast) or `"exact"`; see `ctxrnn.noise`.
+        initial_state_trainable: bool, learn the initial state `h_0`.
+            Default: `False` (zeros).
+        recurrent_connectivity, recurrent_plasticity, kernel_connectivity,
+            kernel_plasticity: optional initial 0/1 masks (state, not config:
+            they are saved as weights).
+        recurrent_signs: optional `(N,)` array of +1/-1: Dale's law, unit i's
+            outgoing weights keep sign `recurrent_signs[i]`
+            (see `ctxrnn.masks.dale_signs`).
+        seed: int or `None`, seeds the initializers and the noise.
+
+    Example:
+
+    >>> cell = CTRNNCell(64, dt=10.0, tau=100.0)
+    >>> layer = keras.layers.RNN(cell, return_sequences=True)
+    """
+
+    def __init__(
+        self,
+        units: int,
+        dt: float = 10.0,
+        tau: float | list[float] = 100.0,
+        tau_trainable: bool = False,
+        activation="tanh",
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        gain: float = 1.0,
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        input_noise: float = 0.0,
+        recurrent_noise: float = 0.0,
+        scale_noise: bool = True,
+        noise_at_inference: bool = False,
+        noise_sampler: str = "table",
+        initial_state_trainable: bool = False,
+        dale: bool = False,
+        seed: int | None = None,
+        recurrent_connectivity=None,
+        recurrent_plasticity=None,
+        kernel_connectivity=None,
+        kernel_plasticity=None,
+        recurrent_signs=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Argument `units` must be a positive integer; received units={units!r}.")
+        self.units = int(units)
+        self.dt = _check_positive("dt", dt)
+        self.tau = _check_tau(tau, self.dt, self.units)
+        self.tau_trainable = bool(tau_trainable)
+        self.activation = resolve("activation", activation, keras.activations.get)
+        self.use_bias = bool(use_bias)
+        self.seed = seed
+        self.gain = _check_positive("gain", gain)
+        self._recurrent_initializer_id = recurrent_initializer
+        self.recurrent_initializer = resolve_recurrent_initializer(
+            recurrent_initializer, self.gain, None if seed is None else seed + 1
+        )
+        self.kernel_initializer = resolve(
+            "kernel_initializer", kernel_initializer, keras.initializers.get
+        )
+        if seed is not None and "seed" in self.kernel_initializer.get_config():
+            config = {**self.kernel_initializer.get_config(), "seed": seed}
+            self.kernel_initializer = type(self.kernel_initializer).from_config(config)
+        self.bias_initializer = resolve("bias_initializer", bias_initializer, keras.initializers.get)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.input_noise = _check_std("input_noise", input_noise)
+        self.recurrent_noise = _check_std("recurrent_noise", recurrent_noise)
+        self.scale_noise = bool(scale_noise)
+        self.noise_at_inference = bool(noise_at_inference)
+        if noise_sampler not in SAMPLERS:
+            raise ValueError(
+                f"Argument `noise_sampler` must be one of {SAMPLERS}; received {noise_sampler!r}."
+            )
+        self.noise_sampler = noise_sampler
+        self.initial_state_trainable = bool(initial_state_trainable)
+        self.dale = bool(dale) or recurrent_signs is not None
+        self._pending_masks = {
+            name: value
+            for name, value in zip(
+                MASK_NAMES,
+                (recurrent_connectivity, recurrent_plasticity, kernel_connectivity, kernel_plasticity),
+            )
+            if value is not None
+        }
+        self._pending_signs = recurrent_signs
+        self.seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 3)
+        self.state_size = self.units
+        self.output_size = self.units
+
+    # ------------------------------------------------------------------ build
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                "The last (channel) dimension of the inputs of a CTRNNCell must be known; "
+                f"received input_shape={input_shape}."
+            )
+        n = self.units
+        self.kernel = self.add_weight(
+            shape=(input_dim, n), name="kernel", initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(n, n), name="recurrent_kernel", initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(n,), name="bias", initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+            )
+        tau_shape = () if isinstance(self.tau, float) else (n,)
+        self.tau_weight = self.add_weight(
+            shape=tau_shape, name="tau", initializer=keras.initializers.Constant(self.tau),
+            trainable=self.tau_trainable, constraint=MinValue(self.dt),
+        )
+        self.initial_state = None
+        if self.initial_state_trainable:
+            self.initial_state = self.add_weight(shape=(n,), name="initial_state", initializer="zeros")
+        for name, shape in (("recurrent", (n, n)), ("kernel", (input_dim, n))):
+            for kind in ("connectivity", "plasticity"):
+                setattr(self, f"{name}_{kind}", self.add_weight(
+                    shape=shape, name=f"{name}_{kind}", initializer="ones", trainable=False))
+            setattr(self, f"{name}_snapshot", self.add_weight(
+                shape=shape, name=f"{name}_snapshot", initializer="zeros", trainable=False))
+        self.recurrent_signs = None
+        if self.dale:
+            self.recurrent_signs = self.add_weight(
+                shape=(n,), name="recurrent_signs", initializer="ones", trainable=False)
+        self.recurrent_kernel.constraint = MaskedUpdate(
+            self.recurrent_connectivity, self.recurrent_plasticity, self.recurrent_snapshot,
+            self.recurrent_signs, self.recurrent_constraint,
+        )
+        self.kernel.constraint = MaskedUpdate(
+            self.kernel_connectivity, self.kernel_plasticity, self.kernel_snapshot,
+            None, self.kernel_constraint,
+        )
+        for weight in (self.kernel, self.recurrent_kernel, self.bias):
+            if weight is not None and not np.all(np.isfinite(ops.convert_to_numpy(weight))):
+                raise ValueError(
+                    f"The initial `{weight.name}` of {self.name} holds NaN or inf; check its "
+                    "initializer."
+                )
+        if self._pending_signs is not None:
+            self.set_recurrent_signs(self._pending_signs)
+        self.set_masks(**self._pending_masks)
+        self._pending_masks, self._pending_signs = {}, None
+
+    # ------------------------------------------------------------------ masks
+    def set_masks(self, **new_masks):
+        """Replaces masks, validated, between `fit` calls.
+
+        Args:
+            **new_masks: any of `recurrent_connectivity`, `recurrent_plasticity`,
+                `kernel_connectivity`, `kernel_plasticity`: arrays of 0/1 (or
+                bool) with the shape of the matching kernel.
+
+        Absent connections are zeroed in the kernel at once (a removed
+        connection that is restored later starts from 0); the frozen entries'
+        snapshot is refreshed from the current kernels.
+        """
+        unknown = set(new_masks) - set(MASK_NAMES)
+        if unknown:
+            raise ValueError(
+                f"Unknown mask name(s) {sorted(unknown)}; expected some of {list(MASK_NAMES)}."
+            )
+        if not self.built:
+            self._pending_masks.update({k: v for k, v in new_masks.items() if v is not None})
+            return
+        checked = {}
+        for name, value in new_masks.items():
+            if value is None:
+                continue
+            variable = getattr(self, name)
+            checked[name] = masks_lib.validate_mask(value, tuple(variable.shape), name)
+        for name, value in checked.items():
+            getattr(self, name).assign(value)
+        self._commit_kernels()
+
+    def set_recurrent_signs(self, signs):
+        """Sets Dale's-law signs (+1/-1 per unit) and projects the kernel onto them.
+
+        The magnitudes of the current recurrent kernel are kept and each row
+        takes its unit's sign.
+        """
+        if not self.dale:
+            raise ValueError(f"{self.name} was built without Dale's law; pass `dale=True`.")
+        signs = np.asarray(signs, dtype=np.float32)
+        if signs.shape != (self.units,) or not np.all(np.isin(signs, (-1.0, 1.0))):
+            raise ValueError(
+                f"Argument `recurrent_signs` must be {self.units} values of +1 or -1; received "
+                f"shape {signs.shape} with values {np.unique(signs)[:5].tolist()}."
+            )
+        self.recurrent_signs.assign(signs)
+        magnitude = np.abs(ops.convert_to_numpy(self.recurrent_kernel))
+        self.recurrent_kernel.assign(magnitude * signs[:, None])
+        self._commit_kernels()
+
+    def _commit_kernels(self):
+        """Zeroes absent entries and makes the snapshot match the kernels."""
+        for kernel, connectivity, snapshot in (
+            (self.recurrent_kernel, self.recurrent_connectivity, self.recurrent_snapshot),
+            (self.kernel, self.kernel_connectivity, self.kernel_snapshot),
+        ):
+            kernel.assign(kernel * connectivity)
+            snapshot.assign(kernel)
+
+    def get_masks(self) -> dict[str, np.ndarray]:
+        """Returns the four masks as numpy arrays."""
+        return {name: ops.convert_to_numpy(getattr(self, name)) for name in MASK_NAMES}
+
+    # -------------------------------------------------------------- dynamics
+    @property
+    def alpha(self):
+        """`dt / tau`, a scalar or `(units,)` tensor."""
+        return self.dt / self.tau_weight
+
+    @property
+    def leaky(self) -> bool:
+        """`False` when alpha is exactly 1 and fixed (the discrete network)."""
+        return self.tau_trainable or not (isinstance(self.tau, float) and self.tau == self.dt)
+
+    @property
+    def effective_kernel(self):
+        return self.kernel_connectivity * self.kernel
+
+    @property
+    def effective_recurrent_kernel(self):
+        return self.recurrent_connectivity * self.recurrent_kernel
+
+    def noise_active(self, training) -> bool:
+        return bool(training) or self.noise_at_inference
+
+    def noise_std(self, sigma):
+        """Per-step noise std: `sigma * sqrt(2 / alpha)` when `scale_noise`."""
+        if not self.scale_noise:
+            return sigma
+        return sigma * ops.sqrt(2.0 / self.alpha)
+
+    def input_noise_std(self):
+        if not self.scale_noise:
+            return self.input_noise
+        return self.input_noise * ops.sqrt(2.0 / ops.mean(self.alpha))
+
+    def draw_noise(self, shape, dtype):
+        seed = ops.cast(self.seed_generator.next(), "int32")
+        return standard_normal(shape, seed, dtype=dtype, sampler=self.noise_sampler)
+
+    def get_initial_state(self, batch_size=None):
+        if self.initial_state is not None:
+            state = ops.broadcast_to(self.initial_state, (batch_size, self.units))
+            return [ops.cast(state, self.compute_dtype)]
+        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+
+    def call(self, inputs, states, training=False):
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        x = inputs
+        noisy = self.noise_active(training)
+        if noisy and self.input_noise > 0:
+            x = x + self.input_noise_std() * self.draw_noise(ops.shape(x), x.dtype)
+        z = ops.matmul(x, self.effective_kernel) + ops.matmul(h, self.effective_recurrent_kernel)
+        if self.bias is not None:
+            z = z + self.bias
+        if noisy and self.recurrent_noise > 0:
+            z = z + self.noise_std(self.recurrent_noise) * self.draw_noise(ops.shape(z), z.dtype)
+        r = self.activation(z)
+        h_new = h + self.alpha * (r - h) if self.leaky else r
+        return h_new, ([h_new] if isinstance(states, (list, tuple)) else h_new)
+
+    # --------------------------------------------------------------- config
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "dt": self.dt,
+            "tau": self.tau,
+            "tau_trainable": self.tau_trainable,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": (
+                self._recurrent_initializer_id
+                if isinstance(self._recurrent_initializer_id, str)
+                else keras.initializers.serialize(self.recurrent_initializer)
+            ),
+            "gain": self.gain,
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": keras.constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            "input_noise": self.input_noise,
+            "recurrent_noise": self.recurrent_noise,
+            "scale_noise": self.scale_noise,
+            "noise_at_inference": self.noise_at_inference,
+            "noise_sampler": self.noise_sampler,
+            "initial_state_trainable": self.initial_state_trainable,
+            "dale": self.dale,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+def stationary_noise_std(sigma: float, alpha: float) -> float:
+    """Stationary std of a linear, unconnected unit driven by the cell's noise.
+
+    `h <- (1 - alpha) h + alpha * sqrt(2 / alpha) * sigma * xi` has variance
+    `sigma**2 / (1 - alpha / 2)`.
+    """
+    return sigma / math.sqrt(1.0 - alpha / 2.0)

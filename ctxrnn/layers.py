@@ -1,0 +1,213 @@
+"""`CTRNN`: a continuous-time recurrent layer with a fast training path."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ctxrnn import recurrence
+from ctxrnn.cells import MASK_NAMES, CTRNNCell
+
+
+def _in_xla_cluster() -> bool:
+    """True when the current graph is being compiled whole by XLA."""
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - TF internals moved
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+class CTRNN(keras.layers.Layer):
+    """Continuous-time recurrent layer: runs a `CTRNNCell` over a sequence.
+
+    The dynamics, noise, masks and arguments are those of `CTRNNCell` (all its
+    arguments are accepted here). The layer does not step the cell through
+    `keras.layers.RNN`: it projects the inputs of all steps at once, draws the
+    noise for all steps at once, and runs forward and backward passes as two
+    compiled loops with a hand-written gradient (`ctxrnn.recurrence`). The
+    result equals `keras.layers.RNN(cell)` (noise off) and trains at the speed
+    of `keras.layers.SimpleRNN` under a plain `compile`/`fit`.
+
+    Keep Keras' default `jit_compile="auto"` (which does not use XLA on CPU):
+    compiling the whole training step with XLA makes RNN training several times
+    slower on CPU, and the layer warns if that is forced.
+
+    Args:
+        units: int, number of units.
+        return_sequences: bool, return the state at every step `(batch, time,
+            units)` (the hidden-state sequence, for a readout or for analysis)
+            or only the last `(batch, units)`. Default: `True`.
+        return_state: bool, also return the final state. Default: `False`.
+        **cell_kwargs: arguments of `CTRNNCell` (`dt`, `tau`, `activation`,
+            `recurrent_noise`, masks, ...).
+
+    Call arguments:
+        inputs: `(batch, time, channels)` tensor.
+        initial_state: optional `(batch, units)` tensor (or a one-element list).
+        training: bool, turns noise on.
+
+    Example:
+
+    ```python
+    inputs = keras.Input((100, 3))
+    states = ctxrnn.CTRNN(100, dt=10.0, tau=100.0, recurrent_noise=0.05)(inputs)
+    outputs = keras.layers.Dense(1, name="readout")(states)
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "mse")
+    ```
+    """
+
+    def __init__(self, units: int, return_sequences: bool = True, return_state: bool = False,
+                 **cell_kwargs):
+        base_kwargs = {
+            key: cell_kwargs.pop(key)
+            for key in ("name", "dtype", "trainable", "autocast")
+            if key in cell_kwargs
+        }
+        super().__init__(**base_kwargs)
+        self.cell = CTRNNCell(units, name="cell", **cell_kwargs)
+        self.units = self.cell.units
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+        self._warned_xla = False
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{self.name} expects inputs of shape (batch, time, channels); received "
+                f"input_shape={tuple(input_shape)}."
+            )
+        self.cell.build((input_shape[0], input_shape[-1]))
+        self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: input_shape[-1]})
+
+    def effective_weights(self) -> dict[str, np.ndarray]:
+        """The weights the network uses (masks applied), as numpy arrays."""
+        cell = self.cell
+        weights = {
+            "kernel": keras.ops.convert_to_numpy(cell.effective_kernel),
+            "recurrent_kernel": keras.ops.convert_to_numpy(cell.effective_recurrent_kernel),
+            "tau": keras.ops.convert_to_numpy(cell.tau_weight),
+        }
+        if cell.bias is not None:
+            weights["bias"] = keras.ops.convert_to_numpy(cell.bias)
+        return weights
+
+    def set_weights(self, weights):
+        for array in weights:
+            array = np.asarray(array)
+            if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+                raise ValueError(
+                    f"Argument `weights` of {self.name}.set_weights holds NaN or inf (an array "
+                    f"of shape {array.shape}); expected finite values."
+                )
+        super().set_weights(weights)
+
+    # ------------------------------------------------------------- forward
+    def _warn_if_xla_on_cpu(self):
+        if self._warned_xla or not _in_xla_cluster():
+            return
+        if not tf.config.list_physical_devices("GPU"):
+            warnings.warn(
+                "CTRNN is being compiled with XLA on a CPU (jit_compile=True): RNN training "
+                "steps are several times slower that way. Use model.compile(jit_compile=False) "
+                "or the default 'auto'.",
+                stacklevel=3,
+            )
+            self._warned_xla = True
+
+    def call(self, inputs, initial_state=None, training=False):
+        self._warn_if_xla_on_cpu()
+        cell = self.cell
+        x_tbi = tf.transpose(inputs, [1, 0, 2])
+        dtype = x_tbi.dtype
+        noisy = cell.noise_active(training)
+        if noisy and cell.input_noise > 0:
+            x_tbi = x_tbi + tf.cast(cell.input_noise_std(), dtype) * cell.draw_noise(
+                tf.shape(x_tbi), dtype)
+        u_tbn = tf.matmul(x_tbi, tf.cast(cell.effective_kernel, dtype))
+        if cell.bias is not None:
+            u_tbn = u_tbn + tf.cast(cell.bias, dtype)
+        if noisy and cell.recurrent_noise > 0:
+            std = tf.cast(cell.noise_std(cell.recurrent_noise), dtype)
+            u_tbn = u_tbn + std * cell.draw_noise(tf.shape(u_tbn), dtype)
+        batch_size = tf.shape(inputs)[0]
+        if initial_state is None:
+            h0 = cell.get_initial_state(batch_size)[0]
+        else:
+            h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+        h0 = tf.cast(h0, dtype)
+        name = getattr(cell.activation, "__name__", None)
+        if name is None or keras.activations.get(name) is not cell.activation:
+            name = None
+        states_tbn = recurrence.run(
+            u_tbn, h0, tf.cast(cell.effective_recurrent_kernel, dtype),
+            tf.cast(cell.alpha, dtype), cell.activation, name,
+            leaky=cell.leaky, alpha_trainable=cell.tau_trainable,
+        )
+        last = states_tbn[-1]
+        output = tf.transpose(states_tbn, [1, 0, 2]) if self.return_sequences else last
+        return (output, last) if self.return_state else output
+
+    def compute_output_shape(self, input_shape):
+        batch, time = input_shape[0], input_shape[1]
+        output = (batch, time, self.units) if self.return_sequences else (batch, self.units)
+        return (output, (batch, self.units)) if self.return_state else output
+
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        config = {"return_sequences": self.return_sequences, "return_state": self.return_state}
+        return {**super().get_config(), **cell_config, **config}
+
+
+_CELL_ATTRIBUTES = frozenset(
+    MASK_NAMES
+    + (
+        "kernel", "recurrent_kernel", "bias", "tau_weight", "initial_state",
+        "recurrent_signs", "alpha", "dt", "tau", "effective_kernel",
+        "effective_recurrent_kernel", "set_masks", "get_masks", "set_recurrent_signs",
+    )
+)
+
+# The cell's weights, masks and mask setters, read through the layer:
+# `layer.recurrent_kernel`, `layer.set_masks(...)`, `layer.alpha`, ...
+for _name in _CELL_ATTRIBUTES:
+    setattr(CTRNN, _name, property(lambda self, _name=_name: getattr(self.cell, _name)))
+
+
+def find_ctrnn(model: keras.Model) -> CTRNN:
+    """Returns the single `CTRNN` layer of `model`.
+
+    Raises:
+        ValueError: if the model has no `CTRNN` layer or more than one.
+    """
+    found = [layer for layer in _walk_layers(model) if isinstance(layer, CTRNN)]
+    if len(found) != 1:
+        raise ValueError(
+            f"Expected a model with exactly one ctxrnn.CTRNN layer; {model.name!r} has {len(found)}."
+        )
+    return found[0]
+
+
+def _walk_layers(layer):
+    for child in getattr(layer, "layers", []):
+        yield child
+        yield from _walk_layers(child)
+
+
+def hidden_states(model: keras.Model, inputs, batch_size: int = 256) -> np.ndarray:
+    """Runs `model` on `inputs` and returns its CTRNN's states `(batch, time, units)`.
+
+    Noise is off (inference). The model must be a functional or sequential
+    model whose CTRNN returns sequences.
+    """
+    layer = find_ctrnn(model)
+    probe = keras.Model(model.inputs, layer.output)
+    return probe.predict(inputs, batch_size=batch_size, verbose=0)

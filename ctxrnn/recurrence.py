@@ -1,0 +1,143 @@
+"""The time loop of a `CTRNN`: forward and backward, each one compiled XLA loop.
+
+For all steps `t = 1..T` (time-major arrays):
+
+    z_t = h_{t-1} @ W + u_t            (u_t: input projection + bias + noise)
+    h_t = h_{t-1} + alpha * (f(z_t) - h_{t-1})
+
+The gradient is written by hand (`tf.custom_gradient`) so that:
+- the loop bodies hold only what must be sequential (one matmul and a few
+  element-wise ops per step);
+- the weight gradient is one matmul over all steps, `dW = H_{t-1}^T dZ`;
+- `f'` is computed for all steps at once, outside the loop.
+Autodiff through a compiled while-loop is 8-14x slower on CPU
+(`shared/PERFORMANCE.md`); these two small compiled loops are not.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import tensorflow as tf
+
+# Derivatives of common activations from their *output* r = f(z), so the
+# forward loop need not store z.
+_DERIVATIVE_FROM_OUTPUT = {
+    "tanh": lambda r: 1.0 - tf.square(r),
+    "sigmoid": lambda r: r * (1.0 - r),
+    "relu": lambda r: tf.cast(r > 0, r.dtype),
+    "linear": tf.ones_like,
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _forward_loop(activation, leaky: bool, keep_preactivation: bool):
+    def forward(u, h0, w, alpha):
+        steps = tf.shape(u)[0]
+        states = tf.TensorArray(u.dtype, size=steps)
+        outputs = tf.TensorArray(u.dtype, size=steps)
+
+        def body(t, h, states, outputs):
+            z = tf.matmul(h, w) + u[t]
+            r = activation(z)
+            h = h + alpha * (r - h) if leaky else r
+            return t + 1, h, states.write(t, h), outputs.write(t, z if keep_preactivation else r)
+
+        _, _, states, outputs = tf.while_loop(
+            lambda t, *_: t < steps, body, (0, h0, states, outputs),
+            parallel_iterations=1, maximum_iterations=steps,
+        )
+        return states.stack(), outputs.stack()
+
+    return tf.function(forward, jit_compile=True, reduce_retracing=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _backward_loop(leaky: bool, keep_state_gradients: bool):
+    def backward(grad_states, slopes, w_transposed, one_minus_alpha):
+        steps = tf.shape(grad_states)[0]
+        grad_z = tf.TensorArray(grad_states.dtype, size=steps)
+        grad_h = tf.TensorArray(grad_states.dtype, size=steps if keep_state_gradients else 0)
+
+        def body(t, carry, grad_z, grad_h):
+            dh = grad_states[t] + carry
+            dz = dh * slopes[t]
+            carry = tf.matmul(dz, w_transposed)
+            if leaky:
+                carry = carry + one_minus_alpha * dh
+            if keep_state_gradients:
+                grad_h = grad_h.write(t, dh)
+            return t - 1, carry, grad_z.write(t, dz), grad_h
+
+        _, carry, grad_z, grad_h = tf.while_loop(
+            lambda t, *_: t >= 0,
+            body,
+            (steps - 1, tf.zeros_like(grad_states[0]), grad_z, grad_h),
+            parallel_iterations=1,
+            maximum_iterations=steps,
+        )
+        stacked_h = grad_h.stack() if keep_state_gradients else tf.zeros([0], grad_states.dtype)
+        return grad_z.stack(), carry, stacked_h
+
+    return tf.function(backward, jit_compile=True, reduce_retracing=True)
+
+
+def _activation_slopes(activation, name, outputs):
+    """f'(z) for all steps at once, from r = f(z) or from z itself."""
+    if name in _DERIVATIVE_FROM_OUTPUT:
+        return _DERIVATIVE_FROM_OUTPUT[name](outputs)
+    with tf.GradientTape() as tape:
+        tape.watch(outputs)
+        values = activation(outputs)
+    return tape.gradient(values, outputs)
+
+
+def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_trainable=False):
+    """Runs the recurrence over all steps and returns the states `(T, B, N)`.
+
+    Args:
+        u: `(T, B, N)` input drive (projected inputs + bias + noise).
+        h0: `(B, N)` initial state.
+        w: `(N, N)` effective recurrent kernel.
+        alpha: scalar or `(N,)` tensor, `dt / tau`.
+        activation: element-wise callable.
+        activation_name: its name (`"tanh"`, ...) or `None` for a custom one.
+        leaky: `False` only when `alpha` is exactly 1 and not trained.
+        alpha_trainable: whether a gradient for `alpha` is needed.
+
+    Returns:
+        `(T, B, N)` tensor of states `h_1..h_T`.
+    """
+    keep_z = activation_name not in _DERIVATIVE_FROM_OUTPUT
+    forward = _forward_loop(activation, leaky, keep_z)
+    backward = _backward_loop(leaky, alpha_trainable)
+
+    @tf.custom_gradient
+    def recurrence(u, h0, w, alpha):
+        # stop_gradient: the hand-written gradient below replaces autodiff, so no
+        # tape may trace the compiled loop for its own backward pass.
+        states, outputs = forward(*(tf.stop_gradient(v) for v in (u, h0, w, alpha)))
+
+        def grad(grad_states):
+            slopes = _activation_slopes(activation, None if keep_z else activation_name, outputs)
+            responses = activation(outputs) if keep_z else outputs
+            slopes = alpha * slopes if leaky else slopes
+            grad_z, grad_h0, grad_h = backward(
+                grad_states, slopes, tf.transpose(w), 1.0 - alpha
+            )
+            units = tf.shape(w)[0]
+            previous = tf.concat([h0[None], states[:-1]], axis=0)
+            grad_w = tf.matmul(
+                tf.reshape(previous, [-1, units]), tf.reshape(grad_z, [-1, units]), transpose_a=True
+            )
+            grad_alpha = None
+            if alpha_trainable:
+                per_unit = tf.reduce_sum(grad_h * (responses - previous), axis=[0, 1])
+                grad_alpha = tf.reshape(
+                    per_unit if alpha.shape.rank else tf.reduce_sum(per_unit), tf.shape(alpha)
+                )
+            return grad_z, grad_h0, grad_w, grad_alpha
+
+        return states, grad
+
+    return recurrence(u, h0, w, tf.convert_to_tensor(alpha, dtype=u.dtype))
