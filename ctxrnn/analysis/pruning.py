@@ -1,0 +1,130 @@
+"""Pruning and damage curves of a trained network (Jarne's protocol).
+
+For each damage family (lowest-magnitude first over all, positive-only or
+negative-only connections, and a random-removal control) and each fraction of
+removed connections, the trained recurrent kernel is masked *on a copy* and the
+network is evaluated on a fixed validation batch, without retraining. All
+fractions of a family run as one batched computation (`ctxrnn.simulate`); the
+model is never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from ctxrnn import masks, simulate
+from ctxrnn.analysis.knee import find_knee
+from ctxrnn.layers import find_ctrnn
+from ctxrnn.metrics import output_target_distance
+from ctxrnn.runs import PRUNING_FAMILIES
+
+DEFAULT_FRACTIONS = tuple(np.round(np.arange(0.0, 0.361, 0.02), 2))  # Jarne: 0-36 % by 2 %
+DEFAULT_TOLERANCE = 0.05  # accuracy may drop by 5 points before the output "deteriorates"
+
+
+def _score(outputs, batch, correct) -> dict[str, Any]:
+    per_trial = np.asarray(correct(outputs, batch), dtype=bool)
+    per_task = {
+        name: float(per_trial[batch.task_ids == index].mean())
+        for index, name in enumerate(batch.task_names)
+        if np.any(batch.task_ids == index)
+    }
+    return {
+        "accuracy": float(per_trial.mean()),
+        "per_task_accuracy": per_task,
+        "distance": float(output_target_distance(outputs, batch.targets, batch.loss_mask)),
+    }
+
+
+def pruning_sweep(
+    model: keras.Model,
+    batch,
+    correct: Callable,
+    *,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    families: Sequence[str] = tuple(PRUNING_FAMILIES),
+    tolerance: float = DEFAULT_TOLERANCE,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Damage curves of `model` and the knee of the lowest-magnitude curve.
+
+    Args:
+        model: trained `Input -> CTRNN -> Dense` model (not modified).
+        batch: a fixed validation `TrialBatch` (inputs, targets, loss_mask,
+            task_ids, task_names).
+        correct: `correct(outputs, batch) -> (batch,) bool`, e.g. `suite.correct`.
+        fractions: increasing fractions of existing connections to remove,
+            starting at 0.
+        families: damage families, keys of `ctxrnn.runs.PRUNING_FAMILIES`.
+        tolerance: accuracy drop (absolute) tolerated at the knee.
+        seed: seed of the random-removal control.
+
+    Returns:
+        A dict in the `pruning.json` layout (`ctxrnn.runs`): `fractions`,
+        `families` (per family: `accuracy`, `distance`, `per_task_accuracy`
+        lists, `NaN` where a family has too few candidates), `baseline` and
+        `knee` (largest fraction whose accuracy stays within `tolerance`).
+
+    Example:
+
+    ```python
+    result = pruning_sweep(model, suite.validation_data(100, seed=1), suite.correct)
+    result["knee"]["fraction"]
+    ```
+    """
+    fractions = np.asarray(fractions, dtype=float)
+    if fractions.ndim != 1 or fractions.size == 0 or fractions[0] != 0 or np.any(
+            np.diff(fractions) <= 0):
+        raise ValueError(
+            "Argument `fractions` must be increasing and start at 0; received "
+            f"{fractions.tolist()}."
+        )
+    unknown = [f for f in families if f not in PRUNING_FAMILIES]
+    if unknown:
+        raise ValueError(
+            f"Unknown damage families {unknown}; expected some of {list(PRUNING_FAMILIES)}."
+        )
+    layer = find_ctrnn(model)
+    weights = keras.ops.convert_to_numpy(layer.recurrent_kernel)
+    connectivity = keras.ops.convert_to_numpy(layer.recurrent_connectivity)
+    baseline = _score(simulate.predict_variants(model, batch.inputs)[0], batch, correct)
+    result = {"fractions": fractions.tolist(), "families": {}, "baseline": {
+        "accuracy": baseline["accuracy"], "distance": baseline["distance"]}}
+    for family in families:
+        options = PRUNING_FAMILIES[family]
+        ranked_count = _candidate_count(weights, connectivity, options["sign"])
+        usable = fractions[np.rint(fractions * connectivity.sum()) <= ranked_count]
+        family_masks = masks.pruning_masks(
+            weights, usable, connectivity=connectivity, seed=seed, **options)
+        outputs = simulate.predict_variants(model, batch.inputs,
+                                            recurrent_kernels=family_masks * weights)
+        scores = [_score(out, batch, correct) for out in outputs]
+        pad = [float("nan")] * (len(fractions) - len(usable))
+        result["families"][family] = {
+            "accuracy": [s["accuracy"] for s in scores] + pad,
+            "distance": [s["distance"] for s in scores] + pad,
+            "per_task_accuracy": {
+                name: [s["per_task_accuracy"][name] for s in scores] + pad
+                for name in baseline["per_task_accuracy"]
+            },
+        }
+    if "magnitude" in result["families"]:
+        curve = result["families"]["magnitude"]["accuracy"]
+        result["knee"] = {
+            "family": "magnitude", "metric": "accuracy", "tolerance": float(tolerance),
+            "fraction": find_knee(fractions, curve, tolerance=tolerance),
+        }
+    return result
+
+
+def _candidate_count(weights, connectivity, sign: str) -> int:
+    exists = connectivity > 0
+    if sign == "positive":
+        exists &= weights > 0
+    elif sign == "negative":
+        exists &= weights < 0
+    return int(exists.sum())

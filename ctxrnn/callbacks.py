@@ -1,0 +1,247 @@
+"""Keras callbacks that watch what training does to a CTRNN's weights.
+
+- `WeightStatistics`: mean, std, skewness, kurtosis, spectral radius and the
+  eigenvalues outside the unit circle of `W_rec` every few epochs.
+- `TaskAccuracy`: decision accuracy per task on a fixed validation batch.
+- `PruningSweep`: damage curves and the pruning knee of the trained network.
+
+Each puts its scalars into `logs` (so `History`, `CSVLogger` and TensorBoard see
+them) and, given a run directory, writes its full record there atomically
+(layout: `ctxrnn.runs`). They are reusable across `fit` calls.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from ctxrnn.analysis.statistics import statistics_and_eigenvalues
+from ctxrnn.layers import find_ctrnn
+from ctxrnn.runs import RunDirectory
+
+LOG_PREFIX = "wrec_"
+_LOGGED_STATISTICS = ("mean", "std", "skewness", "kurtosis", "spectral_radius",
+                      "n_outside_unit_circle")
+WEIGHT_SOURCES = ("recurrent_kernel", "kernel", "readout_kernel")
+
+
+def model_weights(model: keras.Model) -> dict[str, np.ndarray]:
+    """The arrays of `ctxrnn.runs.WEIGHT_ARRAYS` of a `CTRNN -> Dense` model.
+
+    The recurrent and input kernels are the effective ones (masks applied).
+    """
+    layer = find_ctrnn(model)
+    arrays = layer.effective_weights()
+    arrays["recurrent_connectivity"] = keras.ops.convert_to_numpy(layer.recurrent_connectivity)
+    arrays.pop("tau", None)
+    readout = model.layers[-1]
+    if isinstance(readout, keras.layers.Dense):
+        arrays["readout_kernel"] = keras.ops.convert_to_numpy(readout.kernel)
+        if readout.use_bias:
+            arrays["readout_bias"] = keras.ops.convert_to_numpy(readout.bias)
+    return arrays
+
+
+def _as_run(run_dir):
+    return None if run_dir is None else RunDirectory(run_dir, create=True)
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+class WeightStatistics(keras.callbacks.Callback):
+    """Records statistics and the spectrum of the recurrent weights during training.
+
+    At the start of training (epoch 0 in the record) and after every `every`
+    epochs (epoch `e + 1` after the `e`-th), computes for each requested weight
+    (the effective `W_rec` by default): mean, std, skewness, excess kurtosis,
+    spectral radius, number of eigenvalues outside the unit circle, histogram.
+    The scalars of `W_rec` go into `logs` as `wrec_mean`, `wrec_std`,
+    `wrec_skewness`, `wrec_kurtosis`, `wrec_spectral_radius`,
+    `wrec_n_outside_unit_circle`. With `run_dir`, the records go to
+    `statistics.json`, the eigenvalues to `eigenvalues/*.npy`, and the weights
+    before the first and after the last epoch to `weights/{initial,final}.npz`.
+
+    Args:
+        run_dir: path of a run directory, or `None` to keep records in memory
+            only (`self.records`).
+        every: int, record every `every` epochs. Default: `1`.
+        weights: which weights to record, from `"recurrent_kernel"`, `"kernel"`,
+            `"readout_kernel"`. Default: `("recurrent_kernel",)`.
+        bins: int, histogram bins. Default: `50`.
+
+    Example:
+
+    ```python
+    stats = WeightStatistics("runs/demo", every=2)
+    history = model.fit(data, epochs=10, callbacks=[stats])
+    history.history["wrec_spectral_radius"]
+    ```
+    """
+
+    def __init__(self, run_dir=None, every: int = 1,
+                 weights: Sequence[str] = ("recurrent_kernel",), bins: int = 50):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"Argument `every` must be a positive integer; received every={every!r}.")
+        unknown = [w for w in weights if w not in WEIGHT_SOURCES]
+        if unknown:
+            raise ValueError(
+                f"Argument `weights` has unknown names {unknown}; expected some of "
+                f"{list(WEIGHT_SOURCES)}."
+            )
+        self.run_dir = None if run_dir is None else str(run_dir)
+        self.every = every
+        self.weights = tuple(weights)
+        self.bins = bins
+        self.records: list[dict] = []
+
+    def on_train_begin(self, logs=None):
+        run = _as_run(self.run_dir)
+        if run is not None and run.statistics_path.exists():
+            self.records = run.load_statistics()  # continue a run across fit calls
+        else:
+            self.records = []
+        self._epoch_offset = max((r["epoch"] for r in self.records), default=-1) + 1
+        if not self.records:
+            self._record(0, {})
+            if run is not None and not run.initial_weights_path.exists():
+                run.save_weights("initial", **model_weights(self.model))
+            self._epoch_offset = 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if (epoch + 1) % self.every == 0:
+            self._record(self._epoch_offset + epoch, logs)
+
+    def on_train_end(self, logs=None):
+        run = _as_run(self.run_dir)
+        if run is not None:
+            run.save_weights("final", **model_weights(self.model))
+
+    def _record(self, epoch: int, logs: dict):
+        arrays = model_weights(self.model)
+        run = _as_run(self.run_dir)
+        for name in self.weights:
+            connectivity = arrays["recurrent_connectivity"] if name == "recurrent_kernel" else None
+            stats, eigs = statistics_and_eigenvalues(arrays[name], bins=self.bins,
+                                                     connectivity=connectivity)
+            self.records.append({"epoch": int(epoch), "weight": name, **stats})
+            if name == "recurrent_kernel":
+                logs.update({LOG_PREFIX + key: stats[key] for key in _LOGGED_STATISTICS})
+            if run is not None and eigs is not None:
+                run.save_eigenvalues(epoch, name, eigs)
+        if run is not None:
+            run.write_statistics(self.records)
+
+    def get_config(self):
+        return {"run_dir": self.run_dir, "every": self.every, "weights": list(self.weights),
+                "bins": self.bins}
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+class TaskAccuracy(keras.callbacks.Callback):
+    """Decision accuracy per task on a fixed validation batch, logged every epoch.
+
+    Adds `val_accuracy_<task>` for every task and `val_accuracy` (all trials)
+    to `logs`.
+
+    Args:
+        batch: a fixed `TrialBatch` (e.g. `suite.validation_data(...)`).
+        correct: `correct(outputs, batch) -> (batch,) bool`, e.g. `suite.correct`.
+        every: int, evaluate every `every` epochs. Default: `1`.
+        batch_size: int, prediction batch size. Default: `256`.
+    """
+
+    def __init__(self, batch, correct, every: int = 1, batch_size: int = 256):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"Argument `every` must be a positive integer; received every={every!r}.")
+        self.batch = batch
+        self.correct = correct
+        self.every = every
+        self.batch_size = batch_size
+        self.last: dict[str, float] = {}
+
+    def evaluate(self) -> dict[str, float]:
+        outputs = self.model.predict(self.batch.inputs, batch_size=self.batch_size, verbose=0)
+        per_trial = np.asarray(self.correct(outputs, self.batch), dtype=bool)
+        scores = {"val_accuracy": float(per_trial.mean())}
+        for index, name in enumerate(self.batch.task_names):
+            chosen = self.batch.task_ids == index
+            if chosen.any():
+                scores[f"val_accuracy_{name}"] = float(per_trial[chosen].mean())
+        return scores
+
+    def on_train_begin(self, logs=None):
+        self.last = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.last = self.evaluate()
+            if logs is not None:
+                logs.update(self.last)
+
+    def get_config(self):
+        return {"every": self.every, "batch_size": self.batch_size}
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+class PruningSweep(keras.callbacks.Callback):
+    """Damage curves and pruning knee of the network at the end of training.
+
+    Runs `ctxrnn.analysis.pruning.pruning_sweep` on a copy of the weights (the
+    trained model is never changed), puts `pruning_knee` into the logs of the
+    last epoch, keeps the result in `self.result` and, with `run_dir`, writes
+    `pruning.json`. With `every`, also sweeps every `every` epochs.
+
+    Args:
+        batch: a fixed validation `TrialBatch`.
+        correct: `correct(outputs, batch) -> (batch,) bool`.
+        run_dir: run directory or `None`.
+        every: int or `None`; sweep every `every` epochs too. Default: `None`.
+        **sweep_options: `fractions`, `families`, `tolerance`, `seed`.
+    """
+
+    def __init__(self, batch, correct, run_dir=None, every: int | None = None, **sweep_options):
+        super().__init__()
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+            raise ValueError(f"Argument `every` must be a positive integer or None; received {every!r}.")
+        self.batch = batch
+        self.correct = correct
+        self.run_dir = None if run_dir is None else str(run_dir)
+        self.every = every
+        self.sweep_options = sweep_options
+        self.result = None
+
+    def sweep(self) -> dict:
+        from ctxrnn.analysis.pruning import pruning_sweep
+
+        self.result = pruning_sweep(self.model, self.batch, self.correct, **self.sweep_options)
+        run = _as_run(self.run_dir)
+        if run is not None:
+            run.write_pruning(self.result)
+        return self.result
+
+    def on_train_begin(self, logs=None):
+        self.result = None
+        self._last_epoch_logs = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch_logs = logs
+        if self.every and (epoch + 1) % self.every == 0:
+            self._log(logs, self.sweep())
+
+    def on_train_end(self, logs=None):
+        if self._last_epoch_logs is None:
+            warnings.warn("PruningSweep: training ran no epoch; nothing to sweep.", stacklevel=2)
+            return
+        self._log(self._last_epoch_logs, self.sweep())
+
+    def _log(self, logs, result):
+        if logs is not None and "knee" in result:
+            logs["pruning_knee"] = result["knee"]["fraction"]
+
+    def get_config(self):
+        return {"run_dir": self.run_dir, "every": self.every}
