@@ -61,12 +61,11 @@ def _check_variants(layer: CTRNN, recurrent_kernels, unit_masks):
             f"Argument `unit_masks` must have shape (K, {n}); received {unit_masks.shape}."
         )
     k = max(len(recurrent_kernels), len(unit_masks))
-    for name, array in (("recurrent_kernels", recurrent_kernels), ("unit_masks", unit_masks)):
-        if len(array) not in (1, k):
-            raise ValueError(
-                f"Argument `{name}` has {len(array)} variants; expected 1 or {k} to match the "
-                "other argument."
-            )
+    if {len(recurrent_kernels), len(unit_masks)} - {1, k}:
+        raise ValueError(
+            f"Arguments `recurrent_kernels` ({len(recurrent_kernels)} variants) and `unit_masks` "
+            f"({len(unit_masks)} variants) must have the same number of variants, or 1."
+        )
     recurrent_kernels = np.broadcast_to(recurrent_kernels, (k, n, n))
     unit_masks = np.broadcast_to(unit_masks, (k, n))
     if not (np.all(np.isfinite(recurrent_kernels)) and np.all(np.isfinite(unit_masks))):
