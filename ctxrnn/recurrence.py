@@ -116,14 +116,17 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
     def recurrence(u, h0, w, alpha):
         # stop_gradient: the hand-written gradient below replaces autodiff, so no
         # tape may trace the compiled loop for its own backward pass.
-        states, outputs = forward(*(tf.stop_gradient(v) for v in (u, h0, w, alpha)))
+        # alpha goes into the loops as an (N,) vector: a scalar alpha traced after a
+        # vector one (reduce_retracing) would relax to unknown rank and break the loop.
+        alpha_n = tf.broadcast_to(alpha, tf.shape(w)[-1:])
+        states, outputs = forward(*(tf.stop_gradient(v) for v in (u, h0, w, alpha_n)))
 
         def grad(grad_states):
             slopes = _activation_slopes(activation, None if keep_z else activation_name, outputs)
             responses = activation(outputs) if keep_z else outputs
             slopes = alpha * slopes if leaky else slopes
             grad_z, grad_h0, grad_h = backward(
-                grad_states, slopes, tf.transpose(w), 1.0 - alpha
+                grad_states, slopes, tf.transpose(w), 1.0 - alpha_n
             )
             units = tf.shape(w)[0]
             previous = tf.concat([h0[None], states[:-1]], axis=0)
