@@ -263,7 +263,8 @@ class CTRNNCell(keras.layers.Layer):
                 )
         if self._pending_signs is not None:
             self.set_recurrent_signs(self._pending_signs)
-        self.set_masks(**self._pending_masks)
+        # `self.built` is still False here, so `set_masks` would only queue them.
+        self._assign_masks(self._pending_masks)
         self._pending_masks, self._pending_signs = {}, None
 
     # ------------------------------------------------------------------ masks
@@ -287,6 +288,10 @@ class CTRNNCell(keras.layers.Layer):
         if not self.built:
             self._pending_masks.update({k: v for k, v in new_masks.items() if v is not None})
             return
+        self._assign_masks(new_masks)
+
+    def _assign_masks(self, new_masks):
+        """Validates and assigns masks (the variables must exist), then commits."""
         checked = {}
         for name, value in new_masks.items():
             if value is None:
