@@ -261,8 +261,11 @@ class CTRNNCell(keras.layers.Layer):
                     f"The initial `{weight.name}` of {self.name} holds NaN or inf; check its "
                     "initializer."
                 )
-        if self._pending_signs is not None:
-            self.set_recurrent_signs(self._pending_signs)
+        if self.dale:
+            # Default signs are all +1: project the initial kernel onto them too, so
+            # the kernel used before the first update already obeys Dale's law.
+            signs = self._pending_signs if self._pending_signs is not None else np.ones(n)
+            self.set_recurrent_signs(signs)
         # `self.built` is still False here, so `set_masks` would only queue them.
         self._assign_masks(self._pending_masks)
         self._pending_masks, self._pending_signs = {}, None
