@@ -42,6 +42,17 @@ def _check_tau(tau, dt, units):
     return float(array) if array.ndim == 0 else [float(v) for v in array]
 
 
+def check_finite_weights(weights, owner: str):
+    """Raises if an array of a `set_weights` list holds NaN or inf."""
+    for array in weights:
+        array = np.asarray(array)
+        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+            raise ValueError(
+                f"Argument `weights` of {owner}.set_weights holds NaN or inf (an array "
+                f"of shape {array.shape}); expected finite values."
+            )
+
+
 def _check_std(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(
@@ -332,6 +343,16 @@ class CTRNNCell(keras.layers.Layer):
         ):
             kernel.assign(kernel * connectivity)
             snapshot.assign(kernel)
+
+    def set_weights(self, weights):
+        """Sets the weights from numpy arrays, refusing NaN/inf, then commits the kernels.
+
+        The snapshot of frozen entries is refreshed from the kernels given here
+        (absent entries are zeroed), so training keeps those values frozen.
+        """
+        check_finite_weights(weights, self.name)
+        super().set_weights(weights)
+        self._commit_kernels()
 
     def get_masks(self) -> dict[str, np.ndarray]:
         """Returns the four masks as numpy arrays."""

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from ctxrnn import recurrence
-from ctxrnn.cells import MASK_NAMES, CTRNNCell
+from ctxrnn.cells import MASK_NAMES, CTRNNCell, check_finite_weights
 
 
 def _in_xla_cluster() -> bool:
@@ -99,14 +99,10 @@ class CTRNN(keras.layers.Layer):
         return weights
 
     def set_weights(self, weights):
-        for array in weights:
-            array = np.asarray(array)
-            if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-                raise ValueError(
-                    f"Argument `weights` of {self.name}.set_weights holds NaN or inf (an array "
-                    f"of shape {array.shape}); expected finite values."
-                )
+        """Sets the cell's weights (NaN/inf refused); frozen entries keep the given values."""
+        check_finite_weights(weights, self.name)
         super().set_weights(weights)
+        self.cell._commit_kernels()
 
     # ------------------------------------------------------------- forward
     def _warn_if_xla_on_cpu(self):
