@@ -1,0 +1,349 @@
+"""The MoLaP network: one recurrent core, one input/readout head per task.
+
+All heads live in one Keras model so that every task trains in the same step:
+the input channels of the tasks are stacked side by side (task `j` owns a
+block of input rows of `W_in` and a block of readout columns), a trial of task
+`j` carries its inputs in its own block and zeros elsewhere, and its loss mask
+is zero outside its own readout block. Task `j`'s head therefore receives
+gradient only from task `j`'s trials — the heads are separate parameters that
+happen to be updated in one batched step (Adam is per entry, so this equals
+training them one after another with the same number of iterations).
+
+`task_model` cuts one task's head out as an ordinary
+`Input -> CTRNN -> Dense` model (for `ctxrnn.simulate`, saving, plotting).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from ctxrnn.layers import CTRNN, find_ctrnn
+
+#: MoLaP defaults (paper A.2): N = 100 in two modules, g = 1.5, discrete tanh
+#: network (alpha = dt / tau = 1), noise sigma 0.002 added to every unit.
+UNITS = 100
+MODULE_SIZES = (50, 50)
+GAIN = 1.5
+NOISE = 0.002
+L2 = 1e-5
+ACTIVITY_L2 = 1e-7
+
+
+@dataclasses.dataclass(frozen=True)
+class StackedBatch:
+    """Trials of several tasks laid out for a multi-head model.
+
+    Attributes:
+        inputs: `(trials, time, total_inputs)` float32.
+        targets: `(trials, time, total_outputs)` float32.
+        loss_mask: `(trials, time, total_outputs)` float32, zero outside each
+            trial's own readout block.
+        task_ids: `(trials,)` int, index of each trial's task in the layout.
+        batches: the per-task trial batches, in layout order.
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    loss_mask: np.ndarray
+    task_ids: np.ndarray
+    batches: tuple
+
+    @property
+    def packed_targets(self) -> np.ndarray:
+        """`[targets | loss_mask]` along channels, the `y` of `masked_mse`."""
+        return np.concatenate([self.targets, self.loss_mask], axis=-1)
+
+    def rows(self, index: int) -> np.ndarray:
+        """Row indices of task `index`'s trials."""
+        return np.flatnonzero(self.task_ids == index)
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadLayout:
+    """Where each task's input and readout channels sit in a multi-head model.
+
+    Args:
+        names: task names, one per head.
+        n_inputs: input channels of each task.
+        n_outputs: output channels of each task.
+
+    Example:
+
+    ```python
+    layout = HeadLayout.from_tasks(tasks, names)
+    stacked = layout.stack([task.generate(200, seed=0) for task in tasks])
+    ```
+    """
+
+    names: tuple[str, ...]
+    n_inputs: tuple[int, ...]
+    n_outputs: tuple[int, ...]
+
+    def __post_init__(self):
+        if not (len(self.names) == len(self.n_inputs) == len(self.n_outputs)) or not self.names:
+            raise ValueError(
+                "Arguments `names`, `n_inputs` and `n_outputs` must be non-empty and of one "
+                f"length; received {len(self.names)}, {len(self.n_inputs)}, {len(self.n_outputs)}."
+            )
+
+    @classmethod
+    def from_tasks(cls, tasks: Sequence, names: Sequence[str] | None = None) -> "HeadLayout":
+        """Reads each task's channel counts from a 1-trial batch."""
+        probes = [task.generate(1, seed=0) for task in tasks]
+        if names is None:
+            names = [getattr(task, "name", f"task{i}") for i, task in enumerate(tasks)]
+        return cls(tuple(names), tuple(int(np.shape(p.inputs)[-1]) for p in probes),
+                   tuple(int(np.shape(p.targets)[-1]) for p in probes))
+
+    @property
+    def total_inputs(self) -> int:
+        return int(sum(self.n_inputs))
+
+    @property
+    def total_outputs(self) -> int:
+        return int(sum(self.n_outputs))
+
+    def input_slice(self, index: int) -> slice:
+        start = int(sum(self.n_inputs[:index]))
+        return slice(start, start + self.n_inputs[index])
+
+    def output_slice(self, index: int) -> slice:
+        start = int(sum(self.n_outputs[:index]))
+        return slice(start, start + self.n_outputs[index])
+
+    def index(self, name: str) -> int:
+        if name not in self.names:
+            raise ValueError(f"Unknown task {name!r}; this layout has {list(self.names)}.")
+        return self.names.index(name)
+
+    def stack(self, batches: Sequence) -> StackedBatch:
+        """Lays trial batches (one per task, layout order) out in the stacked channels."""
+        if len(batches) != len(self.names):
+            raise ValueError(
+                f"Argument `batches` must hold one batch per task ({len(self.names)}); "
+                f"received {len(batches)}."
+            )
+        steps = {np.shape(b.inputs)[1] for b in batches}
+        if len(steps) != 1:
+            raise ValueError(f"The batches' trials must share one length; received {sorted(steps)}.")
+        (steps,) = steps
+        sizes = [np.shape(b.inputs)[0] for b in batches]
+        total = int(sum(sizes))
+        inputs = np.zeros((total, steps, self.total_inputs), np.float32)
+        targets = np.zeros((total, steps, self.total_outputs), np.float32)
+        loss_mask = np.zeros_like(targets)
+        task_ids = np.repeat(np.arange(len(batches)), sizes)
+        start = 0
+        for index, (batch, size) in enumerate(zip(batches, sizes)):
+            rows = slice(start, start + size)
+            cols_in, cols_out = self.input_slice(index), self.output_slice(index)
+            if np.shape(batch.inputs)[-1] != self.n_inputs[index]:
+                raise ValueError(
+                    f"Task {self.names[index]!r} has {np.shape(batch.inputs)[-1]} input channels; "
+                    f"the layout expects {self.n_inputs[index]}."
+                )
+            inputs[rows, :, cols_in] = batch.inputs
+            targets[rows, :, cols_out] = batch.targets
+            mask = np.asarray(batch.loss_mask, np.float32)
+            loss_mask[rows, :, cols_out] = np.broadcast_to(
+                mask, (size, steps, self.n_outputs[index]))
+            start += size
+        return StackedBatch(inputs, targets, loss_mask, task_ids, tuple(batches))
+
+    def split_outputs(self, outputs: np.ndarray, stacked: StackedBatch) -> list[np.ndarray]:
+        """Per task: its trials' outputs `(trials, time, n_outputs)` from stacked outputs."""
+        return [outputs[..., stacked.rows(i), :, :][..., self.output_slice(i)]
+                for i in range(len(self.names))]
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+def masked_mse(y_true, y_pred):
+    """Mean squared error over the entries where the loss mask is 1.
+
+    `y_true` is `[targets | loss_mask]` along the last axis
+    (`StackedBatch.packed_targets`); the result is
+    `sum(mask * (y_pred - targets)**2) / sum(mask)`.
+    """
+    n = ops.shape(y_pred)[-1]
+    targets, mask = y_true[..., :n], y_true[..., n:]
+    return ops.sum(mask * ops.square(y_pred - targets)) / ops.maximum(ops.sum(mask), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+class ActivityL2(keras.layers.Layer):
+    """Identity layer adding `coefficient * mean(x**2)` to the model's losses.
+
+    MoLaP's activity regularisation (paper A.2: 1e-7) on the hidden states.
+
+    Args:
+        coefficient: float >= 0. Default: `1e-7`.
+    """
+
+    def __init__(self, coefficient: float = ACTIVITY_L2, **kwargs):
+        super().__init__(**kwargs)
+        if not coefficient >= 0:
+            raise ValueError(
+                f"Argument `coefficient` must be >= 0; received coefficient={coefficient!r}.")
+        self.coefficient = float(coefficient)
+
+    def call(self, inputs):
+        if self.coefficient > 0:
+            self.add_loss(self.coefficient * ops.mean(ops.square(inputs)))
+        return inputs
+
+    def get_config(self):
+        return {**super().get_config(), "coefficient": self.coefficient}
+
+
+def _head_weights(layout: HeadLayout, units: int, rng: np.random.Generator):
+    """Paper A.2 initialisation: W_in block of task j ~ N(0, 1) / sqrt(n_in_j);
+    readout ~ N(0, 1) / sqrt(N) (the reference code's scale)."""
+    w_in = np.zeros((layout.total_inputs, units), np.float32)
+    for index, n_in in enumerate(layout.n_inputs):
+        w_in[layout.input_slice(index)] = rng.normal(size=(n_in, units)) / np.sqrt(n_in)
+    w_out = rng.normal(size=(units, layout.total_outputs)) / np.sqrt(units)
+    return w_in, w_out.astype(np.float32)
+
+
+def build_network(
+    layout: HeadLayout,
+    units: int = UNITS,
+    *,
+    recurrent_kernel: np.ndarray | None = None,
+    train_recurrent: bool = False,
+    gain: float = GAIN,
+    noise: float = NOISE,
+    input_noise: float = 0.0,
+    l2: float = L2,
+    activity_l2: float = ACTIVITY_L2,
+    per_task_initial_state: bool = False,
+    seed: int = 0,
+    name: str = "molap",
+) -> keras.Model:
+    """Builds a multi-head network: shared recurrent core, one head per task.
+
+    The core is `CTRNN(units, dt=1, tau=1)` — MoLaP's discrete
+    `h_{t+1} = tanh(W_rec h_t + W_in x_t + eta_t)` without bias (paper eq. 1);
+    the readout is a `Dense` with bias. With `train_recurrent=False` the
+    recurrent kernel is not trainable and its plasticity mask is zero, so it
+    stays bit-identical through any `fit`.
+
+    Args:
+        layout: the `HeadLayout` of the tasks.
+        units: int, N. Default: `100`.
+        recurrent_kernel: optional `(N, N)` kernel (Keras `h @ W` convention);
+            default `gain * N(0, 1) / sqrt(N)`.
+        train_recurrent: bool, let `W_rec` learn (baselines). Default: `False`.
+        gain: float, g of the random initial kernel. Default: `1.5`.
+        noise: float, std of the noise added to every unit's pre-activation
+            per step (paper: 0.002). Default: `0.002`.
+        input_noise: float, std of noise added to the inputs (reference code:
+            0.02). Default: `0.0`. In a multi-head model it reaches every input
+            channel, also other tasks' (zero) channels — leave it 0 there and
+            put input noise in the trials instead.
+        l2: float, L2 coefficient on the trainable kernels. Default: `1e-5`.
+        activity_l2: float, coefficient of the mean squared activity. Default: `1e-7`.
+        per_task_initial_state: bool, learn one initial state per task (an
+            extra model input `"task"`, one-hot `(batch, n_tasks)`). Default: `False`.
+        seed: int, seed of the weights and the noise.
+        name: model name.
+
+    Returns:
+        An uncompiled `keras.Model` `(batch, time, total_inputs)` ->
+        `(batch, time, total_outputs)` (plus the `"task"` input when
+        `per_task_initial_state`). Layers: `"ctrnn"`, `"readout"`.
+    """
+    rng = np.random.default_rng(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    inputs = keras.Input((None, layout.total_inputs), name="inputs")
+    layer = CTRNN(
+        units, dt=1.0, tau=1.0, use_bias=False, recurrent_initializer="gain_normal", gain=gain,
+        recurrent_noise=noise, input_noise=input_noise, scale_noise=False, seed=seed,
+        kernel_regularizer=regularizer,
+        recurrent_regularizer=regularizer if train_recurrent else None, name="ctrnn",
+    )
+    model_inputs = [inputs]
+    if per_task_initial_state:
+        task = keras.Input((len(layout.names),), name="task")
+        model_inputs.append(task)
+        h0 = keras.layers.Dense(units, use_bias=False, kernel_initializer="zeros",
+                                name="initial_states")(task)
+        states = layer(inputs, initial_state=h0)
+    else:
+        states = layer(inputs)
+    states = ActivityL2(activity_l2, name="activity_l2")(states)
+    readout = keras.layers.Dense(layout.total_outputs, name="readout",
+                                 kernel_regularizer=regularizer)
+    outputs = readout(states)
+    model = keras.Model(model_inputs if per_task_initial_state else inputs, outputs, name=name)
+    w_in, w_out = _head_weights(layout, units, rng)
+    layer.cell.kernel.assign(w_in)
+    readout.kernel.assign(w_out)
+    if recurrent_kernel is not None:
+        recurrent_kernel = np.asarray(recurrent_kernel, np.float32)
+        if recurrent_kernel.shape != (units, units):
+            raise ValueError(
+                f"Argument `recurrent_kernel` must have shape ({units}, {units}); received "
+                f"{recurrent_kernel.shape}."
+            )
+        layer.cell.recurrent_kernel.assign(recurrent_kernel)
+    if not train_recurrent:
+        layer.set_masks(recurrent_plasticity=np.zeros((units, units), np.float32))
+        layer.cell.recurrent_kernel.trainable = False
+    else:
+        layer.set_masks(recurrent_plasticity=np.ones((units, units), np.float32))
+    return model
+
+
+def task_inputs(model: keras.Model, stacked: StackedBatch):
+    """The `x` to feed `model` for `stacked` (adds the task one-hot if needed)."""
+    if len(model.inputs) == 1:
+        return stacked.inputs
+    onehot = np.eye(len(stacked.batches), dtype=np.float32)[stacked.task_ids]
+    return {"inputs": stacked.inputs, "task": onehot}
+
+
+def task_model(model: keras.Model, layout: HeadLayout, name: str) -> keras.Model:
+    """Cuts one task's head out of a multi-head model.
+
+    Args:
+        model: a model from `build_network` (trained or not).
+        layout: its `HeadLayout`.
+        name: the task.
+
+    Returns:
+        A new `Input -> CTRNN -> Dense` model for that task alone, with the
+        task's input rows, the shared recurrent kernel, the task's readout
+        columns (and its initial state). Noise settings are kept; the
+        recurrent kernel is frozen.
+    """
+    index = layout.index(name)
+    core = find_ctrnn(model)
+    readout = model.get_layer("readout")
+    config = core.get_config()
+    for key in ("name", "trainable", "dtype"):
+        config.pop(key, None)
+    h0 = None
+    try:
+        h0 = keras.ops.convert_to_numpy(model.get_layer("initial_states").kernel)[index]
+    except ValueError:
+        pass
+    config["initial_state_trainable"] = h0 is not None
+    inputs = keras.Input((None, layout.n_inputs[index]), name="inputs")
+    layer = CTRNN(name="ctrnn", **config)
+    head = keras.layers.Dense(layout.n_outputs[index], name="readout")
+    single = keras.Model(inputs, head(layer(inputs)), name=f"{model.name}_{name}")
+    layer.cell.kernel.assign(keras.ops.convert_to_numpy(core.kernel)[layout.input_slice(index)])
+    layer.cell.recurrent_kernel.assign(keras.ops.convert_to_numpy(core.effective_recurrent_kernel))
+    if h0 is not None:
+        layer.cell.initial_state.assign(h0)
+    layer.set_masks(recurrent_plasticity=np.zeros((core.units, core.units), np.float32))
+    columns = layout.output_slice(index)
+    head.kernel.assign(keras.ops.convert_to_numpy(readout.kernel)[:, columns])
+    head.bias.assign(keras.ops.convert_to_numpy(readout.bias)[columns])
+    return single

@@ -1,0 +1,379 @@
+"""MoLaP training: module pre-training on latent primitives, then frozen-core heads.
+
+1. `pretrain_modules`: module `k` learns to map input primitive `U_k` to target
+   primitive `V_k` (paper 3.1, A.2.1). Modules are trained one after another;
+   during module `k`'s phase only its intra-module block of `W_rec` is plastic
+   (plus the phase's own input weights into module `k` and a readout from
+   module `k`, which are discarded afterwards). The error gradient flows
+   through the whole network, inter-module weights included; they keep their
+   random initial values.
+2. `train_heads`: `W_rec` is frozen; every task trains its own input and
+   readout weights (optionally its initial state), all nine in one batched
+   step (see `ctxrnn.molap.network`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+
+from ctxrnn import masks
+from ctxrnn.layers import CTRNN
+from ctxrnn.molap import network as net
+from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    """Module pre-training settings (paper A.2.1 defaults).
+
+    Args:
+        learning_rate: Adam learning rate of the first stage. Default: `3e-3`.
+        batch_size: trials per iteration. Default: `200`.
+        iterations: iterations per stage. Default: `200`.
+        stages: number of learning-rate stages per module (the reference
+            code: 5, lr x 1/3 each). Default: `1` (the paper's text).
+        stage_factor: lr multiplier between stages. Default: `1/3`.
+        l2: L2 coefficient on the plastic weights. Default: `1e-5`.
+        activity_l2: coefficient of the mean squared activity. Default: `1e-7`.
+        corpus_trials: trials per task in the fixed corpus sample that the
+            primitives are fitted on and pre-training batches are drawn from.
+            Default: `1000`.
+        method: `"cca"`, `"pca"` or `"pca_joint"` (see `LatentPrimitives`).
+        clipnorm: optional gradient-norm clip. Default: `1.0`.
+    """
+
+    learning_rate: float = 3e-3
+    batch_size: int = 200
+    iterations: int = 200
+    stages: int = 1
+    stage_factor: float = 1.0 / 3.0
+    l2: float = net.L2
+    activity_l2: float = net.ACTIVITY_L2
+    corpus_trials: int = 1000
+    method: str = "cca"
+    clipnorm: float | None = 1.0
+
+
+@dataclasses.dataclass
+class HeadConfig:
+    """Task-training settings (paper A.2.3 defaults for MoLaP).
+
+    Args:
+        learning_rate: Adam learning rate. Default: `1e-2`.
+        batch_size: trials per task per iteration. Default: `200`.
+        iterations: iterations. Default: `200`.
+        stages, stage_factor: learning-rate stages as in `PretrainConfig`.
+        l2, activity_l2: regularisation. Defaults: `1e-5`, `1e-7`.
+        per_task_initial_state: also learn each task's initial state.
+        clipnorm: optional gradient-norm clip. Default: `1.0`.
+    """
+
+    learning_rate: float = 1e-2
+    batch_size: int = 200
+    iterations: int = 200
+    stages: int = 1
+    stage_factor: float = 1.0 / 3.0
+    l2: float = net.L2
+    activity_l2: float = net.ACTIVITY_L2
+    per_task_initial_state: bool = False
+    clipnorm: float | None = 1.0
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Argument `{name}` must be a positive integer; received {name}={value!r}.")
+
+
+def _adam(learning_rate, clipnorm):
+    return keras.optimizers.Adam(learning_rate, clipnorm=clipnorm)
+
+
+def _schedule(config) -> list[float]:
+    """Learning rate of every iteration."""
+    _check_positive_int("iterations", config.iterations)
+    _check_positive_int("stages", config.stages)
+    return [config.learning_rate * config.stage_factor ** stage
+            for stage in range(config.stages) for _ in range(config.iterations)]
+
+
+@dataclasses.dataclass
+class PretrainResult:
+    """What `pretrain_modules` returns.
+
+    Attributes:
+        recurrent_kernel: `(N, N)` pre-trained kernel (`h @ W` convention).
+        initial_kernel: `(N, N)` kernel before pre-training.
+        module_kernels: the kernel after each module's phase.
+        primitives: the fitted `LatentPrimitives`.
+        losses: one list of per-iteration losses per module.
+        seconds: wall time of the fit and of each module.
+    """
+
+    recurrent_kernel: np.ndarray
+    initial_kernel: np.ndarray
+    module_kernels: list[np.ndarray]
+    primitives: LatentPrimitives
+    losses: list[list[float]]
+    seconds: dict[str, float]
+
+
+def initial_recurrent_kernel(units: int = net.UNITS, gain: float = net.GAIN,
+                             seed: int = 0) -> np.ndarray:
+    """`gain * N(0, 1) / sqrt(N)`, float32 `(N, N)`."""
+    rng = np.random.default_rng(seed)
+    return (gain * rng.normal(size=(units, units)) / np.sqrt(units)).astype(np.float32)
+
+
+def _module_model(units, module_sizes, module, kernel, config, seed):
+    """Input primitive k -> core -> readout of module k's units."""
+    labels = masks.module_labels(module_sizes)
+    in_module = (labels == module).astype(np.float32)
+    regularizer = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
+    inputs = keras.Input((None, 1), name="primitive")
+    layer = CTRNN(
+        units, dt=1.0, tau=1.0, use_bias=False, recurrent_initializer="zeros", gain=1.0,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=seed),
+        recurrent_noise=net.NOISE, scale_noise=False, seed=seed,
+        kernel_regularizer=regularizer, recurrent_regularizer=regularizer, name="ctrnn",
+    )
+    states = net.ActivityL2(config.activity_l2, name="activity_l2")(layer(inputs))
+    start = int(np.flatnonzero(in_module)[0])
+    stop = start + int(in_module.sum())
+    output = keras.layers.Dense(1, name="readout")(states[:, :, start:stop])
+    model = keras.Model(inputs, output, name=f"pretrain_module{module}")
+    layer.cell.recurrent_kernel.assign(kernel)
+    layer.set_masks(
+        recurrent_plasticity=masks.intra_module_mask(module_sizes, module),
+        kernel_connectivity=in_module[None, :],
+    )
+    return model, layer
+
+
+def fit_primitives(tasks: Sequence, *, n_components: int = 2, method: str = "cca",
+                   corpus_trials: int = 1000, seed: int = 0):
+    """Fits `LatentPrimitives` on a fixed corpus sample; returns `(primitives, U, V)`.
+
+    `U` and `V` are the `(corpus_trials, time, n_components)` primitive time
+    series of that sample, from which pre-training batches are drawn.
+    """
+    inputs, targets = corpus_arrays(tasks, corpus_trials, seed)
+    primitives = LatentPrimitives(n_components, method=method).fit_trials(inputs, targets)
+    u, v = primitives.transform_trials(inputs, targets)
+    return primitives, u, v
+
+
+def pretrain_modules(
+    tasks: Sequence,
+    *,
+    units: int = net.UNITS,
+    module_sizes: Sequence[int] = net.MODULE_SIZES,
+    gain: float = net.GAIN,
+    config: PretrainConfig | None = None,
+    primitives: tuple | None = None,
+    initial_kernel: np.ndarray | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> PretrainResult:
+    """Pre-trains each module on its latent primitive, one module after another.
+
+    Args:
+        tasks: the task corpus (objects with `generate(batch_size, seed)`).
+        units: int, N. Default: `100`.
+        module_sizes: sizes of the modules (one primitive each). Default: `(50, 50)`.
+        gain: g of the random initial kernel. Default: `1.5`.
+        config: `PretrainConfig`; default `PretrainConfig()`.
+        primitives: optional `(LatentPrimitives, U, V)` from `fit_primitives`
+            (reused, e.g. across seeds); fitted here otherwise.
+        initial_kernel: optional `(N, N)` start kernel; default
+            `initial_recurrent_kernel(units, gain, seed)`.
+        seed: int, seed of weights, noise and batch order.
+        progress: optional callable receiving one-line progress messages.
+
+    Returns:
+        A `PretrainResult`.
+
+    Raises:
+        ValueError: if `sum(module_sizes) != units`.
+
+    Example:
+
+    ```python
+    tasks = [ctxrnn.tasks.make(name) for name in ctxrnn.tasks.MOLAP_TASKS]
+    result = pretrain_modules(tasks, seed=0)
+    heads = train_heads(result.recurrent_kernel, tasks, names=ctxrnn.tasks.MOLAP_TASKS)
+    ```
+    """
+    config = config or PretrainConfig()
+    module_sizes = tuple(int(s) for s in module_sizes)
+    if sum(module_sizes) != units:
+        raise ValueError(
+            f"Argument `module_sizes` must sum to units={units}; received {module_sizes}."
+        )
+    say = progress or (lambda message: None)
+    seconds = {}
+    start = time.perf_counter()
+    if primitives is None:
+        primitives = fit_primitives(tasks, n_components=len(module_sizes), method=config.method,
+                                    corpus_trials=config.corpus_trials, seed=seed + 10_000)
+    fitted, u, v = primitives
+    if u.shape[-1] < len(module_sizes):
+        raise ValueError(
+            f"{len(module_sizes)} modules need as many primitives; the given primitives have "
+            f"{u.shape[-1]}."
+        )
+    seconds["primitives"] = time.perf_counter() - start
+    say(f"primitives: {fitted.method} with {u.shape[-1]} components, correlations "
+        f"{np.round(fitted.correlations_, 3).tolist()} ({seconds['primitives']:.1f} s)")
+    kernel = (initial_recurrent_kernel(units, gain, seed) if initial_kernel is None
+              else np.asarray(initial_kernel, np.float32))
+    initial = kernel.copy()
+    rng = np.random.default_rng(seed)
+    schedule = _schedule(config)
+    losses, module_kernels = [], []
+    for module in range(len(module_sizes)):
+        start = time.perf_counter()
+        model, layer = _module_model(units, module_sizes, module, kernel, config, seed + module)
+        optimizer = _adam(schedule[0], config.clipnorm)
+        model.compile(optimizer=optimizer, loss="mse")
+        x_all, y_all = u[..., module:module + 1], v[..., module:module + 1]
+        history = []
+        for step, rate in enumerate(schedule):
+            optimizer.learning_rate.assign(rate)
+            rows = rng.choice(len(x_all), size=min(config.batch_size, len(x_all)), replace=False)
+            loss = model.train_on_batch(x_all[rows], y_all[rows], return_dict=True)["loss"]
+            history.append(float(loss))
+            if (step + 1) % max(1, len(schedule) // 4) == 0:
+                say(f"module {module + 1}: iteration {step + 1}/{len(schedule)} loss {loss:.4f}")
+        kernel = keras.ops.convert_to_numpy(layer.recurrent_kernel).copy()
+        losses.append(history)
+        module_kernels.append(kernel)
+        seconds[f"module{module + 1}"] = time.perf_counter() - start
+    return PretrainResult(kernel, initial, module_kernels, fitted, losses, seconds)
+
+
+@dataclasses.dataclass
+class HeadsResult:
+    """What `train_heads` (and the baselines) return.
+
+    Attributes:
+        model: the trained multi-head `keras.Model`.
+        layout: its `HeadLayout`.
+        losses: per-iteration training losses.
+        seconds: wall time of training.
+        trainable_parameters: number of trainable scalars of the model.
+        iterations: optimizer steps taken.
+    """
+
+    model: keras.Model
+    layout: net.HeadLayout
+    losses: list[float]
+    seconds: float
+    trainable_parameters: int
+    iterations: int
+
+
+def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed: int):
+    """One batch of every task (same `seed`), stacked for a multi-head model."""
+    return layout.stack([task.generate(batch_size, seed=seed) for task in tasks])
+
+
+def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, config, *,
+                  seed: int = 0, progress: Callable[[str], None] | None = None,
+                  label: str = "heads") -> HeadsResult:
+    """Trains a multi-head model on fresh trials of every task each iteration.
+
+    Args:
+        model: a model from `ctxrnn.molap.network.build_network`.
+        tasks: the tasks, in layout order.
+        layout: the model's `HeadLayout`.
+        config: a `HeadConfig` (or any object with its fields).
+        seed: int, trials of iteration `i` use seed `seed + i`.
+        progress: optional callable receiving progress lines.
+        label: name used in progress lines.
+
+    Returns:
+        A `HeadsResult`.
+    """
+    say = progress or (lambda message: None)
+    schedule = _schedule(config)
+    optimizer = _adam(schedule[0], config.clipnorm)
+    model.compile(optimizer=optimizer, loss=net.masked_mse)
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    losses = []
+    start = time.perf_counter()
+    for step, rate in enumerate(schedule):
+        optimizer.learning_rate.assign(rate)
+        stacked = stacked_batch(tasks, layout, config.batch_size, seed + step)
+        loss = model.train_on_batch(net.task_inputs(model, stacked), stacked.packed_targets,
+                                    return_dict=True)["loss"]
+        losses.append(float(loss))
+        if (step + 1) % max(1, len(schedule) // 4) == 0:
+            say(f"{label}: iteration {step + 1}/{len(schedule)} loss {loss:.4f}")
+    return HeadsResult(model, layout, losses, time.perf_counter() - start, trainable,
+                       len(schedule))
+
+
+def train_heads(
+    recurrent_kernel: np.ndarray,
+    tasks: Sequence,
+    names: Sequence[str] | None = None,
+    *,
+    config: HeadConfig | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> HeadsResult:
+    """Trains one input/readout head per task on a frozen recurrent core.
+
+    Args:
+        recurrent_kernel: `(N, N)` core kernel (pre-trained, or random for the
+            no-pre-training control); it stays bit-identical.
+        tasks: task objects, one head each.
+        names: task names (default: each task's `name`).
+        config: `HeadConfig`; default `HeadConfig()`.
+        seed: int, seed of the heads, noise and trials.
+        progress: optional callable receiving progress lines.
+
+    Returns:
+        A `HeadsResult` whose model maps stacked inputs to stacked outputs.
+    """
+    config = config or HeadConfig()
+    recurrent_kernel = np.asarray(recurrent_kernel, np.float32)
+    layout = net.HeadLayout.from_tasks(tasks, names)
+    model = net.build_network(
+        layout, recurrent_kernel.shape[0], recurrent_kernel=recurrent_kernel,
+        train_recurrent=False, l2=config.l2, activity_l2=config.activity_l2,
+        per_task_initial_state=config.per_task_initial_state, seed=seed, name="molap",
+    )
+    return fit_multihead(model, tasks, layout, config, seed=seed + 20_000, progress=progress,
+                         label="heads")
+
+
+def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,
+             n_trials: int = 2000, seed: int = 12345, chunk: int = 500) -> dict[str, float]:
+    """% of correct decisions per task on a fresh test set (paper A.3).
+
+    Args:
+        model: a multi-head model.
+        tasks: the tasks, in layout order (their `correct(outputs, batch)` decides).
+        layout: the model's `HeadLayout`.
+        n_trials: test trials per task. Default: `2000`.
+        seed: seed of the test set (distinct from training seeds).
+        chunk: trials per task per forward pass.
+
+    Returns:
+        `{task name: accuracy in [0, 1]}`.
+    """
+    correct = {name: [] for name in layout.names}
+    for start in range(0, n_trials, chunk):
+        size = min(chunk, n_trials - start)
+        stacked = stacked_batch(tasks, layout, size, seed + start)
+        outputs = model.predict(net.task_inputs(model, stacked), batch_size=1000, verbose=0)
+        for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
+            batch = stacked.batches[index]
+            correct[layout.names[index]].append(np.asarray(task.correct(out, batch), bool))
+    return {name: float(np.concatenate(values).mean()) for name, values in correct.items()}
