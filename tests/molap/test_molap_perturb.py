@@ -1,0 +1,111 @@
+"""Each perturbation changes exactly what it claims; batched equals one-at-a-time."""
+
+import keras
+import numpy as np
+import pytest
+from molap_fake_tasks import NAMES, make_all
+
+from ctxrnn import masks, perturb
+from ctxrnn.layers import find_ctrnn
+from ctxrnn.molap import network as net
+from ctxrnn.molap import training as tr
+
+SIZES = (12, 8)
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    return tr.initial_recurrent_kernel(sum(SIZES), seed=0)
+
+
+@pytest.mark.parametrize("kind,module", [("module", 0), ("module", 1), ("inter_module", 0),
+                                         ("global", 0)])
+def test_lesion_removes_exact_fraction_inside_region_only(kernel, kind, module):
+    region = perturb.region_mask(kind, 20, SIZES, module)
+    lesioned = perturb.lesion_kernels(kernel, 0.3, 5, region=region, seed=1)
+    expected = round(0.3 * region.sum())
+    for draw in lesioned:
+        removed = (draw == 0) & (kernel != 0)
+        assert removed.sum() == expected
+        assert not np.any(removed & ~region)
+        np.testing.assert_array_equal(draw[~removed], kernel[~removed])
+    assert not np.array_equal(lesioned[0], lesioned[1])  # independent draws
+    if kind == "module":
+        np.testing.assert_array_equal(region, masks.intra_module_mask(SIZES, module) > 0)
+
+
+def test_noise_has_the_claimed_sigma(kernel):
+    noisy = perturb.noise_kernels(kernel, 0.03, 30, seed=2)
+    delta = noisy - kernel[None]
+    assert delta.std() == pytest.approx(0.03, rel=0.03)
+    assert abs(delta.mean()) < 0.002
+    np.testing.assert_array_equal(perturb.noise_kernels(kernel, 0.0, 2)[1], kernel)
+
+
+def test_silence_masks_count(kernel):
+    unit_masks = perturb.silence_masks(20, 0.25, 7, seed=3)
+    assert unit_masks.shape == (7, 20)
+    assert np.all((unit_masks == 0).sum(axis=1) == 5)
+
+
+def test_errors_name_the_argument(kernel):
+    with pytest.raises(ValueError, match="fraction"):
+        perturb.lesion_kernels(kernel, 1.5, 2)
+    with pytest.raises(ValueError, match="draws"):
+        perturb.silence_masks(20, 0.1, 0)
+    with pytest.raises(ValueError, match="module_sizes"):
+        perturb.region_mask("module", 20, (5, 5))
+    with pytest.raises(ValueError, match="kind"):
+        perturb.variants("bogus", kernel, 0.1, 2)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    tasks = make_all()
+    layout = net.HeadLayout.from_tasks(tasks, NAMES)
+    kernel = tr.initial_recurrent_kernel(sum(SIZES), seed=0)
+    heads = tr.fit_multihead(net.build_network(layout, sum(SIZES), recurrent_kernel=kernel,
+                                               seed=0), tasks, layout,
+                             tr.HeadConfig(iterations=5, batch_size=8))
+    return tasks, layout, heads.model
+
+
+def test_batched_equals_one_model_at_a_time(trained):
+    tasks, layout, model = trained
+    stacked = tr.stacked_batch(tasks, layout, 16, seed=5)
+    core = find_ctrnn(model)
+    kernel = keras.ops.convert_to_numpy(core.recurrent_kernel)
+    kernels = perturb.lesion_kernels(kernel, 0.4, 3, seed=4)
+    batched = perturb.evaluate_variants(model, layout, tasks, stacked, recurrent_kernels=kernels)
+    for draw, variant in enumerate(kernels):
+        core.cell.recurrent_kernel.assign(variant)
+        outputs = model.predict(stacked.inputs, verbose=0)
+        for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
+            expected = np.mean(task.correct(out, stacked.batches[index]))
+            assert batched[draw, index] == pytest.approx(expected)
+    core.cell.recurrent_kernel.assign(kernel)
+
+
+def test_silencing_zeroes_the_units_and_no_perturbation_is_baseline(trained):
+    tasks, layout, model = trained
+    stacked = tr.stacked_batch(tasks, layout, 16, seed=5)
+    baseline = tr.evaluate(model, tasks, layout, n_trials=16, seed=5, chunk=16)
+    none = perturb.evaluate_variants(model, layout, tasks, stacked,
+                                     unit_masks=np.ones((2, 20), np.float32))
+    np.testing.assert_allclose(none[0], [baseline[name] for name in NAMES])
+    everything = perturb.silence_masks(20, 1.0, 1)
+    from ctxrnn.simulate import run_variants
+    states = run_variants(find_ctrnn(model), stacked.inputs[:4], unit_masks=everything)
+    assert np.all(states == 0)
+
+
+def test_sweep_rows_and_plot(trained, tmp_path):
+    tasks, layout, model = trained
+    rows = perturb.perturbation_sweep(model, layout, tasks, "noise", [0.0, 0.03], draws=3,
+                                      n_trials=8)
+    assert len(rows) == 2 * 3 * len(NAMES)
+    assert set(rows[0]) == {"kind", "level", "draw", "task", "accuracy"}
+    summary = perturb.summarize(rows)
+    assert set(summary) == {0.0, 0.03} and summary[0.0][1] == pytest.approx(0.0)
+    path = perturb.plot_sweeps({"molap": rows}, tmp_path / "noise.png")
+    assert path.stat().st_size > 1000
