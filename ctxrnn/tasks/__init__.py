@@ -1,0 +1,20 @@
+"""Trial generators for the reference tasks, and `TaskSuite` for context mixing.
+
+```python
+from ctxrnn import tasks
+
+tasks.list_tasks()                       # every registered name
+xor = tasks.make("xor", dt=5.0)
+batch = xor.generate(256, seed=0)        # TrialBatch: inputs, targets, loss_mask, ...
+suite = tasks.TaskSuite(["and", "or", "xor"], dt=5.0)
+```
+"""
+
+from ctxrnn.tasks.base import Task, TrialBatch
+from ctxrnn.tasks.jarne import JARNE_TASKS
+from ctxrnn.tasks.molap import MOLAP_TASKS
+from ctxrnn.tasks.registry import get_class, list_tasks, make, register
+from ctxrnn.tasks.suite import CONTEXTS, TaskSuite
+
+__all__ = ["CONTEXTS", "JARNE_TASKS", "MOLAP_TASKS", "Task", "TaskSuite", "TrialBatch",
+           "get_class", "list_tasks", "make", "register"]

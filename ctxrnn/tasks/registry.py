@@ -1,0 +1,45 @@
+"""Task names -> task classes: `make(name, **kwargs)` and `list_tasks()`."""
+
+from __future__ import annotations
+
+from ctxrnn.tasks import jarne, molap
+from ctxrnn.tasks.base import Task
+
+_REGISTRY: dict[str, type[Task]] = {}
+
+
+def register(cls: type[Task]) -> type[Task]:
+    """Adds a task class to the registry under `cls.name`."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"A task named {cls.name!r} is already registered.")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+for _cls in (jarne.TimeReproduction, jarne.And, jarne.Or, jarne.Xor, jarne.Not, jarne.FlipFlop,
+             jarne.Oscillation, molap.DelayPro, molap.DelayAnti, molap.MemPro, molap.MemAnti,
+             molap.MemDm1, molap.MemDm2, molap.ContextMemDm1, molap.ContextMemDm2,
+             molap.MultiMem):
+    register(_cls)
+
+
+def list_tasks() -> list[str]:
+    """Names of all registered tasks."""
+    return list(_REGISTRY)
+
+
+def get_class(name: str) -> type[Task]:
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"Unknown task {name!r}; valid names are {list_tasks()}.")
+    return _REGISTRY[name]
+
+
+def make(name: str, **kwargs) -> Task:
+    """Builds the task `name` with its constructor arguments (`dt`, `timing`, ...).
+
+    Example:
+
+    >>> task = make("xor", dt=5.0)
+    >>> batch = task.generate(64, seed=0)
+    """
+    return get_class(name)(**kwargs)
