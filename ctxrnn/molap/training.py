@@ -144,7 +144,11 @@ def _module_model(units, module_sizes, module, kernel, config, seed):
     states = net.ActivityL2(config.activity_l2, name="activity_l2")(layer(inputs))
     start = int(np.flatnonzero(in_module)[0])
     stop = start + int(in_module.sum())
-    output = keras.layers.Dense(1, name="readout")(states[:, :, start:stop])
+    output = keras.layers.Dense(
+        1, name="readout",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(stop - start),
+                                                           seed=seed + 7),
+    )(states[:, :, start:stop])
     model = keras.Model(inputs, output, name=f"pretrain_module{module}")
     layer.cell.recurrent_kernel.assign(kernel)
     layer.set_masks(

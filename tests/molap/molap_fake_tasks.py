@@ -77,3 +77,10 @@ class FakeTask:
 
 def make_all(noise=0.002):
     return [FakeTask(name, noise) for name in NAMES]
+
+
+def make(name, **options):
+    """Registry-style constructor, like `ctxrnn.tasks.make`."""
+    if name not in NAMES:
+        raise ValueError(f"Unknown task {name!r}; expected one of {NAMES}.")
+    return FakeTask(name, **options)

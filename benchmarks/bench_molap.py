@@ -1,0 +1,101 @@
+"""Times the MoLaP pipeline at paper sizes and the batched perturbation sweep.
+
+    python benchmarks/bench_molap.py [--task-module ctxrnn.tasks] [--skip-pipeline]
+
+1. The whole pipeline (primitives, pre-training of 2 modules x 200 iterations,
+   nine heads x 200 iterations, separate networks and the DNI-style network,
+   2000-trial evaluations) at N = 100 (DNI: 200), wall time per stage.
+2. One perturbation level with 30 random draws on the nine-task MoLaP model
+   (250 test trials per task): batched (`ctxrnn.perturb.evaluate_variants`, one
+   computation) against one model at a time (assign the kernel, `predict`,
+   decide), and against rebuilding a model per draw. Prints the speed ratios.
+"""
+
+import argparse
+import json
+import time
+
+import keras
+import numpy as np
+
+import ctxrnn
+from ctxrnn import perturb
+from ctxrnn.molap import network, pipeline
+from ctxrnn.molap import training as tr
+
+
+def _one_at_a_time(model, layout, tasks, stacked, kernels, rebuild):
+    core = ctxrnn.find_ctrnn(model)
+    original = keras.ops.convert_to_numpy(core.recurrent_kernel)
+    accuracy = np.zeros((len(kernels), len(tasks)))
+    for draw, kernel in enumerate(kernels):
+        target = model
+        if rebuild:
+            target = keras.models.clone_model(model)
+            target.set_weights(model.get_weights())
+        ctxrnn.find_ctrnn(target).cell.recurrent_kernel.assign(kernel)
+        outputs = target.predict(stacked.inputs, batch_size=len(stacked.inputs), verbose=0)
+        for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
+            accuracy[draw, index] = np.mean(task.correct(out, stacked.batches[index]))
+    core.cell.recurrent_kernel.assign(original)
+    return accuracy
+
+
+def bench_perturbation(tasks, names, draws=30, trials=250, repeats=2):
+    layout = network.HeadLayout.from_tasks(tasks, names)
+    model = network.build_network(layout, seed=0)
+    stacked = tr.stacked_batch(tasks, layout, trials, seed=1)
+    kernel = keras.ops.convert_to_numpy(ctxrnn.find_ctrnn(model).recurrent_kernel)
+    kernels = perturb.lesion_kernels(kernel, 0.1, draws, seed=0)
+    perturb.evaluate_variants(model, layout, tasks, stacked, recurrent_kernels=kernels[:2])
+    _one_at_a_time(model, layout, tasks, stacked, kernels[:1], rebuild=False)
+    times = {}
+    for label, run in (
+        ("batched", lambda: perturb.evaluate_variants(model, layout, tasks, stacked,
+                                                      recurrent_kernels=kernels)),
+        ("one_at_a_time", lambda: _one_at_a_time(model, layout, tasks, stacked, kernels, False)),
+        ("rebuild_per_draw", lambda: _one_at_a_time(model, layout, tasks, stacked,
+                                                    kernels[:5], True)),
+    ):
+        best = np.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = run()
+            best = min(best, time.perf_counter() - start)
+        times[label] = best * (draws / 5 if label == "rebuild_per_draw" else 1)
+        if label == "batched":
+            batched = result
+        if label == "one_at_a_time":
+            np.testing.assert_allclose(batched, result, atol=1e-9)
+    return times
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task-module", default="ctxrnn.tasks")
+    parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--out", default=None, help="run directory for the pipeline outputs")
+    args = parser.parse_args(argv)
+    names = list(pipeline.MOLAP_TASK_NAMES)
+    tasks = pipeline.load_tasks(names, args.task_module)
+    report = {}
+    if not args.skip_pipeline:
+        config = pipeline.PipelineConfig(task_module=args.task_module)
+        results = pipeline.run_pipeline(config, args.out, tasks=tasks, save_models=False,
+                                        progress=lambda m: print("  " + m, flush=True))
+        report["pipeline_seconds"] = results["seconds"]
+        print("pipeline wall time (s):", json.dumps(
+            {k: round(v, 1) for k, v in results["seconds"].items()}))
+    times = bench_perturbation(tasks, names)
+    report["perturbation_seconds"] = times
+    print(f"perturbation, 30 draws x 9 tasks x 250 trials: batched {times['batched']:.2f} s, "
+          f"one model at a time {times['one_at_a_time']:.2f} s, "
+          f"rebuilding a model per draw {times['rebuild_per_draw']:.2f} s (from 5 draws)")
+    print(f"speed ratio batched vs one at a time: {times['one_at_a_time'] / times['batched']:.1f}x;"
+          f" vs rebuild per draw: {times['rebuild_per_draw'] / times['batched']:.1f}x")
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The `ctxrnn molap` subcommand: run the MoLaP reproduction into a run directory.
+
+    ctxrnn molap --out runs/molap                      # paper sizes, all approaches
+    ctxrnn molap --out runs/quick --quick              # small fast configuration
+    ctxrnn molap --out runs/m --approaches molap dni --pretrain-stages 5
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def add_parser(subparsers):
+    """Registers the `molap` subcommand on an `argparse` subparsers object."""
+    from ctxrnn.molap.pipeline import APPROACHES, MOLAP_TASK_NAMES
+
+    parser = subparsers.add_parser(
+        "molap", help="MoLaP: pre-train modules on latent primitives, train one head per task, "
+                      "compare with baselines")
+    parser.add_argument("--out", required=True, help="run directory to write")
+    parser.add_argument("--tasks", nargs="+", default=list(MOLAP_TASK_NAMES))
+    parser.add_argument("--task-module", default="ctxrnn.tasks",
+                        help="module (or .py file) whose make(name) builds the tasks")
+    parser.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
+    parser.add_argument("--method", default="cca", choices=("cca", "pca", "pca_joint"),
+                        help="latent primitives of the MoLaP approach")
+    parser.add_argument("--pretrain-iterations", type=int, default=200)
+    parser.add_argument("--pretrain-stages", type=int, default=1,
+                        help="lr stages per module (reference code: 5, lr x 1/3 each)")
+    parser.add_argument("--head-iterations", type=int, default=200)
+    parser.add_argument("--baseline-iterations", type=int, default=200,
+                        help="iterations per task of the separate and DNI-style baselines")
+    parser.add_argument("--initial-state", action="store_true",
+                        help="heads also learn a per-task initial state")
+    parser.add_argument("--test-trials", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true",
+                        help="small fast configuration (20 iterations, 200 test trials)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def config_from_args(args):
+    """The `PipelineConfig` an argument namespace asks for."""
+    from ctxrnn.molap import baselines
+    from ctxrnn.molap import training as tr
+    from ctxrnn.molap.pipeline import PipelineConfig
+
+    scale = 10 if args.quick else 1
+    pre = tr.PretrainConfig(iterations=max(1, args.pretrain_iterations // scale),
+                            stages=args.pretrain_stages, method=args.method)
+    heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
+                          per_task_initial_state=args.initial_state)
+    per_task = max(1, args.baseline_iterations // scale)
+    return PipelineConfig(
+        tasks=args.tasks, task_module=args.task_module, pretrain=pre, heads=heads,
+        approaches=args.approaches,
+        separate=baselines.separate_config(iterations=per_task),
+        dni=baselines.dni_config(len(args.tasks), iterations=per_task * len(args.tasks)),
+        test_trials=200 if args.quick else args.test_trials, seed=args.seed,
+    )
+
+
+def run(args) -> int:
+    from ctxrnn.molap.pipeline import run_pipeline
+
+    config = config_from_args(args)
+    start = time.perf_counter()
+
+    def progress(message):
+        print(f"[{time.perf_counter() - start:7.1f} s] {message}", flush=True)
+
+    results = run_pipeline(config, args.out, progress=progress)
+    print("\n% decisions correct on held-out trials:")
+    approaches = list(results["accuracy"])
+    print(f"  {'task':<18}" + "".join(f"{a:>16}" for a in approaches))
+    for task in config.tasks:
+        print(f"  {task:<18}" + "".join(
+            f"{100 * results['accuracy'][a][task]:>15.1f}%" for a in approaches))
+    ratios = results["ratios"]
+    print(f"parameter updates: DNI-style / MoLaP = {ratios['updates_dni_over_molap']:.1f}, "
+          f"separate / MoLaP = {ratios['updates_separate_over_molap']:.1f}")
+    print(f"total {results['seconds']['total']:.0f} s; results in {args.out}", file=sys.stdout)
+    return 0
+
+
+__all__ = ["add_parser", "config_from_args", "run"]

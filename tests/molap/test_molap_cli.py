@@ -1,0 +1,83 @@
+"""`ctxrnn molap` runs the pipeline into a run directory; a small configuration learns."""
+
+import argparse
+import json
+import pathlib
+
+import numpy as np
+import pytest
+from molap_fake_tasks import NAMES, make_all
+
+from ctxrnn import molap_cli
+from ctxrnn.molap import pipeline
+from ctxrnn.molap import training as tr
+
+FAKE = str(pathlib.Path(__file__).with_name("molap_fake_tasks.py"))
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    molap_cli.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["molap", *argv])
+
+
+def test_arguments_map_to_the_config():
+    args = _parse(["--out", "x", "--pretrain-stages", "5", "--head-iterations", "50",
+                   "--baseline-iterations", "30", "--initial-state", "--approaches", "molap"])
+    config = molap_cli.config_from_args(args)
+    assert config.pretrain.stages == 5 and config.heads.iterations == 50
+    assert config.heads.per_task_initial_state and config.approaches == ("molap",)
+    assert config.dni.iterations == 30 * 9 and config.separate.iterations == 30
+    assert config.test_trials == 2000 and config.pretrain.learning_rate == 3e-3
+    with pytest.raises(ValueError, match="approach"):
+        pipeline.PipelineConfig(approaches=("magic",))
+
+
+def test_cli_writes_a_run_directory(tmp_path, capsys):
+    args = _parse(["--out", str(tmp_path / "run"), "--task-module", FAKE, "--quick",
+                   "--approaches", "molap", "separate", "--tasks", "delay_pro", "mem_dm1",
+                   "--pretrain-iterations", "30", "--head-iterations", "30",
+                   "--baseline-iterations", "20"])
+    assert args.func(args) == 0
+    run = tmp_path / "run"
+    results = json.loads((run / "results.json").read_text())
+    assert set(results["accuracy"]) == {"molap", "separate"}
+    assert set(results["accuracy"]["molap"]) == {"delay_pro", "mem_dm1"}
+    assert (run / "accuracy.png").exists() and (run / "table1.md").exists()
+    assert (run / "models" / "molap.keras").exists()
+    assert "decisions correct" in capsys.readouterr().out
+
+
+def _chance(tasks, names, trials=300):
+    """Accuracy of the best stimulus-blind answer: the mean target of each task."""
+    out = {}
+    for name, task in zip(names, tasks):
+        batch = task.generate(trials, seed=99)
+        guess = np.broadcast_to(batch.targets.mean(axis=0, keepdims=True), batch.targets.shape)
+        out[name] = float(np.mean(task.correct(guess, batch)))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="memory tasks (mem_pro/mem_anti) stay near chance with a frozen "
+                          "core; see experiments/RESULTS_molap.md", strict=False)
+def test_full_pipeline_beats_chance_on_every_task():
+    tasks = make_all()
+    config = pipeline.PipelineConfig(approaches=("molap",), test_trials=500)
+    results = pipeline.run_pipeline(config, tasks=tasks)
+    chance = _chance(tasks, NAMES)
+    for name in NAMES:
+        assert results["accuracy"]["molap"][name] >= max(0.7, chance[name] + 0.2), name
+
+
+def test_small_configuration_beats_chance_on_the_tasks_it_can_learn():
+    tasks = make_all()
+    names = ["delay_pro", "delay_anti"]
+    chosen = [tasks[NAMES.index(n)] for n in names]
+    pre = tr.pretrain_modules(chosen, config=tr.PretrainConfig(iterations=30, corpus_trials=200))
+    heads = tr.train_heads(pre.recurrent_kernel, chosen, names,
+                           config=tr.HeadConfig(iterations=60, batch_size=100))
+    accuracy = tr.evaluate(heads.model, chosen, heads.layout, n_trials=300)
+    chance = _chance(chosen, names)
+    for name in names:
+        assert accuracy[name] > chance[name] + 0.3, (name, accuracy[name], chance[name])
