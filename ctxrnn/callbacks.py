@@ -12,6 +12,7 @@ them) and, given a run directory, writes its full record there atomically
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -91,7 +92,7 @@ class WeightStatistics(keras.callbacks.Callback):
                 f"Argument `weights` has unknown names {unknown}; expected some of "
                 f"{list(WEIGHT_SOURCES)}."
             )
-        self.run_dir = None if run_dir is None else str(run_dir)
+        self.run_dir = None if run_dir is None else os.fspath(run_dir)
         self.every = every
         self.weights = tuple(weights)
         self.bins = bins
@@ -210,7 +211,7 @@ class PruningSweep(keras.callbacks.Callback):
             raise ValueError(f"Argument `every` must be a positive integer or None; received {every!r}.")
         self.batch = batch
         self.correct = correct
-        self.run_dir = None if run_dir is None else str(run_dir)
+        self.run_dir = None if run_dir is None else os.fspath(run_dir)
         self.every = every
         self.sweep_options = sweep_options
         self.result = None

@@ -120,6 +120,11 @@ class CTRNN(keras.layers.Layer):
     def call(self, inputs, initial_state=None, training=False):
         self._warn_if_xla_on_cpu()
         cell = self.cell
+        if training:
+            # Frozen entries are restored to their value at the start of the step,
+            # whatever assigned the kernels since (keras.Model.set_weights included).
+            cell.recurrent_snapshot.assign(cell.recurrent_kernel)
+            cell.kernel_snapshot.assign(cell.kernel)
         x_tbi = tf.transpose(inputs, [1, 0, 2])
         dtype = x_tbi.dtype
         noisy = cell.noise_active(training)
