@@ -205,7 +205,7 @@ def evaluate_variants(model: keras.Model, layout, tasks: Sequence, stacked, *,
             outputs = states @ w_out[:, columns] + np.asarray(b_out)[..., columns]
             sub = _subset(batch, slice(start, start + part.size))
             for draw in range(k):
-                hits[draw] += np.sum(np.asarray(task.correct(outputs[draw], sub), bool))
+                hits[draw] += np.sum(np.asarray(task.correct(outputs[draw], sub), float))
         correct[:, index] = hits / rows.size
     return correct
 
@@ -222,6 +222,10 @@ def _subset(batch, rows: slice):
         value = getattr(batch, field.name)
         if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == size:
             changes[field.name] = value[rows]
+        elif isinstance(value, dict):
+            changes[field.name] = {
+                key: item[rows] if isinstance(item, np.ndarray) and item.ndim >= 1
+                and item.shape[0] == size else item for key, item in value.items()}
     return dataclasses.replace(batch, **changes)
 
 

@@ -370,7 +370,8 @@ def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,
         chunk: trials per task per forward pass.
 
     Returns:
-        `{task name: accuracy in [0, 1]}`.
+        `{task name: accuracy in [0, 1]}`: the mean of `task.correct` over trials
+        (a trial's score may be a fraction, e.g. of output units within delta).
     """
     correct = {name: [] for name in layout.names}
     for start in range(0, n_trials, chunk):
@@ -379,5 +380,5 @@ def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,
         outputs = model.predict(net.task_inputs(model, stacked), batch_size=1000, verbose=0)
         for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
             batch = stacked.batches[index]
-            correct[layout.names[index]].append(np.asarray(task.correct(out, batch), bool))
+            correct[layout.names[index]].append(np.asarray(task.correct(out, batch), float))
     return {name: float(np.concatenate(values).mean()) for name, values in correct.items()}

@@ -76,7 +76,7 @@ def test_small_configuration_beats_chance_on_the_tasks_it_can_learn():
     chosen = [tasks[NAMES.index(n)] for n in names]
     pre = tr.pretrain_modules(chosen, config=tr.PretrainConfig(iterations=30, corpus_trials=200))
     heads = tr.train_heads(pre.recurrent_kernel, chosen, names,
-                           config=tr.HeadConfig(iterations=60, batch_size=100))
+                           config=tr.HeadConfig(iterations=150, batch_size=100))
     accuracy = tr.evaluate(heads.model, chosen, heads.layout, n_trials=300)
     chance = _chance(chosen, names)
     for name in names:

@@ -109,3 +109,18 @@ def test_sweep_rows_and_plot(trained, tmp_path):
     assert set(summary) == {0.0, 0.03} and summary[0.0][1] == pytest.approx(0.0)
     path = perturb.plot_sweeps({"molap": rows}, tmp_path / "noise.png")
     assert path.stat().st_size > 1000
+
+
+def test_real_molap_tasks_fractional_scores():
+    tasks_lib = pytest.importorskip("ctxrnn.tasks")
+    names = ["delay_pro", "mem_dm1", "multi_mem"]
+    tasks = [tasks_lib.make(name) for name in names]
+    layout = net.HeadLayout.from_tasks(tasks, names)
+    assert layout.names == tuple(names) and layout.n_inputs == (3, 2, 3)
+    model = net.build_network(layout, 20, seed=0)
+    stacked = tr.stacked_batch(tasks, layout, 24, seed=3)
+    baseline = tr.evaluate(model, tasks, layout, n_trials=24, seed=3, chunk=24)
+    batched = perturb.evaluate_variants(model, layout, tasks, stacked,
+                                        unit_masks=np.ones((2, 20), np.float32))
+    np.testing.assert_allclose(batched[1], [baseline[name] for name in names], atol=1e-12)
+    assert all(0.0 <= value <= 1.0 for value in baseline.values())
