@@ -32,8 +32,10 @@ def _train(args) -> int:
     for name, value in evaluation["per_task_accuracy"].items():
         print(f"  {name:<20} {100 * value:6.1f} %")
     pruning = run.load_pruning()
-    if "knee" in pruning:
-        print(f"pruning knee: {100 * pruning['knee']['fraction']:.0f} % of W_rec connections")
+    for key, label in (("knee", "accuracy"), ("distance_knee", "output-target distance")):
+        if key in pruning:
+            print(f"pruning knee ({label}): {100 * pruning[key]['fraction']:.0f} % of W_rec "
+                  "connections removable")
     print(f"report: {run.report_path}")
     return 0
 
