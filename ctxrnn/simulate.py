@@ -81,6 +81,8 @@ def _state_chunks(layer: CTRNN, inputs, recurrent_kernels, unit_masks):
             f"Argument `inputs` must have shape (batch, time, {layer.kernel.shape[0]}); "
             f"received {inputs.shape}."
         )
+    if not np.all(np.isfinite(inputs)):
+        raise ValueError("Argument `inputs` holds NaN or inf; expected finite values.")
     kernels, unit_masks = _check_variants(layer, recurrent_kernels, unit_masks)
     cell = layer.cell
     k, (batch, steps, _) = len(kernels), inputs.shape

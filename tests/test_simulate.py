@@ -70,3 +70,5 @@ def test_bad_variant_shapes_are_named(inputs):
                               unit_masks=np.ones((3, 24)))
     with pytest.raises(ValueError, match="inputs"):
         simulate.run_variants(layer, inputs[..., :2])
+    with pytest.raises(ValueError, match="NaN"):
+        simulate.run_variants(layer, np.where(inputs > 2, np.nan, inputs))
