@@ -15,6 +15,10 @@ the parameter and update counts of Table 1, `ctxrnn.perturb` the lesion,
 noise and silencing sweeps.
 """
 
+from ctxrnn.molap.network import HeadLayout, build_network, task_model
 from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
+from ctxrnn.molap.training import (HeadConfig, PretrainConfig, evaluate, pretrain_modules,
+                                   train_heads)
 
-__all__ = ["LatentPrimitives", "corpus_arrays"]
+__all__ = ["HeadConfig", "HeadLayout", "LatentPrimitives", "PretrainConfig", "build_network",
+           "corpus_arrays", "evaluate", "pretrain_modules", "task_model", "train_heads"]
