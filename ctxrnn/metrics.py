@@ -15,44 +15,70 @@ import keras
 import numpy as np
 from keras import ops
 
-RULES = ("value", "angle")
+RULES = ("value", "angle", "choice")
 DEFAULT_WINDOW = 30  # MoLaP: mean of the last 30 steps
 DEFAULT_DELTA = 0.1  # MoLaP paper A.3
 ANGLE_TOLERANCE = 0.1 * np.pi  # Duncker / Driscoll
+DEFAULT_THRESHOLD = 0.5  # binary 0/1 targets (Jarne)
 
 
 @keras.saving.register_keras_serializable(package="ctxrnn")
 class DecisionAccuracy(keras.metrics.Metric):
     """Fraction of correct decisions, read from the last `window` steps of each trial.
 
-    `rule="value"` (MoLaP, paper A.3): per output channel, the mean output over
-    the window is correct if within `delta` of the target's mean; a trial's
-    score is the fraction of its used channels that are correct (channels whose
-    `sample_weight` is 0 over the whole window are not used).
-    `rule="angle"`: the angle `atan2(sin, cos)` of the output channels
-    `angle_channels` must be within `tolerance` radians of the target's.
+    Every ctxrnn task ends with its response, so the metric needs only
+    `(y_true, y_pred, sample_weight)`: it averages output and target over the
+    last `window` steps of each trial. Output channels whose `sample_weight`
+    (the loss mask) is 0 over the whole window are not used. Rules:
+
+    - `"value"` (MoLaP, paper A.3): a used channel is correct if its mean
+      output is within `delta` of the target's mean; a trial's score is the
+      fraction of its used channels that are correct.
+    - `"angle"` (Duncker / Driscoll): `atan2(sin, cos)` of the output channels
+      `angle_channels` is within `tolerance` radians of the target's angle;
+      trials that do not use both channels are not counted.
+    - `"choice"`: per used channel, the mean output is on the same side of
+      `threshold` as the mean target (binary choices: `threshold=0.5` for 0/1
+      targets as in Jarne's tasks, `0.0` for +-1 targets as in Dubreuil's).
 
     Args:
-        window: int, number of final steps averaged. Default: `30`.
+        window: int, number of final steps averaged. Default: `30` (MoLaP).
         delta: float, tolerance of the value rule. Default: `0.1`.
-        rule: `"value"` or `"angle"`.
-        angle_channels: `(cos, sin)` output channels of the angle rule.
-        tolerance: angular tolerance (radians). Default: `0.1 * pi`.
+        rule: `"value"`, `"angle"` or `"choice"`. Default: `"value"`.
+        angle_channels: `(cos, sin)` output channel indices of the angle rule.
+            Default: `(1, 2)` (after the fixation output).
+        tolerance: angular tolerance in radians. Default: `0.1 * pi`.
+        threshold: decision threshold of the choice rule. Default: `0.5`.
+        name: metric name.
+        dtype: metric dtype.
+
+    Example:
+
+    ```python
+    model.compile(optimizer="adam", loss=MaskedMSE(),
+                  metrics=[DecisionAccuracy(window=30)])
+    model.fit(suite.dataset(batch_size=64, steps_per_epoch=50), epochs=5)
+    ```
     """
 
     def __init__(self, window: int = DEFAULT_WINDOW, delta: float = DEFAULT_DELTA,
-                 rule: str = "value", angle_channels=(1, 2), tolerance: float = ANGLE_TOLERANCE,
+                 rule: str = "value", angle_channels: tuple[int, int] = (1, 2),
+                 tolerance: float = ANGLE_TOLERANCE, threshold: float = DEFAULT_THRESHOLD,
                  name: str = "decision_accuracy", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
             raise ValueError(f"Argument `window` must be a positive integer; received {window!r}.")
         if rule not in RULES:
             raise ValueError(f"Argument `rule` must be one of {RULES}; received {rule!r}.")
         if not delta > 0 or not tolerance > 0:
             raise ValueError(f"Arguments `delta` and `tolerance` must be positive; received "
                              f"delta={delta!r}, tolerance={tolerance!r}.")
-        self.window, self.delta, self.rule = window, float(delta), rule
-        self.angle_channels, self.tolerance = tuple(angle_channels), float(tolerance)
+        if len(tuple(angle_channels)) != 2:
+            raise ValueError(f"Argument `angle_channels` must be two output indices (cos, sin); "
+                             f"received {angle_channels!r}.")
+        self.window, self.delta, self.rule = int(window), float(delta), rule
+        self.angle_channels, self.tolerance = tuple(int(c) for c in angle_channels), float(tolerance)
+        self.threshold = float(threshold)
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
@@ -73,9 +99,13 @@ class DecisionAccuracy(keras.metrics.Metric):
             error = ops.arctan2(out[:, s], out[:, c]) - ops.arctan2(target[:, s], target[:, c])
             error = ops.arctan2(ops.sin(error), ops.cos(error))
             score = ops.cast(ops.abs(error) < self.tolerance, self.dtype)
-            valid = ops.ones_like(score)
+            valid = used[:, c] * used[:, s]
         else:
-            hit = ops.cast(ops.abs(out - target) < self.delta, self.dtype) * used
+            if self.rule == "value":
+                hit = ops.abs(out - target) < self.delta
+            else:
+                hit = ops.equal(out > self.threshold, target > self.threshold)
+            hit = ops.cast(hit, self.dtype) * used
             n_used = ops.sum(used, axis=1)
             score = ops.sum(hit, axis=1) / ops.maximum(n_used, 1.0)
             valid = ops.cast(n_used > 0, self.dtype)
@@ -92,13 +122,27 @@ class DecisionAccuracy(keras.metrics.Metric):
     def get_config(self):
         return {**super().get_config(), "window": self.window, "delta": self.delta,
                 "rule": self.rule, "angle_channels": list(self.angle_channels),
-                "tolerance": self.tolerance}
+                "tolerance": self.tolerance, "threshold": self.threshold}
 
 
 @keras.saving.register_keras_serializable(package="ctxrnn")
 class OutputTargetDistance(keras.metrics.Metric):
-    """Jarne's output-target distance: the Euclidean norm over a trial of
-    `(target - output)` (masked by `sample_weight`), averaged over trials."""
+    """Jarne's output-target distance: `||target - output||` over a trial, averaged over trials.
+
+    The Euclidean norm runs over every step and output channel of a trial;
+    `sample_weight` (the loss mask, `(batch, time, outputs)` or
+    `(batch, time)`) restricts it to the masked-in entries.
+
+    Args:
+        name: metric name.
+        dtype: metric dtype.
+
+    Example:
+
+    ```python
+    model.compile(optimizer="adam", loss=MaskedMSE(), metrics=[OutputTargetDistance()])
+    ```
+    """
 
     def __init__(self, name: str = "output_target_distance", dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -125,7 +169,20 @@ class OutputTargetDistance(keras.metrics.Metric):
 
 
 def output_target_distance(outputs, targets, mask=None) -> float:
-    """Mean over trials of `||target - output||` over the trial (masked entries only)."""
+    """Jarne's output-target distance on plain arrays.
+
+    Args:
+        outputs: `(batch, time, outputs)` model outputs.
+        targets: `(batch, time, outputs)` targets.
+        mask: optional loss mask, `(batch, time, outputs)` or `(batch, time)`.
+
+    Returns:
+        The mean over trials of the Euclidean norm of `target - output` over
+        each trial's masked-in entries (`nan` for an empty batch).
+    """
+    if np.shape(outputs) != np.shape(targets):
+        raise ValueError(f"Arguments `outputs` {np.shape(outputs)} and `targets` "
+                         f"{np.shape(targets)} must have the same shape.")
     error = (np.asarray(outputs, np.float64) - np.asarray(targets, np.float64)) ** 2
     if mask is not None:
         mask = np.asarray(mask, np.float64)
@@ -135,13 +192,88 @@ def output_target_distance(outputs, targets, mask=None) -> float:
     return float(np.sqrt(error.reshape(len(error), -1).sum(axis=1)).mean())
 
 
-def decision_accuracy(outputs, batch, correct: Callable) -> float:
-    """Mean per-trial score of `correct(outputs, batch)` (a task's or suite's rule)."""
-    return float(np.mean(correct(np.asarray(outputs), batch)))
+def _scorer(correct) -> Callable:
+    if correct is None:
+        return default_correct
+    if callable(correct):
+        return correct
+    if callable(getattr(correct, "correct", None)):
+        return correct.correct
+    raise TypeError(f"Argument `correct` must be a Task, a TaskSuite, a callable "
+                    f"`correct(outputs, batch)` or None; received {correct!r}.")
 
 
-def per_task_accuracy(outputs, batch, correct: Callable) -> dict[str, float]:
-    """Accuracy of each task in `batch` (by `batch.task_ids`) under `correct`."""
-    scores = np.asarray(correct(np.asarray(outputs), batch), dtype=np.float64)
-    return {name: float(scores[batch.task_ids == k].mean())
-            for k, name in enumerate(batch.task_names) if np.any(batch.task_ids == k)}
+def _check_outputs(outputs, batch) -> np.ndarray:
+    outputs = np.asarray(outputs)
+    if outputs.shape != np.shape(batch.targets):
+        raise ValueError(f"Argument `outputs` must have the targets' shape "
+                         f"{np.shape(batch.targets)}; received {outputs.shape}.")
+    return outputs
+
+
+def default_correct(outputs, batch, delta: float = DEFAULT_DELTA) -> np.ndarray:
+    """MoLaP rule on each trial's decision window, for batches without their task objects.
+
+    Per output channel used in the decision window (loss mask not all 0), the
+    mean output is correct if within `delta` of the mean target; a trial's
+    score is the fraction of its used channels that are correct.
+
+    Args:
+        outputs: `(batch, time, outputs)` model outputs.
+        batch: the `TrialBatch` they answer.
+        delta: tolerance. Default: `0.1` (MoLaP paper A.3).
+
+    Returns:
+        `(batch,)` float32 scores in [0, 1].
+    """
+    outputs = _check_outputs(outputs, batch)
+    weight = np.asarray(batch.decision_mask, np.float64)[..., None]
+    count = np.maximum(weight.sum(axis=1), 1.0)
+    out = (outputs * weight).sum(axis=1) / count
+    target = (np.asarray(batch.targets) * weight).sum(axis=1) / count
+    used = (np.asarray(batch.loss_mask) * weight).sum(axis=1) > 0
+    hits = (np.abs(out - target) < delta) & used
+    return (hits.sum(axis=1) / np.maximum(used.sum(axis=1), 1)).astype(np.float32)
+
+
+def decision_accuracy(outputs, batch, correct=None) -> float:
+    """Mean per-trial decision score of `outputs` on `batch`.
+
+    Args:
+        outputs: `(batch, time, outputs)` model outputs (numpy or tensor).
+        batch: the `TrialBatch` they answer.
+        correct: whose decision rule: a `Task` or `TaskSuite` (its `correct`),
+            any `correct(outputs, batch) -> (batch,)` callable, or `None` for
+            `default_correct` (MoLaP rule on the decision windows).
+
+    Returns:
+        Accuracy in [0, 1].
+
+    Example:
+
+    >>> task = tasks.make("xor", dt=5.0)
+    >>> batch = task.generate(100, seed=0)
+    >>> decision_accuracy(batch.targets, batch, task)
+    1.0
+    """
+    outputs = _check_outputs(outputs, batch)
+    return float(np.mean(_scorer(correct)(outputs, batch)))
+
+
+def per_task_accuracy(outputs, batch, correct=None) -> dict[str, float]:
+    """Accuracy of each task present in `batch` (split by `batch.task_ids`).
+
+    Args:
+        outputs: `(batch, time, outputs)` model outputs.
+        batch: a `TrialBatch`, e.g. `suite.validation_data(100)`.
+        correct: as in `decision_accuracy`; pass the suite to use every
+            task's own rule.
+
+    Returns:
+        `{task name: accuracy in [0, 1]}` in `batch.task_names` order.
+    """
+    outputs = _check_outputs(outputs, batch)
+    scores = np.asarray(_scorer(correct)(outputs, batch), dtype=np.float64)
+    ids = np.asarray(batch.task_ids)
+    return {name: float(scores[ids == k].mean())
+            for k, name in enumerate(batch.task_names) if np.any(ids == k)}

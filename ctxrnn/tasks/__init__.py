@@ -13,8 +13,9 @@ suite = tasks.TaskSuite(["and", "or", "xor"], dt=5.0)
 from ctxrnn.tasks.base import Task, TrialBatch
 from ctxrnn.tasks.jarne import JARNE_TASKS
 from ctxrnn.tasks.molap import MOLAP_TASKS
-from ctxrnn.tasks.registry import get_class, list_tasks, make, register
+from ctxrnn.tasks.populations import POPULATION_TASKS
+from ctxrnn.tasks.registry import from_config, get_class, list_tasks, make, register
 from ctxrnn.tasks.suite import CONTEXTS, TaskSuite
 
-__all__ = ["CONTEXTS", "JARNE_TASKS", "MOLAP_TASKS", "Task", "TaskSuite", "TrialBatch",
-           "get_class", "list_tasks", "make", "register"]
+__all__ = ["CONTEXTS", "JARNE_TASKS", "MOLAP_TASKS", "POPULATION_TASKS", "Task", "TaskSuite",
+           "TrialBatch", "from_config", "get_class", "list_tasks", "make", "register"]

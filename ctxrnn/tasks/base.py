@@ -116,6 +116,7 @@ class Task(abc.ABC):
     default_decision_ms: float | None = None
     blank_epoch: str | None = None  # an epoch without noise and without loss
     decision_epoch: str | None = None  # read the response here instead of at the end
+    noisy_inputs: tuple[str, ...] | None = None  # input channels that get noise; None = all
 
     def _default_timing(self) -> dict[str, Any]:
         return dict(type(self).timing)
@@ -141,8 +142,14 @@ class Task(abc.ABC):
             raise ValueError(f"Argument `input_noise` must be >= 0; received {input_noise!r}.")
         self.input_noise = float(noise)
         self.decision_ms = self.default_decision_ms if decision_ms is None else decision_ms
+        for epoch, value in self.timing.items():
+            if min(np.atleast_1d(value)) > 0 and self._min_steps(value) == 0:
+                raise ValueError(
+                    f"Epoch {epoch!r} of {self.name!r} ({value!r} ms) is shorter than half a step "
+                    f"at dt={self.dt} ms; use a smaller `dt` or a longer epoch."
+                )
         self.n_steps = sum(self._max_steps(v) for v in self.timing.values())
-        if self.n_steps <= 0 or self._max_steps(list(self.timing.values())[-1]) <= 0:
+        if self._min_steps(list(self.timing.values())[-1]) <= 0:
             raise ValueError(f"Task {self.name!r} needs a response epoch of at least one step "
                              f"at dt={self.dt}; timing={self.timing}.")
         if self.decision_ms is not None and self.decision_steps > self.n_steps:
@@ -150,6 +157,16 @@ class Task(abc.ABC):
                 f"Argument `decision_ms`={self.decision_ms} is longer than the trials of "
                 f"{self.name!r} ({self.n_steps * self.dt} ms)."
             )
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of input channels."""
+        return len(self.input_names)
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of output channels."""
+        return len(self.output_names)
 
     # ---------------------------------------------------------------- timing
     def _steps(self, ms) -> np.ndarray:
@@ -166,20 +183,24 @@ class Task(abc.ABC):
         return max(1, int(self._steps(self.decision_ms))) if self.decision_ms else 0
 
     def _sample_epochs(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-        names = list(self.timing)
-        starts = np.zeros(n, dtype=int)
-        epochs = {}
-        for name in names[:-1]:
-            value = self.timing[name]
+        """Draws every epoch's duration and lays the epochs out so the last one ends the trial.
+
+        Trials shorter than `n_steps` (random durations) start with blank lead-in
+        steps (no input, no noise, no loss), so the response always ends the trial.
+        """
+        durations = {}
+        for name, value in self.timing.items():
             if isinstance(value, tuple):
-                duration = self._steps(rng.uniform(value[0], value[1], size=n))
+                durations[name] = self._steps(rng.uniform(value[0], value[1], size=n))
             elif np.isscalar(value):
-                duration = np.full(n, int(self._steps(value)))
+                durations[name] = np.full(n, int(self._steps(value)))
             else:
-                duration = self._steps(rng.choice(np.asarray(value, dtype=float), size=n))
+                durations[name] = self._steps(rng.choice(np.asarray(value, dtype=float), size=n))
+        starts = self.n_steps - sum(durations.values())
+        epochs = {}
+        for name, duration in durations.items():
             epochs[name] = np.stack([starts, starts + duration], axis=1)
             starts = starts + duration
-        epochs[names[-1]] = np.stack([starts, np.full(n, self.n_steps)], axis=1)
         return epochs
 
     def window(self, epochs: Mapping[str, np.ndarray], *names: str) -> np.ndarray:
@@ -233,12 +254,15 @@ class Task(abc.ABC):
             "loss_mask": np.ones(shape + (len(self.output_names),), np.float32),
         }
         self._fill(arrays, epochs, truth)
-        active = np.ones(shape, dtype=bool)
+        active = np.arange(self.n_steps)[None, :] >= epochs[next(iter(epochs))][:, :1]
         if self.blank_epoch is not None:
-            active = ~self.window(epochs, self.blank_epoch)
-            arrays["loss_mask"][~active] = 0.0
+            active &= ~self.window(epochs, self.blank_epoch)
+        arrays["loss_mask"][~active] = 0.0
+        arrays["inputs"][~active] = 0.0
         if self.input_noise > 0:
             noise = rng.standard_normal(arrays["inputs"].shape, dtype=np.float32)
+            if self.noisy_inputs is not None:
+                noise *= np.isin(self.input_names, self.noisy_inputs)
             arrays["inputs"] += self.input_noise * noise * active[..., None]
         response = list(self.timing)[-1]
         decision = self.window(epochs, response)
@@ -252,6 +276,21 @@ class Task(abc.ABC):
             decision_mask=decision.astype(np.float32), epochs=epochs, truth=truth,
             task_ids=np.zeros(n, dtype=int), task_names=(self.name,), dt=self.dt,
         )
+
+    def dataset(self, batch_size: int, steps_per_epoch: int, seed: int = 0):
+        """This task alone as a seeded Keras `PyDataset` (see `TaskSuite.dataset`).
+
+        Args:
+            batch_size: trials per batch.
+            steps_per_epoch: batches per epoch.
+            seed: seed of the stream.
+
+        Returns:
+            A `keras.utils.PyDataset` of `(inputs, targets, loss_mask)` batches.
+        """
+        from ctxrnn.tasks.suite import TaskSuite
+
+        return TaskSuite([self], context="none").dataset(batch_size, steps_per_epoch, seed)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "dt": self.dt, "timing": dict(self.timing),
@@ -274,6 +313,12 @@ def binary_choice(outputs: np.ndarray, batch: TrialBatch, channel: int = 0,
     """1 where the mean output over the decision window is on the target's side of `threshold`."""
     out, target = decision_means(outputs, batch)
     return ((out[:, channel] > threshold) == (target[:, channel] > threshold)).astype(np.float32)
+
+
+def sign_choice(outputs: np.ndarray, batch: TrialBatch, channel: int = 0) -> np.ndarray:
+    """1 where the sign of the mean output over the decision window is the target's sign."""
+    out, target = decision_means(outputs, batch)
+    return (np.sign(out[:, channel]) == np.sign(target[:, channel])).astype(np.float32)
 
 
 def within_delta(outputs: np.ndarray, batch: TrialBatch, delta: float,

@@ -118,16 +118,16 @@ class TimeReproduction(_JarneTask):
     """Reproduce an input pulse after a fixed delay (tasks.md 2.3).
 
     Input `A`: a 20 ms pulse of height 0 or 1; output `out`: the same pulse
-    20 ms after the input pulse ended, then back to 0 for the rest of the
-    trial. Decision: the mean output over the reproduced pulse is above 0.5
-    iff a pulse came, and the output stayed below 0.5 during the delay.
+    20 ms after the input pulse ended. The reproduced pulse is the `response`
+    epoch and ends the trial (the code keeps 10 more baseline steps after it;
+    ctxrnn drops them so that every response ends its trial). Decision: the
+    mean output over the response is above 0.5 iff a pulse came, and the mean
+    output over the delay stayed below 0.5 (no early answer).
     """
 
     name = "time_reproduction"
     input_names = ("A",)
-    timing = {"fixation": 30.0, "stimulus": 20.0, "delay": 20.0, "reproduction": 20.0,
-              "response": 10.0}
-    decision_epoch = "reproduction"
+    timing = {"fixation": 30.0, "stimulus": 20.0, "delay": 20.0, "response": 20.0}
 
     def _trials(self, rng, n):
         return {"value": rng.integers(0, 2, size=n).astype(np.float32)}
@@ -135,7 +135,7 @@ class TimeReproduction(_JarneTask):
     def _fill(self, batch, epochs, truth):
         value = truth["value"][:, None]
         batch["inputs"][..., 0] = self.window(epochs, "stimulus") * value
-        batch["targets"][..., 0] = self.window(epochs, "reproduction") * value
+        batch["targets"][..., 0] = self.window(epochs, "response") * value
 
     def correct(self, outputs, batch):
         reproduced = binary_choice(outputs, batch, threshold=THRESHOLD)
@@ -175,23 +175,26 @@ class FlipFlop(_JarneTask):
         return {"wait": 50.0, "turns": (self.n_turns - 1) * self.turn_ms,
                 "response": self.pulse_ms + self.gap_ms + self.hold_ms}
 
+    def get_config(self):
+        return {**super().get_config(), "n_turns": self.n_turns, "turn_ms": self.turn_ms}
+
     def _trials(self, rng, n):
         channels = rng.integers(0, 2, size=(n, self.n_turns))
         return {"channels": channels, "value": (channels[:, -1] == 0).astype(np.float32)}
 
     def _fill(self, batch, epochs, truth):
-        t = np.arange(self.n_steps)
-        pulse, lag = int(self._steps(self.pulse_ms)), int(self._steps(self.pulse_ms + self.gap_ms))
-        starts = epochs["wait"][:, 1:2] + np.arange(self.n_turns)[None] * int(self._steps(self.turn_ms))
-        target = np.zeros(batch["targets"].shape[:2], np.float32)
-        for turn in range(self.n_turns):
-            on = (t >= starts[:, turn:turn + 1]) & (t < starts[:, turn:turn + 1] + pulse)
-            channel = truth["channels"][:, turn]
-            batch["inputs"][..., 0] += on * (channel == 0)[:, None]
-            batch["inputs"][..., 1] += on * (channel == 1)[:, None]
-            held = t >= starts[:, turn:turn + 1] + lag
-            target = np.where(held, (channel == 0)[:, None].astype(np.float32), target)
-        batch["targets"][..., 0] = target
+        turn, pulse = int(self._steps(self.turn_ms)), int(self._steps(self.pulse_ms))
+        lag = int(self._steps(self.pulse_ms + self.gap_ms))
+        elapsed = np.arange(self.n_steps)[None] - epochs["wait"][:, 1:2]  # steps since turn 0
+        current = elapsed // turn  # index of the turn whose pulse window holds this step
+        on = (current >= 0) & (current < self.n_turns) & (elapsed % turn < pulse)
+        fired = np.take_along_axis(truth["channels"], np.clip(current, 0, self.n_turns - 1), 1)
+        batch["inputs"][..., 0] = on & (fired == 0)
+        batch["inputs"][..., 1] = on & (fired == 1)
+        held = np.minimum((elapsed - lag) // turn, self.n_turns - 1)  # last turn already held
+        state = np.take_along_axis(truth["channels"], np.clip(held, 0, None), 1) == 0
+        batch["targets"][..., 0] = state & (held >= 0)
+        truth["value"][:] = truth["channels"][:, -1] == 0
 
     def correct(self, outputs, batch):
         return binary_choice(outputs, batch, threshold=THRESHOLD)
@@ -224,6 +227,9 @@ class Oscillation(_JarneTask):
                 f"needed; received amplitude={amplitude}, period_ms={period_ms}."
             )
         self.amplitude, self.period_ms = float(amplitude), float(period_ms)
+
+    def get_config(self):
+        return {**super().get_config(), "amplitude": self.amplitude, "period_ms": self.period_ms}
 
     def _trials(self, rng, n):
         return {"value": rng.integers(0, 2, size=n).astype(np.float32)}

@@ -58,6 +58,10 @@ class _MolapTask(Task):
             raise ValueError(f"Argument `delta` must be positive; received {delta!r}.")
         self.rule, self.delta = rule, float(delta)
 
+    def get_config(self):
+        return {**super().get_config(), "angles": self.angles.tolist(), "rule": self.rule,
+                "delta": self.delta}
+
     def _angle(self, rng, n):
         return np.deg2rad(rng.choice(self.angles, size=n))
 
@@ -84,6 +88,9 @@ class _ProAnti(_MolapTask):
         self.memory_delay = bool(memory_delay)
         super().__init__(**kwargs)
 
+    def get_config(self):
+        return {**super().get_config(), "memory_delay": self.memory_delay}
+
     def _trials(self, rng, n):
         theta = self._angle(rng, n)
         truth = {"angle": theta, "target_angle": theta + np.pi * self.anti}
@@ -94,6 +101,7 @@ class _ProAnti(_MolapTask):
         return truth
 
     def _fill(self, batch, epochs, truth):
+        truth["target_angle"][:] = truth["angle"] + np.pi * self.anti  # pinned angles too
         self._fixation(batch, epochs)
         if self.memory:
             start = epochs["stimulus"][:, 0]
@@ -159,6 +167,7 @@ class _MemDecision(_MolapTask):
         return {"angle1": theta1, "angle2": theta2, "value": value}
 
     def _fill(self, batch, epochs, truth):
+        truth["value"][:] = np.maximum(self._value(truth["angle1"]), self._value(truth["angle2"]))
         self._fixation(batch, epochs)
         t = np.arange(self.n_steps)[None]
         start = epochs["stimulus"][:, :1]

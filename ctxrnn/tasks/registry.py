@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ctxrnn.tasks import jarne, molap
+from ctxrnn.tasks import jarne, molap, populations
 from ctxrnn.tasks.base import Task
 
 _REGISTRY: dict[str, type[Task]] = {}
@@ -19,7 +19,8 @@ def register(cls: type[Task]) -> type[Task]:
 for _cls in (jarne.TimeReproduction, jarne.And, jarne.Or, jarne.Xor, jarne.Not, jarne.FlipFlop,
              jarne.Oscillation, molap.DelayPro, molap.DelayAnti, molap.MemPro, molap.MemAnti,
              molap.MemDm1, molap.MemDm2, molap.ContextMemDm1, molap.ContextMemDm2,
-             molap.MultiMem):
+             molap.MultiMem, populations.PerceptualDecision, populations.ContextDecision,
+             populations.DelayedMatch):
     register(_cls)
 
 
@@ -32,6 +33,12 @@ def get_class(name: str) -> type[Task]:
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"Unknown task {name!r}; valid names are {list_tasks()}.")
     return _REGISTRY[name]
+
+
+def from_config(config: dict) -> Task:
+    """Rebuilds a task from `task.get_config()`."""
+    config = dict(config)
+    return make(config.pop("name"), **config)
 
 
 def make(name: str, **kwargs) -> Task:
