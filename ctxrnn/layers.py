@@ -66,7 +66,7 @@ class CTRNN(keras.layers.Layer):
                  **cell_kwargs):
         base_kwargs = {
             key: cell_kwargs.pop(key)
-            for key in ("name", "dtype", "trainable", "autocast")
+            for key in ("name", "dtype", "trainable", "autocast", "activity_regularizer")
             if key in cell_kwargs
         }
         super().__init__(**base_kwargs)

@@ -208,3 +208,12 @@ def test_scalar_and_per_unit_tau_in_one_process(ctrnn_reference, activation):
         weights, _ = _weights(layer)
         expected = ctrnn_reference(x, *weights, dt=DT, tau=tau, activation=numpy_activation)
         np.testing.assert_allclose(np.asarray(states), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_activity_regularizer_applies_to_the_layer_states():
+    layer = ctxrnn.CTRNN(6, dt=10.0, tau=20.0, seed=0, activity_regularizer=keras.regularizers.L2(0.5))
+    x = np.random.default_rng(0).normal(size=(3, 5, 2)).astype("float32")
+    states = keras.ops.convert_to_numpy(layer(x))
+    assert len(layer.losses) == 1
+    expected = 0.5 * np.sum(states**2) / 3  # Keras divides activity penalties by the batch size
+    np.testing.assert_allclose(float(layer.losses[0]), expected, rtol=1e-4)
