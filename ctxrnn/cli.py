@@ -1,4 +1,4 @@
-"""The `ctxrnn` command: train, report, prune, tasks, molap.
+"""The `ctxrnn` command: train, report, prune, tasks, molap, models, transfer.
 
     ctxrnn train --out runs/demo            # train a context network, write its report
     ctxrnn report runs/demo                 # (re)write report.html of a run
@@ -14,7 +14,11 @@ import importlib
 import sys
 
 # Subcommands owned by other modules: (module, function adding the parser).
-_EXTERNAL_COMMANDS = (("ctxrnn.tasks.cli", "add_parser"), ("ctxrnn.molap_cli", "add_parser"))
+_EXTERNAL_COMMANDS = (
+    ("ctxrnn.tasks.cli", "add_parser"),
+    ("ctxrnn.molap_cli", "add_parser"),
+    ("ctxrnn.zoo_cli", "add_parser"),
+)
 
 
 def _train(args) -> int:
