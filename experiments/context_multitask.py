@@ -96,12 +96,14 @@ def main() -> None:
     parser.add_argument("--out", required=True, type=pathlib.Path)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and sizes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="network sizes of the units sweep")
     args = parser.parse_args()
 
     tasks = list(DEFAULT_TASKS)
     epochs = 12 if args.quick else TrainConfig.epochs
     base = TrainConfig(tasks=tasks, epochs=epochs, seed=args.seed)
-    sizes = (10, 25, 50) if args.quick else (10, 20, 40, 70, 100)
+    sizes = args.sizes or ((3, 6, 12) if args.quick else (2, 3, 4, 6, 8, 12, 20))
     results = {"tasks": tasks, "criterion": CRITERION, "config": dataclasses.asdict(base)}
     results["context"] = _train(args.out, "context", base, report=True)
     results["single"] = {
