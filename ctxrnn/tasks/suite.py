@@ -78,6 +78,9 @@ class TaskSuite:
                              f"{ {t.name: t.dt for t in built} }. Build them with the same dt.")
         if context not in CONTEXTS:
             raise ValueError(f"Argument `context` must be one of {CONTEXTS}; received {context!r}.")
+        if not cue_ms > 0:
+            raise ValueError(f"Argument `cue_ms` must be a positive number of ms; "
+                             f"received cue_ms={cue_ms!r}.")
         if mixing not in MIXINGS:
             raise ValueError(f"Argument `mixing` must be one of {MIXINGS}; received {mixing!r}.")
         self.tasks = tuple(built)
