@@ -69,3 +69,23 @@ def test_config_round_trip():
     loss = MaskedMSE(name="trial_loss")
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
     assert isinstance(restored, MaskedMSE) and restored.name == "trial_loss"
+
+
+def test_masked_targets_do_not_move_the_weights_in_fit():
+    """Inside `model.fit`, targets under a zero loss mask change nothing."""
+    from ctxrnn import tasks
+
+    batch = tasks.make("dm", input_noise=0.0).generate(8, seed=0)
+    wild = batch.targets + 1000.0 * (1.0 - batch.loss_mask)
+    weights = []
+    for targets in (batch.targets, wild):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((None, 1))
+        hidden = keras.layers.SimpleRNN(4, return_sequences=True)(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+        model.compile(optimizer=keras.optimizers.SGD(1e-2), loss=MaskedMSE())
+        model.fit(batch.inputs, targets, sample_weight=batch.loss_mask, batch_size=8, epochs=2,
+                  shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for before, after in zip(*weights):
+        np.testing.assert_allclose(before, after, atol=1e-6)
