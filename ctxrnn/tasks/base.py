@@ -53,7 +53,14 @@ class TrialBatch:
         return self.inputs.shape[1]
 
     def select(self, index) -> TrialBatch:
-        """The trials at `index` (an int array, slice or boolean mask)."""
+        """The trials at `index`, with every per-trial field cut the same way.
+
+        Args:
+            index: an int array, a slice or a `(batch,)` boolean mask.
+
+        Returns:
+            A new `TrialBatch` (same `task_names` and `dt`).
+        """
         return dataclasses.replace(
             self,
             inputs=self.inputs[index], targets=self.targets[index],
@@ -90,9 +97,12 @@ def _check_duration(epoch: str, value) -> Any:
 
 
 class Task(abc.ABC):
-    """Base class of all tasks.
+    """Base class of all tasks: epochs in ms, channels by name, trials vectorised over a batch.
 
-    Subclasses set `name`, `input_names`, `output_names`, `timing` (epoch name
+    Every trial of a task has `n_steps` steps. Epochs are laid out in the
+    order of `timing`; random durations leave blank lead-in steps at the start
+    (no input, no noise, loss mask 0), so the last epoch (the response) always
+    ends the trial. Subclasses set `name`, `input_names`, `output_names`, `timing` (epoch name
     -> duration in ms, in order; the last epoch is the response) and implement
     `_trials(rng, n)` (per-trial variables, the ground truth) and
     `_fill(batch, epochs, truth)` (write `inputs`/`targets`/`loss_mask`), and
@@ -105,6 +115,19 @@ class Task(abc.ABC):
             blank epoch (per step, as in the reference code).
         decision_ms: length (ms) of the window at the end of the trial whose
             mean output is the response; `None` uses the whole response epoch.
+
+    Raises:
+        ValueError: `dt` not positive, an unknown or malformed epoch, an epoch
+            shorter than half a step, no response step, or a decision window
+            longer than the trial.
+
+    Example:
+
+    >>> from ctxrnn import tasks
+    >>> task = tasks.make("delay_pro")
+    >>> batch = task.generate(32, seed=0)
+    >>> batch.inputs.shape, float(task.correct(batch.targets, batch).mean())
+    ((32, 110, 3), 1.0)
     """
 
     name = "task"
@@ -223,7 +246,18 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def correct(self, outputs: np.ndarray, batch: TrialBatch) -> np.ndarray:
-        """Per-trial score in [0, 1] (1 = correct decision) of `outputs` `(B, T, O)`."""
+        """The task's decision rule, trial by trial.
+
+        Args:
+            outputs: `(batch, time, outputs)` numpy outputs for `batch`.
+            batch: the `TrialBatch` (of this task) the outputs answer.
+
+        Returns:
+            `(batch,)` float32 scores in [0, 1]: 1 = correct. Binary rules give
+            0 or 1; the MoLaP value rule gives the fraction of output units
+            within delta (paper A.3 averages over units), so use
+            `score == 1` for "every unit right".
+        """
 
     def generate(self, batch_size: int, seed: int | np.random.SeedSequence | None = None,
                  **trial_overrides) -> TrialBatch:
@@ -293,6 +327,7 @@ class Task(abc.ABC):
         return TaskSuite([self], context="none").dataset(batch_size, steps_per_epoch, seed)
 
     def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (and `name`); `tasks.from_config` rebuilds the task."""
         return {"name": self.name, "dt": self.dt, "timing": dict(self.timing),
                 "input_noise": self.input_noise, "decision_ms": self.decision_ms}
 

@@ -30,6 +30,7 @@ def list_tasks() -> list[str]:
 
 
 def get_class(name: str) -> type[Task]:
+    """The task class registered as `name`; `ValueError` listing the valid names if none."""
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"Unknown task {name!r}; valid names are {list_tasks()}.")
     return _REGISTRY[name]
@@ -43,6 +44,17 @@ def from_config(config: dict) -> Task:
 
 def make(name: str, **kwargs) -> Task:
     """Builds the task `name` with its constructor arguments (`dt`, `timing`, ...).
+
+    Args:
+        name: a registered name (see `list_tasks()`).
+        **kwargs: the task's constructor arguments.
+
+    Returns:
+        The `Task`.
+
+    Raises:
+        ValueError: unknown `name` (the message lists the valid names) or a
+            bad argument.
 
     Example:
 

@@ -110,7 +110,16 @@ class TaskSuite:
 
     # ------------------------------------------------------------ generation
     def generate(self, batch_size: int, seed: int | None = None) -> TrialBatch:
-        """A batch with tasks drawn per trial (or per batch); `task_ids` say which."""
+        """A batch with tasks drawn per trial (or per batch); `task_ids` say which.
+
+        Args:
+            batch_size: number of trials (> 0).
+            seed: seed of the task draw and of the trials; default the suite's.
+
+        Returns:
+            A `TrialBatch` over the suite's channels (`n_inputs`, `n_outputs`,
+            `n_steps`), with `task_ids` and `task_names`.
+        """
         n = check_batch_size(batch_size)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         if self.mixing == "per_trial":
@@ -120,7 +129,15 @@ class TaskSuite:
         return self._assemble(task_ids, rng)
 
     def validation_data(self, n_per_task: int, seed: int = 1) -> TrialBatch:
-        """A fixed batch with `n_per_task` trials of every task, in task order."""
+        """A fixed batch with `n_per_task` trials of every task, in task order.
+
+        Args:
+            n_per_task: trials per task (> 0).
+            seed: seed of the trials (the same seed gives the same batch).
+
+        Returns:
+            A `TrialBatch` of `n_per_task * len(tasks)` trials.
+        """
         n = check_batch_size(n_per_task)
         task_ids = np.repeat(np.arange(len(self.tasks)), n)
         return self._assemble(task_ids, np.random.default_rng(seed))
@@ -189,7 +206,15 @@ class TaskSuite:
         return rows, np.asarray(outputs)[rows][:, pad:][..., out_index], part
 
     def correct(self, outputs: np.ndarray, batch: TrialBatch) -> np.ndarray:
-        """Per-trial score in [0, 1], each trial judged by its own task's rule."""
+        """Per-trial score in [0, 1], each trial judged by its own task's rule.
+
+        Args:
+            outputs: `(batch, time, n_outputs)` outputs for a batch of this suite.
+            batch: the suite's `TrialBatch`.
+
+        Returns:
+            `(batch,)` float32 scores (see `Task.correct`).
+        """
         outputs = np.asarray(outputs)
         if outputs.shape != batch.targets.shape:
             raise ValueError(f"Argument `outputs` must have shape {batch.targets.shape}; "
@@ -207,6 +232,15 @@ class TaskSuite:
 
         Every `(epoch, index)` gets its own batch derived from `seed`, so the
         stream never repeats within a run and the same seed gives the same stream.
+
+        Args:
+            batch_size: trials per batch.
+            steps_per_epoch: batches per epoch (the dataset's `len`).
+            seed: seed of the stream; default the suite's.
+
+        Returns:
+            A `keras.utils.PyDataset` for `model.fit` (the loss mask arrives as
+            `sample_weight`).
         """
         return SuiteDataset(self, batch_size, steps_per_epoch,
                             self.seed if seed is None else seed)
