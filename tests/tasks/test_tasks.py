@@ -228,3 +228,38 @@ def test_noise_only_where_declared():
     difference = noisy.inputs - quiet.inputs
     assert difference[..., :2].std() == pytest.approx(0.1, rel=0.05)
     assert np.all(difference[..., 2:] == 0)  # context inputs are noise-free
+
+
+ARGUMENT_CHANGES = [  # (task, constructor arguments that must change the trials or the rule)
+    ("delay_pro", {"angles": [0.0, 90.0]}),
+    ("mem_pro", {"memory_delay": False}),
+    ("delay_pro", {"input_noise": 0.05}),
+    ("flip_flop", {"n_turns": 3}),
+    ("flip_flop", {"turn_ms": 150.0}),
+    ("oscillation", {"amplitude": 0.2}),
+    ("oscillation", {"period_ms": 80.0}),
+    ("dm", {"coherences": [-50.0, 50.0]}),
+    ("cdm", {"timing": {"stimulus": 400.0}}),
+    ("and", {"dt": 5.0}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", ARGUMENT_CHANGES)
+def test_every_argument_changes_the_trials(name, kwargs):
+    base = tasks.make(name).generate(32, seed=0)
+    changed = tasks.make(name, **kwargs).generate(32, seed=0)
+    same_shape = changed.inputs.shape == base.inputs.shape
+    assert not same_shape or not (np.array_equal(changed.inputs, base.inputs)
+                                  and np.array_equal(changed.targets, base.targets))
+
+
+@pytest.mark.parametrize("kwargs", [{"rule": "angle"}, {"delta": 0.5}, {"decision_ms": 100.0}])
+def test_rule_arguments_change_the_decision(kwargs):
+    batch = tasks.make("delay_pro").generate(200, seed=0)
+    outputs = batch.targets.copy()
+    outputs[:, -30:, 1:] *= 1.3  # right angle, wrong amplitude, over the last 30 steps
+    outputs[:, -30:-10, 1:] += 0.25  # and off early in the window
+    default = tasks.make("delay_pro").correct(outputs, batch)
+    changed = tasks.make("delay_pro", **kwargs)
+    batch = changed.generate(200, seed=0)
+    assert not np.array_equal(changed.correct(outputs, batch), default)
