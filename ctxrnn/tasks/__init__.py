@@ -7,6 +7,7 @@ tasks.list_tasks()                       # every registered name
 xor = tasks.make("xor", dt=5.0)
 batch = xor.generate(256, seed=0)        # TrialBatch: inputs, targets, loss_mask, ...
 suite = tasks.TaskSuite(["and", "or", "xor"], dt=5.0)
+figure = tasks.plot_trial(batch, trials=(0, 1))  # matplotlib Figure (imported on first use)
 ```
 """
 
@@ -18,4 +19,14 @@ from ctxrnn.tasks.registry import from_config, get_class, list_tasks, make, regi
 from ctxrnn.tasks.suite import CONTEXTS, TaskSuite
 
 __all__ = ["CONTEXTS", "JARNE_TASKS", "MOLAP_TASKS", "POPULATION_TASKS", "Task", "TaskSuite",
-           "TrialBatch", "from_config", "get_class", "list_tasks", "make", "register"]
+           "TrialBatch", "from_config", "get_class", "list_tasks", "make", "plot_trial",
+           "register"]
+
+
+def __getattr__(name):
+    # `plot_trial` needs matplotlib: import it on first use, not with the package.
+    if name == "plot_trial":
+        from ctxrnn.tasks.plotting import plot_trial
+
+        return plot_trial
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
