@@ -11,9 +11,9 @@ import numpy as np
 from ctxrnn.tasks.base import Task, TrialBatch, check_batch_size
 from ctxrnn.tasks.registry import make
 
-CONTEXTS = ("one_hot", "pulse", "scalar", "none")
+CONTEXTS = ("one_hot", "pulse", "scalar", "scalar_pulse", "none")
 MIXINGS = ("per_trial", "per_batch")
-DEFAULT_CUE_MS = 50.0  # length of the context cue for context="pulse"
+DEFAULT_CUE_MS = 50.0  # length of the context cue for the pulse encodings
 
 
 def _union(names_per_task: Sequence[Sequence[str]]) -> list[str]:
@@ -37,8 +37,11 @@ class TaskSuite:
     - `"one_hot"`: one channel per task, 1 for the whole trial (default);
     - `"pulse"`: the same channels, on only for the first `cue_ms` of the trial
       (Jarne's cue);
-    - `"scalar"`: one channel whose level is `(k + 1) / n_tasks` for task `k`
-      (a distinct non-zero code for every task);
+    - `"scalar"`: one channel whose level is `levels[k]` for task `k` for the
+      whole trial; default `(k + 1) / n_tasks` (a distinct non-zero code for
+      every task, unlike Jarne's code whose XOR context is a 0 pulse);
+    - `"scalar_pulse"`: that channel on only for the first `cue_ms` (Jarne's
+      context-multitask input, with a non-zero level for every task);
     - `"none"`: no context input.
 
     Args:
@@ -46,7 +49,9 @@ class TaskSuite:
         context: context encoding, one of `CONTEXTS`.
         mixing: `"per_trial"` (each trial draws its task) or `"per_batch"`.
         dt: step (ms) used to build tasks given by name.
-        cue_ms: cue length for `context="pulse"`.
+        cue_ms: cue length (ms) for the pulse encodings. Default: `50`.
+        levels: context level of each task for the scalar encodings (distinct,
+            non-zero). Default: `(k + 1) / n_tasks`.
         seed: default seed of `dataset`.
 
     Example:
@@ -60,7 +65,8 @@ class TaskSuite:
 
     def __init__(self, tasks: Sequence[str | Task], *, context: str = "one_hot",
                  mixing: str = "per_trial", dt: float | None = None,
-                 cue_ms: float = DEFAULT_CUE_MS, seed: int = 0):
+                 cue_ms: float = DEFAULT_CUE_MS, levels: Sequence[float] | None = None,
+                 seed: int = 0):
         if isinstance(tasks, (str, Task)) or len(tasks) == 0:
             raise ValueError(f"Argument `tasks` must be a non-empty list of task names or Task "
                              f"objects; received {tasks!r}.")
@@ -78,6 +84,12 @@ class TaskSuite:
                              f"{ {t.name: t.dt for t in built} }. Build them with the same dt.")
         if context not in CONTEXTS:
             raise ValueError(f"Argument `context` must be one of {CONTEXTS}; received {context!r}.")
+        default_levels = np.arange(1, len(built) + 1) / len(built)
+        self.levels = np.asarray(default_levels if levels is None else levels, dtype=np.float32)
+        if (self.levels.shape != (len(built),) or np.any(self.levels == 0)
+                or len(set(self.levels.tolist())) != len(built)):
+            raise ValueError(f"Argument `levels` must hold one distinct, non-zero level per task "
+                             f"({len(built)}); received {levels!r}.")
         if not cue_ms > 0:
             raise ValueError(f"Argument `cue_ms` must be a positive number of ms; "
                              f"received cue_ms={cue_ms!r}.")
@@ -92,7 +104,7 @@ class TaskSuite:
         if context in ("one_hot", "pulse"):
             self.context_names = [f"context_{name}" for name in names]
         else:
-            self.context_names = ["context"] if context == "scalar" else []
+            self.context_names = ["context"] if context.startswith("scalar") else []
         self.input_names = self.stimulus_names + self.context_names
         self.output_names = _union([t.output_names for t in built])
         self.n_steps = max(t.n_steps for t in built)
@@ -179,7 +191,9 @@ class TaskSuite:
             return
         first = len(self.stimulus_names)
         if self.context == "scalar":
-            inputs[rows, :, first] = (k + 1) / len(self.tasks)
+            inputs[rows, :, first] = self.levels[k]
+        elif self.context == "scalar_pulse":
+            inputs[rows, pad:pad + self.cue_steps, first] = self.levels[k]
         elif self.context == "one_hot":
             inputs[rows, :, first + k] = 1.0
         else:
@@ -247,6 +261,7 @@ class TaskSuite:
 
     def get_config(self) -> dict[str, Any]:
         return {"tasks": [t.get_config() for t in self.tasks], "context": self.context,
+                "cue_ms": self.cue_steps * self.dt, "levels": self.levels.tolist(),
                 "mixing": self.mixing, "dt": self.dt, "seed": self.seed}
 
 

@@ -83,6 +83,21 @@ def test_scalar_context_has_a_distinct_non_zero_level_per_task():
     assert len(set(values)) == 3 and min(np.abs(values)) > 0
 
 
+def test_scalar_pulse_is_jarne_cue_with_non_zero_levels():
+    suite = tasks.TaskSuite(LOGIC, context="scalar_pulse", levels=[1.0, -1.0, 0.5], dt=5.0,
+                            cue_ms=20.0)
+    batch = suite.generate(60, seed=0)
+    cue = batch.inputs[:, :, 2]
+    np.testing.assert_array_equal(cue[:, 0], np.array([1.0, -1.0, 0.5], np.float32)[batch.task_ids])
+    assert np.all(cue[:, 4:] == 0) and np.all(cue[:, :4] == cue[:, :1])
+    with pytest.raises(ValueError, match="levels"):
+        tasks.TaskSuite(LOGIC, context="scalar", levels=[1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match="levels"):
+        tasks.TaskSuite(LOGIC, context="scalar", levels=[1.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="levels"):
+        tasks.TaskSuite(LOGIC, context="scalar", levels=[1.0, 2.0])
+
+
 def test_no_context():
     suite = tasks.TaskSuite(LOGIC, context="none", dt=5.0)
     assert suite.n_inputs == 2 and suite.context_channels == []
