@@ -137,7 +137,8 @@ class Task(abc.ABC):
     default_dt = 10.0
     default_input_noise = 0.0
     default_decision_ms: float | None = None
-    blank_epoch: str | None = None  # an epoch without noise and without loss
+    blank_epoch: str | None = None  # an epoch without input or noise (and, by default, loss)
+    mask_blank = True  # loss mask 0 on the blank epoch
     decision_epoch: str | None = None  # read the response here instead of at the end
     noisy_inputs: tuple[str, ...] | None = None  # input channels that get noise; None = all
 
@@ -288,10 +289,12 @@ class Task(abc.ABC):
             "loss_mask": np.ones(shape + (len(self.output_names),), np.float32),
         }
         self._fill(arrays, epochs, truth)
-        active = np.arange(self.n_steps)[None, :] >= epochs[next(iter(epochs))][:, :1]
+        started = np.arange(self.n_steps)[None, :] >= epochs[next(iter(epochs))][:, :1]
+        active, scored = started, started
         if self.blank_epoch is not None:
-            active &= ~self.window(epochs, self.blank_epoch)
-        arrays["loss_mask"][~active] = 0.0
+            active = started & ~self.window(epochs, self.blank_epoch)
+            scored = active if self.mask_blank else started
+        arrays["loss_mask"][~scored] = 0.0
         arrays["inputs"][~active] = 0.0
         if self.input_noise > 0:
             noise = rng.standard_normal(arrays["inputs"].shape, dtype=np.float32)

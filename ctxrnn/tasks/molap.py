@@ -12,6 +12,8 @@ ctxrnn's choices (tasks.md, "ctxrnn's choices"):
   network must remember it through the rest of the stimulus epoch (the paper's
   text); `memory_delay=False` gives the code's stimulus on for all 500 ms;
 - angles from 0 to 350 deg in 10 deg steps (the code), an `angles` argument;
+- the 10 blank steps are out of the loss (`mask_blank=False`: the code's loss
+  over all 110 steps);
 - decision (paper A.3): per output unit, the mean over the last 30 steps is
   within 0.1 of the target's mean; the trial's score is the fraction of units
   that are; `rule="angle"` instead checks the decoded angle of the `(cos, sin)`
@@ -45,8 +47,10 @@ class _MolapTask(Task):
     input_names = ("fixation", "cos", "sin")
     output_names = ("fixation", "response")
 
-    def __init__(self, angles=None, rule: str = "delta", delta: float = DELTA, **kwargs):
+    def __init__(self, angles=None, rule: str = "delta", delta: float = DELTA,
+                 mask_blank: bool = True, **kwargs):
         super().__init__(**kwargs)
+        self.mask_blank = bool(mask_blank)
         self.angles = np.asarray(CODE_ANGLES if angles is None else angles, dtype=np.float64)
         if self.angles.ndim != 1 or self.angles.size == 0:
             raise ValueError(f"Argument `angles` must be a non-empty list of degrees; "
@@ -60,7 +64,7 @@ class _MolapTask(Task):
 
     def get_config(self):
         return {**super().get_config(), "angles": self.angles.tolist(), "rule": self.rule,
-                "delta": self.delta}
+                "delta": self.delta, "mask_blank": self.mask_blank}
 
     def _angle(self, rng, n):
         return np.deg2rad(rng.choice(self.angles, size=n))

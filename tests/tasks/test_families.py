@@ -124,6 +124,8 @@ def test_molap_layout_is_the_code_110_steps():
     np.testing.assert_allclose(batch.targets[:, :85, 1:], 0.0)
     assert np.all(batch.loss_mask[:, :10] == 0) and np.all(batch.loss_mask[:, 10:] == 1)
     assert np.all(batch.decision_mask[:, -30:] == 1) and np.all(batch.decision_mask[:, :-30] == 0)
+    code = tasks.make("delay_pro", mask_blank=False).generate(4, seed=0)
+    assert np.all(code.loss_mask == 1) and np.all(code.inputs[:, :10] == 0)
 
 
 def test_molap_angles_and_noise():

@@ -233,6 +233,7 @@ def test_noise_only_where_declared():
 ARGUMENT_CHANGES = [  # (task, constructor arguments that must change the trials or the rule)
     ("delay_pro", {"angles": [0.0, 90.0]}),
     ("mem_pro", {"memory_delay": False}),
+    ("mem_dm1", {"mask_blank": False}),
     ("delay_pro", {"input_noise": 0.05}),
     ("flip_flop", {"n_turns": 3}),
     ("flip_flop", {"turn_ms": 150.0}),
@@ -250,7 +251,8 @@ def test_every_argument_changes_the_trials(name, kwargs):
     changed = tasks.make(name, **kwargs).generate(32, seed=0)
     same_shape = changed.inputs.shape == base.inputs.shape
     assert not same_shape or not (np.array_equal(changed.inputs, base.inputs)
-                                  and np.array_equal(changed.targets, base.targets))
+                                  and np.array_equal(changed.targets, base.targets)
+                                  and np.array_equal(changed.loss_mask, base.loss_mask))
 
 
 @pytest.mark.parametrize("kwargs", [{"rule": "angle"}, {"delta": 0.5}, {"decision_ms": 100.0}])
