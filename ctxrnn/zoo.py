@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import pathlib
+import warnings
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -287,7 +288,11 @@ def load(name_or_path: str | os.PathLike, *, compile: bool = True,  # noqa: A002
         )
     _import_custom_objects(card)
     try:
-        model = keras.saving.load_model(archive, compile=compile)
+        with warnings.catch_warnings():
+            # A model saved with frozen vectors (`trainable=False` is not part of a
+            # variable's saved state) reloads with a fresh optimizer: expected.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model = keras.saving.load_model(archive, compile=compile)
     except Exception as error:  # noqa: BLE001 - any failure inside Keras means a bad archive
         raise ValueError(f"Could not load {where!r} as a Keras model: "
                          f"{type(error).__name__}: {error}") from error

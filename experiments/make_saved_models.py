@@ -16,6 +16,7 @@ Models:
   100 units, AND, OR, XOR, NOT, time reproduction, one-hot context).
 - `jarne_context4`: the same without XOR (the held-out task of
   `experiments/transfer.py`).
+- `dubreuil_dm_cdm`: DM and CDM (Dubreuil, Valente et al. 2022) in one network.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ MODELS = {
         "The default context multitask network trained without XOR (AND, OR, NOT, time "
         "reproduction): the pre-trained core of the transfer experiment, where XOR is added "
         "as a new context.",
+    ),
+    "dubreuil_dm_cdm": (
+        TrainConfig(tasks=("dm", "cdm"), dt=20.0, tau=100.0, epochs=30),
+        "Perceptual decision (DM) and context-dependent decision (CDM) of Dubreuil, Valente et "
+        "al. 2022 in one 100-unit CTRNN (dt 20 ms, tau 100 ms as in their code), selected by a "
+        "one-hot task context.",
     ),
 }
 
