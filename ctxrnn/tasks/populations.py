@@ -86,7 +86,9 @@ class ContextDecision(_SignTask):
     (independent coherences) plus N(0, 0.1^2) noise; `context_color`,
     `context_motion`: one-hot, on from the end of fixation until the decision
     (noise-free). Output `out`: the sign of the attended coherence on the
-    single 20 ms decision step (tasks.md 4, Mante).
+    single 20 ms decision step (tasks.md 4, Mante). The 350 ms context-only
+    epoch is 17.5 steps at 20 ms; ctxrnn rounds it to 18 (79 steps a trial),
+    the reference code truncates to 17 (78 steps).
 
     Args:
         coherences: coherence values drawn uniformly. Default: `+-1, 2, 4, 8, 16`.
