@@ -66,14 +66,20 @@ def _channel_names(batch: TrialBatch, suite) -> tuple[list[str], list[str]]:
             source = make(batch.task_names[0], dt=batch.dt)
         except ValueError:  # not registered, or not buildable at this dt
             source = None
-    if source is not None:
-        inputs, outputs = list(source.input_names), list(source.output_names)
-        if len(inputs) != n_in or len(outputs) != n_out:
-            raise ValueError(
-                f"Argument `suite` has {len(inputs)} inputs and {len(outputs)} outputs but the "
-                f"batch has {n_in} and {n_out}; pass the Task or TaskSuite that made the batch."
-            )
+    if source is None:
+        return _generic_names(n_in, n_out)
+    inputs, outputs = list(source.input_names), list(source.output_names)
+    if len(inputs) == n_in and len(outputs) == n_out:
         return inputs, outputs
+    if suite is None:  # the looked-up task's channels differ, e.g. a one-task suite with context
+        return _generic_names(n_in, n_out)
+    raise ValueError(
+        f"Argument `suite` has {len(inputs)} inputs and {len(outputs)} outputs but the batch "
+        f"has {n_in} and {n_out}; pass the Task or TaskSuite that made the batch."
+    )
+
+
+def _generic_names(n_in: int, n_out: int) -> tuple[list[str], list[str]]:
     return [f"input {i}" for i in range(n_in)], [f"output {i}" for i in range(n_out)]
 
 

@@ -64,6 +64,9 @@ def test_generic_names_without_a_suite():
     assert {"input 0", "output 0 target"} <= _legend_labels(figure)
     figure = plot_trial(suite.generate(2, seed=0), suite=suite)
     assert "context_and" in _legend_labels(figure)
+    single = tasks.TaskSuite(["dms"])  # one task plus its context channel
+    assert "input 2" in _legend_labels(plot_trial(single.generate(1, seed=0)))
+    assert "context_dms" in _legend_labels(plot_trial(single.generate(1, seed=0), suite=single))
 
 
 def test_bad_arguments():
