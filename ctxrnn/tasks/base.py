@@ -294,13 +294,18 @@ class Task(abc.ABC):
         if self.blank_epoch is not None:
             active = started & ~self.window(epochs, self.blank_epoch)
             scored = active if self.mask_blank else started
-        arrays["loss_mask"][~scored] = 0.0
-        arrays["inputs"][~active] = 0.0
+        if not scored.all():
+            arrays["loss_mask"] *= scored[..., None]
+        if not active.all():
+            arrays["inputs"] *= active[..., None]
         if self.input_noise > 0:
             noise = rng.standard_normal(arrays["inputs"].shape, dtype=np.float32)
+            noise *= np.float32(self.input_noise)
             if self.noisy_inputs is not None:
                 noise *= np.isin(self.input_names, self.noisy_inputs)
-            arrays["inputs"] += self.input_noise * noise * active[..., None]
+            if not active.all():
+                noise *= active[..., None]
+            arrays["inputs"] += noise
         response = list(self.timing)[-1]
         decision = self.window(epochs, response)
         if self.decision_epoch is not None:
