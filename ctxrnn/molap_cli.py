@@ -2,7 +2,12 @@
 
     ctxrnn molap --out runs/molap                      # paper sizes, all approaches
     ctxrnn molap --out runs/quick --quick              # small fast configuration
-    ctxrnn molap --out runs/m --approaches molap dni --pretrain-stages 5
+    ctxrnn molap --out runs/m --approaches molap no_pretraining --initial-state
+
+Schedule (defaults): 200 iterations per learning-rate stage (A.2, Table 2; the
+code's stages), lr x 1/3 per stage: pre-training 5 stages per module, task
+heads 10 stages, separate and DNI-style networks 10 stages. `--quick` runs one
+stage of 20 iterations everywhere and 200 test trials.
 """
 
 from __future__ import annotations
@@ -25,17 +30,25 @@ def add_parser(subparsers):
     parser.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
     parser.add_argument("--method", default="cca", choices=("cca", "pca", "pca_joint"),
                         help="latent primitives of the MoLaP approach")
-    parser.add_argument("--pretrain-iterations", type=int, default=200)
-    parser.add_argument("--pretrain-stages", type=int, default=1,
-                        help="lr stages per module (reference code: 5, lr x 1/3 each)")
-    parser.add_argument("--head-iterations", type=int, default=200)
+    parser.add_argument("--pretrain-iterations", type=int, default=200,
+                        help="pre-training iterations per lr stage (paper A.2: 200)")
+    parser.add_argument("--pretrain-stages", type=int, default=5,
+                        help="lr stages per module, lr x 1/3 each (reference code: 5)")
+    parser.add_argument("--head-iterations", type=int, default=200,
+                        help="task-training iterations per lr stage (paper A.2: 200)")
+    parser.add_argument("--head-stages", type=int, default=10,
+                        help="task-training lr stages, lr x 1/3 each (reference code: 10)")
     parser.add_argument("--baseline-iterations", type=int, default=200,
-                        help="iterations per task of the separate and DNI-style baselines")
+                        help="iterations per task per lr stage of the separate and DNI-style "
+                             "baselines")
+    parser.add_argument("--baseline-stages", type=int, default=10,
+                        help="lr stages of the separate and DNI-style baselines")
     parser.add_argument("--initial-state", action="store_true",
                         help="heads also learn a per-task initial state")
     parser.add_argument("--test-trials", type=int, default=2000)
     parser.add_argument("--quick", action="store_true",
-                        help="small fast configuration (20 iterations, 200 test trials)")
+                        help="small fast configuration (one lr stage of 1/10 the iterations, "
+                             "200 test trials)")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=run)
     return parser
@@ -48,16 +61,23 @@ def config_from_args(args):
     from ctxrnn.molap.pipeline import PipelineConfig
 
     scale = 10 if args.quick else 1
+
+    def stages(value):
+        return 1 if args.quick else value
+
     pre = tr.PretrainConfig(iterations=max(1, args.pretrain_iterations // scale),
-                            stages=args.pretrain_stages, method=args.method)
+                            stages=stages(args.pretrain_stages), method=args.method)
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
+                          stages=stages(args.head_stages),
                           per_task_initial_state=args.initial_state)
     per_task = max(1, args.baseline_iterations // scale)
+    baseline_stages = stages(args.baseline_stages)
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, pretrain=pre, heads=heads,
         approaches=args.approaches,
-        separate=baselines.separate_config(iterations=per_task),
-        dni=baselines.dni_config(len(args.tasks), iterations=per_task * len(args.tasks)),
+        separate=baselines.separate_config(iterations=per_task, stages=baseline_stages),
+        dni=baselines.dni_config(len(args.tasks), iterations=per_task * len(args.tasks),
+                                 stages=baseline_stages),
         test_trials=200 if args.quick else args.test_trials, seed=args.seed,
     )
 

@@ -22,7 +22,7 @@ def main(argv=None):
     config = pipeline.PipelineConfig(task_module=args.task_module)
     tasks = pipeline.load_tasks(config.tasks, config.task_module)
     layout = network.HeadLayout.from_tasks(tasks, config.tasks)
-    measured = pipeline._layout_counts(layout, config, config.pretrain.iterations)
+    measured = pipeline._layout_counts(layout, config, config.pretrain.total_iterations)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = counts.table1_markdown(measured)

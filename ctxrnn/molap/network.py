@@ -25,11 +25,15 @@ from keras import ops
 from ctxrnn.layers import CTRNN, find_ctrnn
 
 #: MoLaP defaults (paper A.2): N = 100 in two modules, g = 1.5, discrete tanh
-#: network (alpha = dt / tau = 1), noise sigma 0.002 added to every unit.
+#: network (alpha = dt / tau = 1). The paper's noise (sigma 0.002, "each input
+#: unit received an independent white noise input") is on the input channels,
+#: as in the reference code; the MoLaP tasks (`ctxrnn.tasks`) add it to their
+#: inputs, so the core adds no noise of its own by default (`NOISE = 0`;
+#: `build_network(noise=0.002)` puts extra noise on every unit).
 UNITS = 100
 MODULE_SIZES = (50, 50)
 GAIN = 1.5
-NOISE = 0.002
+NOISE = 0.0
 L2 = 1e-5
 ACTIVITY_L2 = 1e-7
 
@@ -240,8 +244,9 @@ def build_network(
             default `gain * N(0, 1) / sqrt(N)`.
         train_recurrent: bool, let `W_rec` learn (baselines). Default: `False`.
         gain: float, g of the random initial kernel. Default: `1.5`.
-        noise: float, std of the noise added to every unit's pre-activation
-            per step (paper: 0.002). Default: `0.002`.
+        noise: float, std of extra noise added to every unit's pre-activation
+            per step during training. Default: `0.0` (the paper's sigma = 0.002
+            is input noise, which the MoLaP tasks add to their trials).
         input_noise: float, std of noise added to the inputs (reference code:
             0.02). Default: `0.0`. In a multi-head model it reaches every input
             channel, also other tasks' (zero) channels — leave it 0 there and

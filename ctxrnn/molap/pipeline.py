@@ -98,13 +98,13 @@ def _layout_counts(layout: net.HeadLayout, config: PipelineConfig, iterations_pe
     molap = counts.molap_counts(
         layout.n_inputs, layout.n_outputs, units=config.units, module_sizes=config.module_sizes,
         pretrain_iterations=iterations_per_module,
-        head_iterations=config.heads.iterations * config.heads.stages,
+        head_iterations=config.heads.total_iterations,
         initial_state=config.heads.per_task_initial_state)
     separate = counts.separate_counts(
         layout.n_inputs, layout.n_outputs, units=baselines.SEPARATE_UNITS,
-        iterations=config.separate.iterations * config.separate.stages)
+        iterations=config.separate.total_iterations)
     dni = counts.dni_counts(layout.n_inputs, layout.n_outputs, units=config.dni_units,
-                            iterations=config.dni.iterations * config.dni.stages)
+                            iterations=config.dni.total_iterations)
     return {"molap": molap, "separate": separate, "dni": dni}
 
 
@@ -228,7 +228,7 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
         models["dni"] = dni.model
         say(f"dni-style: {_fmt(accuracy['dni'])} ({seconds['dni']:.0f} s)")
     seconds["total"] = time.perf_counter() - started
-    measured = _layout_counts(layout, config, config.pretrain.iterations * config.pretrain.stages)
+    measured = _layout_counts(layout, config, config.pretrain.total_iterations)
     results = {
         "accuracy": accuracy,
         "seconds": seconds,

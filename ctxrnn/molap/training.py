@@ -31,12 +31,17 @@ from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
 class PretrainConfig:
     """Module pre-training settings (paper A.2.1 defaults).
 
+    Schedule: 200 iterations per learning-rate stage (A.2, Table 2; the code's
+    stages): 5 stages per module, the lr cut by 1/3 at each stage, i.e.
+    1000 iterations per module. `PretrainConfig.fast()` is a short schedule
+    for tests and smoke runs.
+
     Args:
         learning_rate: Adam learning rate of the first stage. Default: `3e-3`.
         batch_size: trials per iteration. Default: `200`.
-        iterations: iterations per stage. Default: `200`.
+        iterations: iterations per learning-rate stage. Default: `200`.
         stages: number of learning-rate stages per module (the reference
-            code: 5, lr x 1/3 each). Default: `1` (the paper's text).
+            code, `shared/tasks.md` 1.6). Default: `5`.
         stage_factor: lr multiplier between stages. Default: `1/3`.
         l2: L2 coefficient on the plastic weights. Default: `1e-5`.
         activity_l2: coefficient of the mean squared activity. Default: `1e-7`.
@@ -50,7 +55,7 @@ class PretrainConfig:
     learning_rate: float = 3e-3
     batch_size: int = 200
     iterations: int = 200
-    stages: int = 1
+    stages: int = 5
     stage_factor: float = 1.0 / 3.0
     l2: float = net.L2
     activity_l2: float = net.ACTIVITY_L2
@@ -58,16 +63,33 @@ class PretrainConfig:
     method: str = "cca"
     clipnorm: float | None = 1.0
 
+    @classmethod
+    def fast(cls, iterations: int = 20, **overrides) -> "PretrainConfig":
+        """A short one-stage schedule (tests, smoke runs); not the paper's."""
+        return cls(**{"iterations": iterations, "stages": 1, **overrides})
+
+    @property
+    def total_iterations(self) -> int:
+        """Iterations per module: `iterations * stages`."""
+        return self.iterations * self.stages
+
 
 @dataclasses.dataclass
 class HeadConfig:
     """Task-training settings (paper A.2.3 defaults for MoLaP).
 
+    Schedule: 200 iterations per learning-rate stage (A.2, Table 2; the code's
+    stages): 10 stages, the lr cut by 1/3 at each stage, i.e. 2000
+    iterations (the code's leave-one-out configuration; its main
+    configuration uses 10 x 500). `HeadConfig.fast()` is a short schedule for
+    tests and smoke runs.
+
     Args:
-        learning_rate: Adam learning rate. Default: `1e-2`.
+        learning_rate: Adam learning rate of the first stage. Default: `1e-2`.
         batch_size: trials per task per iteration. Default: `200`.
-        iterations: iterations. Default: `200`.
-        stages, stage_factor: learning-rate stages as in `PretrainConfig`.
+        iterations: iterations per learning-rate stage. Default: `200`.
+        stages: number of learning-rate stages. Default: `10`.
+        stage_factor: lr multiplier between stages. Default: `1/3`.
         l2, activity_l2: regularisation. Defaults: `1e-5`, `1e-7`.
         per_task_initial_state: also learn each task's initial state.
         clipnorm: optional gradient-norm clip. Default: `1.0`.
@@ -76,12 +98,22 @@ class HeadConfig:
     learning_rate: float = 1e-2
     batch_size: int = 200
     iterations: int = 200
-    stages: int = 1
+    stages: int = 10
     stage_factor: float = 1.0 / 3.0
     l2: float = net.L2
     activity_l2: float = net.ACTIVITY_L2
     per_task_initial_state: bool = False
     clipnorm: float | None = 1.0
+
+    @classmethod
+    def fast(cls, iterations: int = 20, **overrides) -> "HeadConfig":
+        """A short one-stage schedule (tests, smoke runs); not the paper's."""
+        return cls(**{"iterations": iterations, "stages": 1, **overrides})
+
+    @property
+    def total_iterations(self) -> int:
+        """Optimizer steps: `iterations * stages`."""
+        return self.iterations * self.stages
 
 
 def _check_positive_int(name, value):

@@ -26,6 +26,7 @@ def test_arguments_map_to_the_config():
                    "--baseline-iterations", "30", "--initial-state", "--approaches", "molap"])
     config = molap_cli.config_from_args(args)
     assert config.pretrain.stages == 5 and config.heads.iterations == 50
+    assert config.heads.stages == 10 and config.separate.stages == config.dni.stages == 10
     assert config.heads.per_task_initial_state and config.approaches == ("molap",)
     assert config.dni.iterations == 30 * 9 and config.separate.iterations == 30
     assert config.test_trials == 2000 and config.pretrain.learning_rate == 3e-3
@@ -74,9 +75,9 @@ def test_small_configuration_beats_chance_on_the_tasks_it_can_learn():
     tasks = make_all()
     names = ["delay_pro", "delay_anti"]
     chosen = [tasks[NAMES.index(n)] for n in names]
-    pre = tr.pretrain_modules(chosen, config=tr.PretrainConfig(iterations=30, corpus_trials=200))
+    pre = tr.pretrain_modules(chosen, config=tr.PretrainConfig.fast(30, corpus_trials=200))
     heads = tr.train_heads(pre.recurrent_kernel, chosen, names,
-                           config=tr.HeadConfig(iterations=150, batch_size=100))
+                           config=tr.HeadConfig.fast(150, batch_size=100))
     accuracy = tr.evaluate(heads.model, chosen, heads.layout, n_trials=300)
     chance = _chance(chosen, names)
     for name in names:

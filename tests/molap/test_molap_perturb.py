@@ -66,7 +66,7 @@ def trained():
     kernel = tr.initial_recurrent_kernel(sum(SIZES), seed=0)
     heads = tr.fit_multihead(net.build_network(layout, sum(SIZES), recurrent_kernel=kernel,
                                                seed=0), tasks, layout,
-                             tr.HeadConfig(iterations=5, batch_size=8))
+                             tr.HeadConfig.fast(5, batch_size=8))
     return tasks, layout, heads.model
 
 

@@ -21,7 +21,7 @@ def tasks():
 
 @pytest.fixture(scope="module")
 def pretrained(tasks):
-    config = tr.PretrainConfig(iterations=4, batch_size=8, corpus_trials=24, learning_rate=0.05)
+    config = tr.PretrainConfig.fast(4, batch_size=8, corpus_trials=24, learning_rate=0.05)
     return tr.pretrain_modules(tasks, units=UNITS, module_sizes=SIZES, config=config, seed=3)
 
 
@@ -53,9 +53,23 @@ def test_stage_schedule():
         tr._schedule(tr.PretrainConfig(iterations=0))
 
 
+def test_default_schedule_is_200_iterations_per_stage():
+    """Paper A.2 / Table 2 with the reference code's stages: 5 x 200 (pre-training),
+    10 x 200 (task heads), lr x 1/3 per stage."""
+    pre, heads = tr.PretrainConfig(), tr.HeadConfig()
+    assert (pre.iterations, pre.stages, pre.learning_rate) == (200, 5, 3e-3)
+    assert (heads.iterations, heads.stages, heads.learning_rate) == (200, 10, 1e-2)
+    assert pre.total_iterations == 1000 and heads.total_iterations == 2000
+    schedule = tr._schedule(heads)
+    assert len(schedule) == 2000 and schedule[0] == 1e-2
+    assert np.isclose(schedule[200], 1e-2 / 3) and np.isclose(schedule[-1], 1e-2 / 3 ** 9)
+    fast = tr.HeadConfig.fast()
+    assert fast.total_iterations == 20 and tr.PretrainConfig.fast(7).total_iterations == 7
+
+
 @pytest.fixture(scope="module")
 def heads(tasks, pretrained):
-    config = tr.HeadConfig(iterations=3, batch_size=6)
+    config = tr.HeadConfig.fast(3, batch_size=6)
     return tr.train_heads(pretrained.recurrent_kernel, tasks, NAMES, config=config, seed=1)
 
 
