@@ -1,6 +1,5 @@
 """CTRNN (fast path): forward equals the reference, gradient equals autodiff, it learns."""
 
-import time
 
 import keras
 import numpy as np
@@ -183,12 +182,9 @@ def test_small_network_learns_to_remember_a_pulse():
     model.compile(keras.optimizers.Adam(0.02), "mse")
     x_test, y_test = _pulse_task(128, seed=1)
     initial = model.evaluate(x_test, y_test, verbose=0)
-    start = time.perf_counter()
     model.fit(x, y, batch_size=32, epochs=12, verbose=0)
-    elapsed = time.perf_counter() - start
     final = model.evaluate(x_test, y_test, verbose=0)
     assert final < initial / 5, (initial, final)
-    assert elapsed < 20.0  # typically 1-3 s on 2 cores
     predictions = model.predict(x_test, verbose=0)[:, -1, 0]
     assert np.mean(np.sign(predictions) == y_test[:, -1, 0]) > 0.95
 
