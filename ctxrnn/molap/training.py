@@ -27,8 +27,22 @@ from ctxrnn.molap import network as net
 from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
 
 
+class _StagedSchedule:
+    """`iterations` per learning-rate stage, `stages` stages (shared by the configs)."""
+
+    @classmethod
+    def fast(cls, iterations: int = 20, **overrides):
+        """A short one-stage schedule (tests, smoke runs); not the paper's."""
+        return cls(**{"iterations": iterations, "stages": 1, **overrides})
+
+    @property
+    def total_iterations(self) -> int:
+        """Optimizer steps (per module when pre-training): `iterations * stages`."""
+        return self.iterations * self.stages
+
+
 @dataclasses.dataclass
-class PretrainConfig:
+class PretrainConfig(_StagedSchedule):
     """Module pre-training settings (paper A.2.1 defaults).
 
     Schedule: 200 iterations per learning-rate stage (A.2, Table 2; the code's
@@ -63,19 +77,9 @@ class PretrainConfig:
     method: str = "cca"
     clipnorm: float | None = 1.0
 
-    @classmethod
-    def fast(cls, iterations: int = 20, **overrides) -> "PretrainConfig":
-        """A short one-stage schedule (tests, smoke runs); not the paper's."""
-        return cls(**{"iterations": iterations, "stages": 1, **overrides})
-
-    @property
-    def total_iterations(self) -> int:
-        """Iterations per module: `iterations * stages`."""
-        return self.iterations * self.stages
-
 
 @dataclasses.dataclass
-class HeadConfig:
+class HeadConfig(_StagedSchedule):
     """Task-training settings (paper A.2.3 defaults for MoLaP).
 
     Schedule: 200 iterations per learning-rate stage (A.2, Table 2; the code's
@@ -104,16 +108,6 @@ class HeadConfig:
     activity_l2: float = net.ACTIVITY_L2
     per_task_initial_state: bool = False
     clipnorm: float | None = 1.0
-
-    @classmethod
-    def fast(cls, iterations: int = 20, **overrides) -> "HeadConfig":
-        """A short one-stage schedule (tests, smoke runs); not the paper's."""
-        return cls(**{"iterations": iterations, "stages": 1, **overrides})
-
-    @property
-    def total_iterations(self) -> int:
-        """Optimizer steps: `iterations * stages`."""
-        return self.iterations * self.stages
 
 
 def _check_positive_int(name, value):
