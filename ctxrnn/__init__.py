@@ -33,5 +33,9 @@ from ctxrnn import masks  # noqa: E402
 from ctxrnn.cells import CTRNNCell  # noqa: E402
 from ctxrnn.initializers import GainNormal  # noqa: E402
 from ctxrnn.layers import CTRNN, find_ctrnn, hidden_states  # noqa: E402
+from ctxrnn.transfer import add_task_head, freeze  # noqa: E402
+from ctxrnn.transfer import transfer as transfer_task  # noqa: E402
+from ctxrnn.zoo import list_models, load  # noqa: E402
 
-__all__ = ["CTRNN", "CTRNNCell", "GainNormal", "find_ctrnn", "hidden_states", "masks"]
+__all__ = ["CTRNN", "CTRNNCell", "GainNormal", "add_task_head", "find_ctrnn", "freeze",
+           "hidden_states", "list_models", "load", "masks", "transfer_task"]

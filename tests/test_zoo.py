@@ -173,3 +173,13 @@ def test_models_command_lists_and_shows_cards(capsys):
 def test_models_command_reports_a_bad_name(capsys):
     assert _cli(["models", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_top_level_api_reaches_the_zoo_and_transfer_helpers():
+    import ctxrnn
+    from ctxrnn import transfer, zoo
+
+    assert ctxrnn.list_models() == zoo.list_models()
+    assert ctxrnn.load is zoo.load and ctxrnn.freeze is transfer.freeze
+    assert ctxrnn.add_task_head is transfer.add_task_head
+    assert ctxrnn.transfer_task is transfer.transfer
