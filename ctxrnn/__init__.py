@@ -29,7 +29,7 @@ if keras.backend.backend() != "tensorflow":  # pragma: no cover - user config
 
 __version__ = "0.1.0"
 
-from ctxrnn import masks  # noqa: E402
+from ctxrnn import losses, masks, metrics  # noqa: E402,F401  (registers them for load_model)
 from ctxrnn.cells import CTRNNCell  # noqa: E402
 from ctxrnn.initializers import GainNormal  # noqa: E402
 from ctxrnn.layers import CTRNN, find_ctrnn, hidden_states  # noqa: E402

@@ -64,6 +64,18 @@ def test_cli_report_and_prune_on_a_run(run, capsys):
     assert "pruning knee" in capsys.readouterr().out
 
 
+def test_prune_in_a_fresh_process(run):
+    """`ctxrnn prune` loads the saved model without anything imported beforehand (a
+    fresh process must find the registered loss and metric classes)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "ctxrnn.cli", "prune", os.fspath(run)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pruning knee" in done.stdout
+
+
 def test_cli_fails_clearly_on_a_missing_or_non_run_directory(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path / "missing")]) == 2
     assert "not a ctxrnn run directory" in capsys.readouterr().err
