@@ -25,7 +25,10 @@ import json
 import pathlib
 import time
 
+import numpy as np
+
 from ctxrnn import io
+from ctxrnn.analysis.knee import find_knee
 from ctxrnn.training import DEFAULT_TASKS, TrainConfig, train_run
 
 CRITERION = 0.95  # per-task accuracy a network must reach to "do" a task
@@ -46,6 +49,9 @@ def _train(out: pathlib.Path, name: str, config: TrainConfig, report: bool) -> d
         "statistics": {k: final[k] for k in ("mean", "std", "skewness", "kurtosis",
                                               "spectral_radius", "n_outside_unit_circle")},
         "knee": pruning.get("knee", {}).get("fraction"),
+        "distance_knee": pruning.get("distance_knee", {}).get("fraction"),
+        "family_knees": {family: _family_knees(pruning, family)
+                         for family in pruning.get("families", {})},
         "family_accuracy_at_knee": {},
         "seconds": time.perf_counter() - start,
     }
@@ -58,27 +64,61 @@ def _train(out: pathlib.Path, name: str, config: TrainConfig, report: bool) -> d
     return summary
 
 
+def _family_knees(pruning: dict, family: str) -> dict:
+    """Accuracy and distance knees of one damage family, with the sweep's tolerances."""
+    curves, baseline = pruning["families"][family], pruning["baseline"]
+    fractions = [f for f, a in zip(pruning["fractions"], curves["accuracy"]) if a == a]
+    n = len(fractions)
+    return {
+        "accuracy": find_knee(fractions, curves["accuracy"][:n],
+                              tolerance=pruning["knee"]["tolerance"]),
+        "distance": find_knee(fractions, curves["distance"][:n],
+                              tolerance=pruning["distance_knee"]["tolerance"],
+                              higher_is_better=False, relative=True),
+        "max_fraction": fractions[-1],
+        "baseline_distance": baseline["distance"],
+    }
+
+
 def _units_needed(sweep: list[dict], key: str) -> int | None:
     reached = [s["units"] for s in sweep if s[key] >= CRITERION]
     return min(reached) if reached else None
 
 
+def _mean_sd(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.4g} ± {values.std():.2g}" if values.size > 1 else f"{values[0]:.4g}"
+
+
 def _markdown(results: dict) -> str:
-    ctx = results["context"]
-    lines = ["| task | context net accuracy | single-task net accuracy |", "|---|---|---|"]
+    ctx, seeds = results["context"], results["context_seeds"]
+    lines = ["| task | context net accuracy (seed 0) | context nets, min over seeds | "
+             "single-task net accuracy |", "|---|---|---|---|"]
     for task in results["tasks"]:
         single = results["single"][task]["per_task_accuracy"][task]
+        worst = min(s["per_task_accuracy"][task] for s in seeds)
         lines.append(f"| {task} | {100 * ctx['per_task_accuracy'][task]:.1f} % | "
-                     f"{100 * single:.1f} % |")
-    stats = ctx["statistics"]
-    lines += ["", "| W_rec statistic | measured | poster |", "|---|---|---|"]
+                     f"{100 * worst:.1f} % | {100 * single:.1f} % |")
+    lines += ["", f"W_rec of the trained context networks ({len(seeds)} seeds, mean ± sd):", "",
+              "| W_rec statistic | measured | poster |", "|---|---|---|"]
     for key in ("mean", "std", "skewness", "kurtosis"):
-        lines.append(f"| {key} | {stats[key]:.4g} | {POSTER[key]:.4g} |")
-    lines += [f"| eigenvalues outside unit circle | {stats['n_outside_unit_circle']} | "
-              "a few |", f"| spectral radius | {stats['spectral_radius']:.3f} | — |",
-              f"| pruning knee (lowest magnitude) | {100 * ctx['knee']:.0f} % | "
-              f"{POSTER['prunable']} |", ""]
-    lines += ["| units | context net min accuracy | "
+        lines.append(f"| {key} | {_mean_sd([s['statistics'][key] for s in seeds])} | "
+                     f"{POSTER[key]:.4g} |")
+    lines += [f"| eigenvalues outside unit circle | "
+              f"{_mean_sd([s['statistics']['n_outside_unit_circle'] for s in seeds])} | a few |",
+              f"| spectral radius | {_mean_sd([s['statistics']['spectral_radius'] for s in seeds])}"
+              " | — |",
+              f"| pruning knee, accuracy within 5 points (lowest magnitude) | "
+              f"{_mean_sd([100 * s['knee'] for s in seeds])} % | {POSTER['prunable']} |",
+              f"| pruning knee, output–target distance within +25 % (lowest magnitude) | "
+              f"{_mean_sd([100 * s['distance_knee'] for s in seeds])} % | {POSTER['prunable']} |",
+              "", "Damage families of the seed-0 context network (knee = largest fraction "
+              "within tolerance; removal stops where a family runs out of connections):", "",
+              "| family | accuracy knee | distance knee | fractions available |", "|---|---|---|---|"]
+    for family, knee in ctx["family_knees"].items():
+        lines.append(f"| {family} | {100 * knee['accuracy']:.0f} % | {100 * knee['distance']:.0f} %"
+                     f" | up to {100 * knee['max_fraction']:.0f} % |")
+    lines += ["", "| units | context net min accuracy | "
               + " | ".join(f"{t} alone" for t in results["tasks"]) + " |",
               "|---" * (2 + len(results["tasks"])) + "|"]
     for row in results["sweep"]:
@@ -96,6 +136,8 @@ def main() -> None:
     parser.add_argument("--out", required=True, type=pathlib.Path)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and sizes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--context-seeds", type=int, nargs="+", default=None,
+                        help="seeds of the 100-unit context network (statistics over seeds)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="network sizes of the units sweep")
     args = parser.parse_args()
@@ -106,6 +148,10 @@ def main() -> None:
     sizes = args.sizes or ((3, 6, 12) if args.quick else (2, 3, 4, 6, 8, 12, 20))
     results = {"tasks": tasks, "criterion": CRITERION, "config": dataclasses.asdict(base)}
     results["context"] = _train(args.out, "context", base, report=True)
+    extra_seeds = args.context_seeds or ([] if args.quick else [args.seed + 1, args.seed + 2])
+    results["context_seeds"] = [results["context"]] + [
+        _train(args.out, f"context_seed{seed}", dataclasses.replace(base, seed=seed), False)
+        for seed in extra_seeds if seed != args.seed]
     results["single"] = {
         task: _train(args.out, f"single_{task}", dataclasses.replace(base, tasks=[task]),
                      report=False)
