@@ -49,6 +49,9 @@ def add_parser(subparsers):
     parser.add_argument("--quick", action="store_true",
                         help="small fast configuration (one lr stage of 1/10 the iterations, "
                              "200 test trials)")
+    parser.add_argument("--trials", default="code", choices=("code", "text"),
+                        help="memory-task trials: the reference code's (default; produced the "
+                             "paper's Fig. 2) or the paper text's (variable stimulus, memory delay)")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=run)
     return parser
@@ -78,7 +81,7 @@ def config_from_args(args):
         separate=baselines.separate_config(iterations=per_task, stages=baseline_stages),
         dni=baselines.dni_config(len(args.tasks), iterations=per_task * len(args.tasks),
                                  stages=baseline_stages),
-        test_trials=200 if args.quick else args.test_trials, seed=args.seed,
+        test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )
 
 

@@ -67,7 +67,8 @@ def _train(out: pathlib.Path, name: str, config: TrainConfig, report: bool) -> d
 def _family_knees(pruning: dict, family: str) -> dict:
     """Accuracy and distance knees of one damage family, with the sweep's tolerances."""
     curves, baseline = pruning["families"][family], pruning["baseline"]
-    fractions = [f for f, a in zip(pruning["fractions"], curves["accuracy"]) if a == a]
+    fractions = [f for f, a in zip(pruning["fractions"], curves["accuracy"])
+                 if a is not None and a == a]
     n = len(fractions)
     return {
         "accuracy": find_knee(fractions, curves["accuracy"][:n],

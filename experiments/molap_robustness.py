@@ -44,7 +44,7 @@ def main(argv=None):
     run = pathlib.Path(args.run)
     config = json.loads((run / "config.json").read_text())
     names = config["tasks"]
-    tasks = pipeline.load_tasks(names, config["task_module"])
+    tasks = pipeline.load_tasks(names, config["task_module"], config.get("trials", "text"))
     layout = network.HeadLayout.from_tasks(tasks, names)
     entries = {}
     for approach in ("molap", "dni"):

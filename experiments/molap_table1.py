@@ -20,7 +20,7 @@ def main(argv=None):
     parser.add_argument("--task-module", default="ctxrnn.tasks")
     args = parser.parse_args(argv)
     config = pipeline.PipelineConfig(task_module=args.task_module)
-    tasks = pipeline.load_tasks(config.tasks, config.task_module)
+    tasks = pipeline.load_tasks(config.tasks, config.task_module, config.trials)
     layout = network.HeadLayout.from_tasks(tasks, config.tasks)
     measured = pipeline._layout_counts(layout, config, config.pretrain.total_iterations)
     out = pathlib.Path(args.out)

@@ -79,8 +79,9 @@ def make_all(noise=0.002):
     return [FakeTask(name, noise) for name in NAMES]
 
 
-def make(name, **options):
-    """Registry-style constructor, like `ctxrnn.tasks.make`."""
+def make(name, memory_delay=True, **options):
+    """Registry-style constructor, like `ctxrnn.tasks.make` (`memory_delay` is accepted
+    and ignored: the stand-in memory tasks have one layout)."""
     if name not in NAMES:
         raise ValueError(f"Unknown task {name!r}; expected one of {NAMES}.")
     return FakeTask(name, **options)

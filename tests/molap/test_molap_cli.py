@@ -30,6 +30,7 @@ def test_arguments_map_to_the_config():
     assert config.heads.per_task_initial_state and config.approaches == ("molap",)
     assert config.dni.iterations == 30 * 9 and config.separate.iterations == 30
     assert config.test_trials == 2000 and config.pretrain.learning_rate == 3e-3
+    assert config.trials == "code"
     with pytest.raises(ValueError, match="approach"):
         pipeline.PipelineConfig(approaches=("magic",))
 
@@ -82,3 +83,16 @@ def test_small_configuration_beats_chance_on_the_tasks_it_can_learn():
     chance = _chance(chosen, names)
     for name in names:
         assert accuracy[name] > chance[name] + 0.3, (name, accuracy[name], chance[name])
+
+
+def test_trial_layouts():
+    from ctxrnn.molap.pipeline import PipelineConfig, load_tasks
+
+    code = load_tasks(["mem_pro", "mem_anti", "delay_pro"], "ctxrnn.tasks", "code")
+    text = load_tasks(["mem_pro"], "ctxrnn.tasks", "text")
+    assert [t.memory_delay for t in code[:2]] == [False, False] and text[0].memory_delay
+    batch = code[0].generate(8, seed=0)
+    # the stimulus stays on until the response epoch (the reference code's Mem Pro)
+    assert np.all(np.abs(batch.inputs[:, 35:85, 1:]).sum(axis=-1) > 0.5)
+    with pytest.raises(ValueError, match="trials"):
+        PipelineConfig(trials="paper")
