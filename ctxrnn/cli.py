@@ -28,7 +28,8 @@ def _train(args) -> int:
         tasks=args.tasks, units=args.units, dt=args.dt, tau=args.tau, context=args.context,
         epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         learning_rate=args.learning_rate, input_noise=args.input_noise,
-        recurrent_noise=args.recurrent_noise, seed=args.seed,
+        recurrent_noise=args.recurrent_noise,
+        recurrent_initializer=args.recurrent_initializer, seed=args.seed,
     )
     run = train_run(args.out, config, verbose=args.verbose)
     evaluation = run.load_evaluation()
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     train.add_argument("--input-noise", type=float, default=defaults.input_noise)
     train.add_argument("--recurrent-noise", type=float, default=defaults.recurrent_noise)
+    train.add_argument("--recurrent-initializer", default=defaults.recurrent_initializer,
+                       help="W_rec initializer: orthogonal, gain_normal or a Keras name")
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     train.set_defaults(func=_train)

@@ -36,6 +36,9 @@ class TrainConfig:
         context: context encoding of the suite (`"one_hot"`, ...).
         epochs, steps_per_epoch, batch_size, learning_rate: optimisation.
         input_noise, recurrent_noise: noise standard deviations of the cell.
+        recurrent_initializer: initializer of W_rec (`"orthogonal"`,
+            `"gain_normal"` or any Keras initializer name, e.g.
+            `"glorot_uniform"`).
         validation_trials: trials per task of the fixed validation set (used
             for per-task accuracy during training and for pruning).
         test_trials: trials per task of the final test set.
@@ -53,6 +56,7 @@ class TrainConfig:
     learning_rate: float = 2e-3
     input_noise: float = 0.01
     recurrent_noise: float = 0.0
+    recurrent_initializer: str = "orthogonal"
     validation_trials: int = 100
     test_trials: int = 400
     seed: int = 0
@@ -144,7 +148,8 @@ def train_run(run_dir: os.PathLike, config: TrainConfig | None = None, *,
                       "n_outputs": suite.n_outputs})
     model = context_multitask(
         suite, config.units, tau=config.tau, seed=config.seed,
-        input_noise=config.input_noise, recurrent_noise=config.recurrent_noise)
+        input_noise=config.input_noise, recurrent_noise=config.recurrent_noise,
+        recurrent_initializer=config.recurrent_initializer)
     compile_model(model, learning_rate=config.learning_rate)
     validation = suite.validation_data(config.validation_trials, seed=config.seed + 1)
     callbacks = [
