@@ -28,7 +28,6 @@ import time
 import numpy as np
 
 from ctxrnn import io
-from ctxrnn.analysis.knee import find_knee
 from ctxrnn.training import DEFAULT_TASKS, TrainConfig, train_run
 
 CRITERION = 0.95  # per-task accuracy a network must reach to "do" a task
@@ -50,8 +49,8 @@ def _train(out: pathlib.Path, name: str, config: TrainConfig, report: bool) -> d
                                               "spectral_radius", "n_outside_unit_circle")},
         "knee": pruning.get("knee", {}).get("fraction"),
         "distance_knee": pruning.get("distance_knee", {}).get("fraction"),
-        "family_knees": {family: _family_knees(pruning, family)
-                         for family in pruning.get("families", {})},
+        "family_knees": {family: {**curves["knee"], "max_fraction": curves["max_fraction"]}
+                         for family, curves in pruning.get("families", {}).items()},
         "family_accuracy_at_knee": {},
         "seconds": time.perf_counter() - start,
     }
@@ -62,23 +61,6 @@ def _train(out: pathlib.Path, name: str, config: TrainConfig, report: bool) -> d
     print(f"{name:<32} units={config.units:<4} min acc={summary['min_accuracy']:.3f} "
           f"knee={summary['knee']} ({summary['seconds']:.0f} s)", flush=True)
     return summary
-
-
-def _family_knees(pruning: dict, family: str) -> dict:
-    """Accuracy and distance knees of one damage family, with the sweep's tolerances."""
-    curves, baseline = pruning["families"][family], pruning["baseline"]
-    fractions = [f for f, a in zip(pruning["fractions"], curves["accuracy"])
-                 if a is not None and a == a]
-    n = len(fractions)
-    return {
-        "accuracy": find_knee(fractions, curves["accuracy"][:n],
-                              tolerance=pruning["knee"]["tolerance"]),
-        "distance": find_knee(fractions, curves["distance"][:n],
-                              tolerance=pruning["distance_knee"]["tolerance"],
-                              higher_is_better=False, relative=True),
-        "max_fraction": fractions[-1],
-        "baseline_distance": baseline["distance"],
-    }
 
 
 def _units_needed(sweep: list[dict], key: str) -> int | None:

@@ -73,7 +73,9 @@ def pruning_sweep(
     Returns:
         A dict in the `pruning.json` layout (`ctxrnn.runs`): `fractions`,
         `families` (per family: `accuracy`, `distance`, `per_task_accuracy`
-        lists, `NaN` where a family has too few candidates), `baseline`,
+        lists, `NaN` where a family has too few candidates; `max_fraction`, the
+        largest fraction the family can remove; `knee`, its accuracy and
+        distance knees with the tolerances below), `baseline`,
         `knee` (largest fraction whose accuracy stays within `tolerance`) and
         `distance_knee` (largest fraction whose output-target distance grows
         by less than `distance_tolerance`), both on the lowest-magnitude family.
@@ -112,27 +114,32 @@ def pruning_sweep(
         outputs = simulate.predict_variants(model, batch.inputs,
                                             recurrent_kernels=family_masks * weights)
         scores = [_score(out, batch, correct) for out in outputs]
+        accuracy = [s["accuracy"] for s in scores]
+        distance = [s["distance"] for s in scores]
         pad = [float("nan")] * (len(fractions) - len(usable))
         result["families"][family] = {
-            "accuracy": [s["accuracy"] for s in scores] + pad,
-            "distance": [s["distance"] for s in scores] + pad,
+            "accuracy": accuracy + pad,
+            "distance": distance + pad,
             "per_task_accuracy": {
                 name: [s["per_task_accuracy"][name] for s in scores] + pad
                 for name in baseline["per_task_accuracy"]
             },
+            "max_fraction": float(usable[-1]),
+            "knee": {
+                "accuracy": find_knee(usable, accuracy, tolerance=tolerance),
+                "distance": find_knee(usable, distance, tolerance=distance_tolerance,
+                                      higher_is_better=False, relative=True),
+            },
         }
     if "magnitude" in result["families"]:
-        curve = result["families"]["magnitude"]["accuracy"]
+        knees = result["families"]["magnitude"]["knee"]
         result["knee"] = {
             "family": "magnitude", "metric": "accuracy", "tolerance": float(tolerance),
-            "fraction": find_knee(fractions, curve, tolerance=tolerance),
+            "fraction": knees["accuracy"],
         }
-        distance = result["families"]["magnitude"]["distance"]
         result["distance_knee"] = {
             "family": "magnitude", "metric": "distance", "tolerance": float(distance_tolerance),
-            "relative": True,
-            "fraction": find_knee(fractions, distance, tolerance=distance_tolerance,
-                                  higher_is_better=False, relative=True),
+            "relative": True, "fraction": knees["distance"],
         }
     return result
 

@@ -51,6 +51,12 @@ def test_families_and_padding(setup):
     assert np.isnan(result["families"]["positive"]["accuracy"][2])  # < 90 % are positive
     assert set(result["families"]["random"]["per_task_accuracy"]) == {"and", "or"}
     assert "knee" in result and "distance_knee" in result
+    positive = result["families"]["positive"]
+    assert positive["max_fraction"] == 0.2 and positive["knee"]["accuracy"] <= 0.2
+    magnitude = result["families"]["magnitude"]
+    assert magnitude["max_fraction"] == 0.9
+    assert magnitude["knee"] == {"accuracy": result["knee"]["fraction"],
+                                 "distance": result["distance_knee"]["fraction"]}
 
 
 def test_bad_fractions_are_named(setup):
