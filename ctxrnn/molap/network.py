@@ -334,10 +334,8 @@ def task_model(model: keras.Model, layout: HeadLayout, name: str) -> keras.Model
     for key in ("name", "trainable", "dtype"):
         config.pop(key, None)
     h0 = None
-    try:
+    if any(layer.name == "initial_states" for layer in model.layers):
         h0 = keras.ops.convert_to_numpy(model.get_layer("initial_states").kernel)[index]
-    except ValueError:
-        pass
     config["initial_state_trainable"] = h0 is not None
     inputs = keras.Input((None, layout.n_inputs[index]), name="inputs")
     layer = CTRNN(name="ctrnn", **config)
