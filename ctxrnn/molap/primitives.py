@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
 METHODS = ("cca", "pca", "pca_joint")
+RESCALES = (None, "minmax")
 
 
 def _sign_of_largest(loadings: np.ndarray) -> np.ndarray:
@@ -55,11 +56,22 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
     made positive, and for CCA the target component gets the same flip so
     that every canonical correlation stays positive.
 
+    `rescale="minmax"` maps the input primitives, and separately the target
+    primitives, to [0, 1] with the global minimum and maximum (over all
+    components) of the fit data, as the reference code does before
+    pre-training. The bounds are fixed at fit time, so every batch is scaled
+    alike. Without it the primitives are z-score sized (unit variance, tails
+    of several units), and a module pre-trained on them grows a strong,
+    saturating low-rank structure that the frozen-core heads cannot use
+    (experiments/RESULTS_molap.md).
+
     Args:
         n_components: int, number of primitives (modules). Default: `2`.
         method: `"cca"`, `"pca"` or `"pca_joint"`. Default: `"cca"`.
         max_iter: int, NIPALS iterations of the CCA. Default: `500`.
         tol: float, NIPALS tolerance. Default: `1e-6`.
+        rescale: `None` (raw scores, default) or `"minmax"` (to [0, 1], bounds
+            fixed at fit time).
 
     Attributes:
         x_scaler_, y_scaler_: fitted `StandardScaler`s of inputs and targets.
@@ -67,6 +79,8 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
             (`"pca"`) or of `[X | Y]` (`"pca_joint"`).
         y_estimator_: the fitted `PCA` of the targets (`method="pca"`), else `None`.
         x_signs_, y_signs_: `(n_components,)` arrays of +1/-1 applied to the scores.
+        x_bounds_, y_bounds_: `(min, max)` of the fit data's input and target
+            scores (used by `rescale="minmax"`).
         correlations_: `(n_components,)` correlation of each input primitive
             with its target primitive on the fit data.
         target_variance_explained_: `(n_components,)` cumulative fraction of
@@ -86,17 +100,22 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_components: int = 2, *, method: str = "cca", max_iter: int = 500,
-                 tol: float = 1e-6):
+                 tol: float = 1e-6, rescale: str | None = None):
         self.n_components = n_components
         self.method = method
         self.max_iter = max_iter
         self.tol = tol
+        self.rescale = rescale
 
     # ------------------------------------------------------------------ fit
     def _check_params(self, n_x: int, n_y: int, n_samples: int):
         if self.method not in METHODS:
             raise ValueError(
                 f"Argument `method` must be one of {METHODS}; received method={self.method!r}."
+            )
+        if self.rescale not in RESCALES:
+            raise ValueError(
+                f"Argument `rescale` must be one of {RESCALES}; received rescale={self.rescale!r}."
             )
         n = self.n_components
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -154,6 +173,8 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
             self.x_signs_ = _sign_of_largest(self.estimator_.components_.T)
             self.y_signs_ = self.x_signs_.copy()
         u, v = self._scores(xz, yz)
+        self.x_bounds_ = (float(u.min()), float(u.max()))
+        self.y_bounds_ = (float(v.min()), float(v.max()))
         self.correlations_ = np.array([
             np.corrcoef(u[:, k], v[:, k])[0, 1] if u[:, k].std() > 0 and v[:, k].std() > 0
             else 0.0
@@ -215,6 +236,9 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
                 )
             yz = self.y_scaler_.transform(Y)
         u, v = self._scores(self.x_scaler_.transform(X), yz)
+        if self.rescale == "minmax":
+            u = _to_unit(u, self.x_bounds_)
+            v = None if v is None else _to_unit(v, self.y_bounds_)
         return u if Y is None else (u, v)
 
     def fit_transform(self, X, Y=None, **fit_params):
@@ -252,6 +276,11 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
         targets = _check_trials(targets, "targets")
         u, v = self.transform(flat_x, targets.reshape(-1, targets.shape[-1]))
         return u.reshape(shape).astype(np.float32), v.reshape(shape).astype(np.float32)
+
+
+def _to_unit(scores: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    low, high = bounds
+    return (scores - low) / (high - low) if high > low else scores - low
 
 
 def _check_trials(array, name: str) -> np.ndarray:

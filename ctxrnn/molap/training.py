@@ -63,6 +63,10 @@ class PretrainConfig(_StagedSchedule):
             primitives are fitted on and pre-training batches are drawn from.
             Default: `1000`.
         method: `"cca"`, `"pca"` or `"pca_joint"` (see `LatentPrimitives`).
+        rescale: `"minmax"` (primitives scaled to [0, 1] with bounds fixed on
+            the corpus sample, as in the reference code; default) or `None`
+            (raw z-score-sized scores; pre-training on them makes the core
+            worse than a random one, experiments/RESULTS_molap.md).
         clipnorm: optional gradient-norm clip. Default: `1.0`.
     """
 
@@ -75,6 +79,7 @@ class PretrainConfig(_StagedSchedule):
     activity_l2: float = net.ACTIVITY_L2
     corpus_trials: int = 1000
     method: str = "cca"
+    rescale: str | None = "minmax"
     clipnorm: float | None = 1.0
 
 
@@ -185,14 +190,15 @@ def _module_model(units, module_sizes, module, kernel, config, seed):
 
 
 def fit_primitives(tasks: Sequence, *, n_components: int = 2, method: str = "cca",
-                   corpus_trials: int = 1000, seed: int = 0):
+                   rescale: str | None = "minmax", corpus_trials: int = 1000, seed: int = 0):
     """Fits `LatentPrimitives` on a fixed corpus sample; returns `(primitives, U, V)`.
 
     `U` and `V` are the `(corpus_trials, time, n_components)` primitive time
     series of that sample, from which pre-training batches are drawn.
     """
     inputs, targets = corpus_arrays(tasks, corpus_trials, seed)
-    primitives = LatentPrimitives(n_components, method=method).fit_trials(inputs, targets)
+    primitives = LatentPrimitives(n_components, method=method, rescale=rescale).fit_trials(
+        inputs, targets)
     u, v = primitives.transform_trials(inputs, targets)
     return primitives, u, v
 
@@ -249,6 +255,7 @@ def pretrain_modules(
     start = time.perf_counter()
     if primitives is None:
         primitives = fit_primitives(tasks, n_components=len(module_sizes), method=config.method,
+                                    rescale=config.rescale,
                                     corpus_trials=config.corpus_trials, seed=seed + 10_000)
     fitted, u, v = primitives
     if u.shape[-1] < len(module_sizes):

@@ -68,6 +68,25 @@ def test_transform_is_fixed_after_fit(data):
     np.testing.assert_allclose(first, primitives.transform(x)[:50], atol=1e-12)
 
 
+def test_minmax_rescale_uses_bounds_fixed_at_fit(data):
+    x, y = data
+    raw_u, raw_v = LatentPrimitives().fit(x, y).transform(x, y)
+    primitives = LatentPrimitives(rescale="minmax").fit(x, y)
+    u, v = primitives.transform(x, y)
+    # one global min and max per side (all components together), as the reference code
+    assert u.min() == pytest.approx(0.0, abs=1e-12) and u.max() == pytest.approx(1.0)
+    assert v.min() == pytest.approx(0.0, abs=1e-12) and v.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(u, (raw_u - raw_u.min()) / (raw_u.max() - raw_u.min()),
+                               atol=1e-12)
+    np.testing.assert_allclose(v, (raw_v - raw_v.min()) / (raw_v.max() - raw_v.min()),
+                               atol=1e-12)
+    # a sub-batch keeps the fit's bounds (no per-batch rescale): same rows, same values
+    np.testing.assert_allclose(primitives.transform(x[:30]), u[:30], atol=1e-12)
+    assert primitives.transform(x[:30]).max() < 1.0
+    np.testing.assert_allclose(primitives.correlations_,
+                               LatentPrimitives().fit(x, y).correlations_)
+
+
 def test_trials_round_trip(data):
     x, y = data
     inputs, targets = x.reshape(40, 20, 6), y.reshape(40, 20, 4)
@@ -85,6 +104,8 @@ def test_errors_name_the_argument(data):
         LatentPrimitives(n_components=5).fit(x, y)
     with pytest.raises(ValueError, match="method"):
         LatentPrimitives(method="ica").fit(x, y)
+    with pytest.raises(ValueError, match="rescale='zscore'"):
+        LatentPrimitives(rescale="zscore").fit(x, y)
     with pytest.raises(ValueError, match="columns"):
         LatentPrimitives().fit(x, y).transform(x[:, :3])
     with pytest.raises(ValueError, match="inputs"):
