@@ -55,6 +55,9 @@ def add_parser(subparsers):
     parser.add_argument("--trials", default="code", choices=("code", "text"),
                         help="memory-task trials: the reference code's (default; produced the "
                              "paper's Fig. 2) or the paper text's (variable stimulus, memory delay)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes to run the approaches in; 2 uses both cores of a 2-core "
+                             "machine (each approach and each separate network is a job)")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=run)
     return parser
@@ -98,7 +101,7 @@ def run(args) -> int:
     def progress(message):
         print(f"[{time.perf_counter() - start:7.1f} s] {message}", flush=True)
 
-    results = run_pipeline(config, args.out, progress=progress)
+    results = run_pipeline(config, args.out, progress=progress, workers=args.workers)
     print("\n% decisions correct on held-out trials:")
     approaches = list(results["accuracy"])
     print(f"  {'task':<18}" + "".join(f"{a:>16}" for a in approaches))

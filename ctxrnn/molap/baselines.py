@@ -44,8 +44,8 @@ def dni_config(n_tasks: int = 9, **overrides) -> HeadConfig:
 
 def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
                    units: int = SEPARATE_UNITS, config: HeadConfig | None = None,
-                   seed: int = 0, progress: Callable[[str], None] | None = None
-                   ) -> list[HeadsResult]:
+                   seed: int = 0, first_index: int = 0,
+                   progress: Callable[[str], None] | None = None) -> list[HeadsResult]:
     """Trains one fully plastic network per task.
 
     Args:
@@ -53,7 +53,9 @@ def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
         names: task names (default: each task's `name`).
         units: N of each network. Default: `100`.
         config: `HeadConfig`; default `separate_config()`.
-        seed: int; network `j` uses `seed + j`.
+        seed: int; network `j` uses `seed + first_index + j`.
+        first_index: position of `tasks[0]` in the whole task list, so that a
+            network's seeds do not depend on how the list is split into jobs.
         progress: optional callable receiving progress lines.
 
     Returns:
@@ -65,10 +67,11 @@ def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
     for index, task in enumerate(tasks):
         single = net.HeadLayout((layout.names[index],), (layout.n_inputs[index],),
                                 (layout.n_outputs[index],))
+        number = first_index + index
         model = net.build_network(single, units, train_recurrent=True, l2=config.l2,
-                                  activity_l2=config.activity_l2, seed=seed + index,
+                                  activity_l2=config.activity_l2, seed=seed + number,
                                   name=f"separate_{layout.names[index]}")
-        results.append(fit_multihead(model, [task], single, config, seed=seed + 1000 * index,
+        results.append(fit_multihead(model, [task], single, config, seed=seed + 1000 * number,
                                      progress=progress, label=f"separate {single.names[0]}"))
     return results
 

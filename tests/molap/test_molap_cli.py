@@ -96,3 +96,24 @@ def test_trial_layouts():
     assert np.all(np.abs(batch.inputs[:, 35:85, 1:]).sum(axis=-1) > 0.5)
     with pytest.raises(ValueError, match="trials"):
         PipelineConfig(trials="paper")
+
+
+def test_workers_run_the_same_jobs_in_processes(tmp_path):
+    from ctxrnn.molap import baselines
+
+    tasks = make_all()[:2]
+    config = pipeline.PipelineConfig(
+        tasks=NAMES[:2], approaches=("molap", "separate"), test_trials=100,
+        pretrain=tr.PretrainConfig.fast(5, corpus_trials=50),
+        heads=tr.HeadConfig.fast(5, batch_size=20),
+        separate=baselines.separate_config(iterations=5, stages=1, batch_size=20))
+    alone = pipeline.run_pipeline(config, tasks=tasks)
+    pooled = pipeline.run_pipeline(config, tmp_path / "run", tasks=tasks, workers=2)
+    assert pooled["workers"] == 2 and set(pooled["models"]) == set(alone["models"])
+    for approach, values in alone["accuracy"].items():
+        for name, value in values.items():
+            # same seeds; only the thread count (float rounding) differs
+            assert pooled["accuracy"][approach][name] == pytest.approx(value, abs=0.03)
+    assert (tmp_path / "run" / "models" / "separate_delay_pro.keras").exists()
+    with pytest.raises(ValueError, match="workers=0"):
+        pipeline.run_pipeline(config, tasks=tasks, workers=0)
