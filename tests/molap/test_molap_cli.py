@@ -61,15 +61,13 @@ def _chance(tasks, names, trials=300):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="memory tasks (mem_pro/mem_anti) stay near chance with a frozen "
-                          "core; see experiments/RESULTS_molap.md", strict=False)
-def test_full_pipeline_beats_chance_on_every_task():
-    tasks = make_all()
+def test_full_pipeline_meets_the_paper_bar_on_every_task():
+    """The default MoLaP run (paper sizes, code trials): >= 70 % on each of the nine
+    tasks (about 10-15 minutes on 2 cores)."""
     config = pipeline.PipelineConfig(approaches=("molap",), test_trials=500)
-    results = pipeline.run_pipeline(config, tasks=tasks)
-    chance = _chance(tasks, NAMES)
-    for name in NAMES:
-        assert results["accuracy"]["molap"][name] >= max(0.7, chance[name] + 0.2), name
+    results = pipeline.run_pipeline(config)
+    for name in pipeline.MOLAP_TASK_NAMES:
+        assert results["accuracy"]["molap"][name] >= 0.7, (name, results["accuracy"]["molap"])
 
 
 def test_small_configuration_beats_chance_on_the_tasks_it_can_learn():
