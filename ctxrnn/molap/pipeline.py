@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-import json
 import pathlib
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ctxrnn import io
 from ctxrnn.molap import baselines, counts
 from ctxrnn.molap import network as net
 from ctxrnn.molap import training as tr
@@ -338,10 +338,15 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
     if out_dir is not None:
         out = pathlib.Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+        io.write_json(out / "config.json", config.to_dict())
     layout = net.HeadLayout.from_tasks(tasks, config.tasks)
     started = time.perf_counter()
-    if workers > 1:
+    # workers save their models; straight into the run directory when it keeps them
+    saved_by_workers = workers > 1 and out is not None and save_models
+    if saved_by_workers:
+        (out / "models").mkdir(exist_ok=True)
+        total = _run_parallel(config, tasks, workers, out / "models", say)
+    elif workers > 1:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="ctxrnn-molap-") as scratch:
@@ -369,14 +374,14 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
         **{k: v for k, v in extra.items() if k != "kernels"},
     }
     if out is not None:
-        _write_atomically(out / "results.json", json.dumps(results, indent=2))
-        _write_atomically(out / "table1.md",
-                          counts.table1_markdown(measured) + "\n\n" + counts.EXPLANATION)
+        io.write_json(out / "results.json", results)
+        io.write_text(out / "table1.md",
+                      counts.table1_markdown(measured) + "\n\n" + counts.EXPLANATION)
         if accuracy:
             plot_accuracy(accuracy, out / "accuracy.png")
         if "kernels" in extra:
-            np.savez(out / "kernels.npz", **extra["kernels"])
-        if save_models:
+            io.save_npz(out / "kernels.npz", **extra["kernels"])
+        if save_models and not saved_by_workers:
             (out / "models").mkdir(exist_ok=True)
             for name, model in models.items():
                 model.save(out / "models" / f"{name}.keras")
@@ -385,12 +390,6 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
     results["layout"] = layout
     results["tasks"] = tasks
     return results
-
-
-def _write_atomically(path: pathlib.Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
 
 
 def _fmt(accuracy: dict[str, float]) -> str:
