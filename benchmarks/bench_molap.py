@@ -5,9 +5,9 @@
 
 1. The pipeline of the target (primitives, module pre-training, nine heads,
    separate networks, DNI-style network) at the default schedule (200
-   iterations per learning-rate stage: pre-training 2 modules x 5 stages, heads
-   x 10 stages, separate networks and the DNI-style network x 10 stages;
-   2000-trial evaluations) at N = 100 (DNI: 200), in `--workers` processes
+   iterations per learning-rate stage, 5 stages: pre-training per module,
+   heads, each separate network, the DNI-style network; 2000-trial
+   evaluations) at N = 100 (DNI: 200), in `--workers` processes
    (default 2, one per core); prints the wall time and each part's compute time.
 2. One perturbation level (10 % weight lesion) with 30 random draws on the
    nine-task MoLaP model, in two regimes from one run:
@@ -94,6 +94,8 @@ def main(argv=None):
                         help="test trials per task of each perturbation regime")
     parser.add_argument("--draws", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--save-models", action="store_true",
+                        help="also save the trained models into --out/models")
     args = parser.parse_args(argv)
     names = list(pipeline.MOLAP_TASK_NAMES)
     tasks = pipeline.load_tasks(names, args.task_module)
@@ -101,7 +103,7 @@ def main(argv=None):
     if not args.skip_pipeline:
         config = pipeline.PipelineConfig(task_module=args.task_module,
                                          approaches=("molap", "separate", "dni"))
-        results = pipeline.run_pipeline(config, args.out, tasks=tasks, save_models=False,
+        results = pipeline.run_pipeline(config, args.out, tasks=tasks, save_models=args.save_models,
                                         workers=args.workers,
                                         progress=lambda m: print("  " + m, flush=True))
         report["pipeline_accuracy"] = results["accuracy"]

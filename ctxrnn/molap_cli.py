@@ -5,8 +5,9 @@
     ctxrnn molap --out runs/m --approaches molap no_pretraining --initial-state
 
 Schedule (defaults): 200 iterations per learning-rate stage (A.2, Table 2; the
-code's stages), lr x 1/3 per stage: pre-training 5 stages per module, task
-heads 10 stages, separate and DNI-style networks 10 stages. `--quick` runs one
+code's stages), lr x 1/3 per stage, 5 stages everywhere: pre-training (per
+module), task heads, each separate network and the DNI-style network (whose
+batches of ~200 trials mix all tasks). `--quick` runs one
 stage of 20 iterations everywhere and 200 test trials.
 """
 
@@ -39,12 +40,12 @@ def add_parser(subparsers):
                         help="lr stages per module, lr x 1/3 each (reference code: 5)")
     parser.add_argument("--head-iterations", type=int, default=200,
                         help="task-training iterations per lr stage (paper A.2: 200)")
-    parser.add_argument("--head-stages", type=int, default=10,
+    parser.add_argument("--head-stages", type=int, default=5,
                         help="task-training lr stages, lr x 1/3 each (reference code: 10)")
     parser.add_argument("--baseline-iterations", type=int, default=200,
-                        help="iterations per task per lr stage of the separate and DNI-style "
-                             "baselines")
-    parser.add_argument("--baseline-stages", type=int, default=10,
+                        help="iterations per lr stage of each separate network and of the "
+                             "DNI-style network (whose batches mix all tasks)")
+    parser.add_argument("--baseline-stages", type=int, default=5,
                         help="lr stages of the separate and DNI-style baselines")
     parser.add_argument("--initial-state", action="store_true",
                         help="heads also learn a per-task initial state")
@@ -80,13 +81,13 @@ def config_from_args(args):
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
                           stages=stages(args.head_stages),
                           per_task_initial_state=args.initial_state)
-    per_task = max(1, args.baseline_iterations // scale)
+    baseline_iterations = max(1, args.baseline_iterations // scale)
     baseline_stages = stages(args.baseline_stages)
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, pretrain=pre, heads=heads,
         approaches=args.approaches,
-        separate=baselines.separate_config(iterations=per_task, stages=baseline_stages),
-        dni=baselines.dni_config(len(args.tasks), iterations=per_task * len(args.tasks),
+        separate=baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages),
+        dni=baselines.dni_config(len(args.tasks), iterations=baseline_iterations,
                                  stages=baseline_stages),
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )

@@ -38,7 +38,6 @@ from ctxrnn.layers import find_ctrnn
 from ctxrnn.simulate import run_variants
 
 KINDS = ("module", "inter_module", "global", "noise", "silence")
-_MAX_FLOATS = 40_000_000  # bound on draws x trials x time x units per forward chunk
 
 
 def _check_fraction(fraction: float) -> float:
@@ -191,42 +190,17 @@ def evaluate_variants(model: keras.Model, layout, tasks: Sequence, stacked, *,
     layer, w_out, b_out = _heads(model)
     k = max(len(v) for v in (recurrent_kernels, unit_masks) if v is not None) if (
         recurrent_kernels is not None or unit_masks is not None) else 1
-    steps, units = stacked.inputs.shape[1], layer.units
-    chunk = max(1, _MAX_FLOATS // (k * steps * units))
     correct = np.zeros((k, len(tasks)))
     for index, task in enumerate(tasks):
-        rows = stacked.rows(index)
-        batch = stacked.batches[index]
         columns = layout.output_slice(index)
-        hits = np.zeros(k)
-        for start in range(0, rows.size, chunk):
-            part = rows[start:start + chunk]
-            states = run_variants(layer, stacked.inputs[part], recurrent_kernels, unit_masks)
-            outputs = states @ w_out[:, columns] + np.asarray(b_out)[..., columns]
-            sub = _subset(batch, slice(start, start + part.size))
-            for draw in range(k):
-                hits[draw] += np.sum(np.asarray(task.correct(outputs[draw], sub), float))
-        correct[:, index] = hits / rows.size
+        # the task's readout runs inside the time loop: (K, trials, T, outputs), not (.., N)
+        outputs = run_variants(layer, stacked.inputs[stacked.rows(index)], recurrent_kernels,
+                               unit_masks, readout_kernel=w_out[:, columns])
+        outputs += np.asarray(b_out)[..., columns]
+        batch = stacked.batches[index]
+        for draw in range(k):
+            correct[draw, index] = np.mean(np.asarray(task.correct(outputs[draw], batch), float))
     return correct
-
-
-def _subset(batch, rows: slice):
-    """The trials `rows` of a trial batch (every array field with a batch axis is cut)."""
-    import dataclasses
-
-    if not dataclasses.is_dataclass(batch):
-        return batch
-    size = np.shape(batch.inputs)[0]
-    changes = {}
-    for field in dataclasses.fields(batch):
-        value = getattr(batch, field.name)
-        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == size:
-            changes[field.name] = value[rows]
-        elif isinstance(value, dict):
-            changes[field.name] = {
-                key: item[rows] if isinstance(item, np.ndarray) and item.ndim >= 1
-                and item.shape[0] == size else item for key, item in value.items()}
-    return dataclasses.replace(batch, **changes)
 
 
 def perturbation_sweep(model: keras.Model, layout, tasks: Sequence, kind: str,

@@ -21,8 +21,11 @@ _MAX_FLOATS_PER_CHUNK = 40_000_000  # bounds memory of the (K, chunk, T, N) stat
 
 
 @functools.lru_cache(maxsize=None)
-def _variant_loop(activation, leaky: bool):
-    def loop(u_tbn, h0_kbn, kernels_knn, alpha, unit_masks_kn):
+def _variant_loop(activation, leaky: bool, project: bool):
+    """Compiled loop over time; with `project` it stores `h_t @ w_out` instead of
+    `h_t`, so that a readout with few outputs never materialises `(K, B, T, N)`."""
+
+    def loop(u_tbn, h0_kbn, kernels_knn, alpha, unit_masks_kn, w_out):
         steps = tf.shape(u_tbn)[0]
         states = tf.TensorArray(u_tbn.dtype, size=steps)
         keep = unit_masks_kn[:, None, :]
@@ -30,13 +33,13 @@ def _variant_loop(activation, leaky: bool):
         def body(t, h, states):
             r = activation(tf.matmul(h, kernels_knn) + u_tbn[t][None])
             h = (h + alpha * (r - h) if leaky else r) * keep
-            return t + 1, h, states.write(t, h)
+            return t + 1, h, states.write(t, tf.einsum("kbn,no->kbo", h, w_out) if project else h)
 
         _, _, states = tf.while_loop(
             lambda t, *_: t < steps, body, (0, h0_kbn * keep, states),
             parallel_iterations=1, maximum_iterations=steps,
         )
-        return states.stack()  # (T, K, B, N)
+        return states.stack()  # (T, K, B, N or outputs)
 
     return tf.function(loop, jit_compile=True, reduce_retracing=True)
 
@@ -73,8 +76,9 @@ def _check_variants(layer: CTRNN, recurrent_kernels, unit_masks):
     return recurrent_kernels, unit_masks
 
 
-def _state_chunks(layer: CTRNN, inputs, recurrent_kernels, unit_masks):
-    """Yields (batch slice, states (K, b, T, N)) chunk by chunk over the batch."""
+def _state_chunks(layer: CTRNN, inputs, recurrent_kernels, unit_masks, w_out=None):
+    """Yields (batch slice, states (K, b, T, N)) chunk by chunk over the batch;
+    with `w_out` (N, O), the projections `states @ w_out` (K, b, T, O) instead."""
     inputs = np.asarray(inputs, dtype=np.float32)
     if inputs.ndim != 3 or inputs.shape[-1] != layer.kernel.shape[0]:
         raise ValueError(
@@ -86,8 +90,10 @@ def _state_chunks(layer: CTRNN, inputs, recurrent_kernels, unit_masks):
     kernels, unit_masks = _check_variants(layer, recurrent_kernels, unit_masks)
     cell = layer.cell
     k, (batch, steps, _) = len(kernels), inputs.shape
-    chunk = max(1, min(batch, _MAX_FLOATS_PER_CHUNK // max(1, k * steps * layer.units)))
-    loop = _variant_loop(cell.activation, cell.leaky)
+    width = layer.units if w_out is None else w_out.shape[-1]
+    chunk = max(1, min(batch, _MAX_FLOATS_PER_CHUNK // max(1, k * steps * width)))
+    loop = _variant_loop(cell.activation, cell.leaky, w_out is not None)
+    w_out = tf.zeros([0, 0]) if w_out is None else tf.cast(w_out, tf.float32)
     kernels_t = tf.constant(kernels)
     masks_t = tf.constant(unit_masks)
     alpha = tf.cast(cell.alpha, tf.float32)
@@ -99,11 +105,12 @@ def _state_chunks(layer: CTRNN, inputs, recurrent_kernels, unit_masks):
             u_tbn = u_tbn + cell.bias
         h0 = cell.get_initial_state(tf.shape(x_tbi)[1])[0]
         h0_kbn = tf.broadcast_to(tf.cast(h0, tf.float32)[None], [k, *h0.shape])
-        states = loop(u_tbn, h0_kbn, kernels_t, alpha, masks_t)
+        states = loop(u_tbn, h0_kbn, kernels_t, alpha, masks_t, w_out)
         yield slice(start, start + chunk), tf.transpose(states, [1, 2, 0, 3])
 
 
-def run_variants(layer: CTRNN, inputs, recurrent_kernels=None, unit_masks=None) -> np.ndarray:
+def run_variants(layer: CTRNN, inputs, recurrent_kernels=None, unit_masks=None, *,
+                 readout_kernel=None) -> np.ndarray:
     """States of a `CTRNN` layer under `K` weight/unit variants.
 
     Args:
@@ -114,12 +121,24 @@ def run_variants(layer: CTRNN, inputs, recurrent_kernels=None, unit_masks=None) 
             kernels; `None` uses the layer's own.
         unit_masks: `(K, N)` multiplicative masks on the states (0 silences a
             unit at every step); `None` silences nothing.
+        readout_kernel: optional `(N, O)` matrix; the states are projected on it
+            inside the time loop, which returns `states @ readout_kernel` and
+            keeps memory at `O` instead of `N` numbers per step (a readout of a
+            few units under many variants runs faster this way).
 
     Returns:
-        float32 array `(K, batch, time, N)`.
+        float32 array `(K, batch, time, N)`, or `(K, batch, time, O)` with
+        `readout_kernel`.
     """
+    if readout_kernel is not None:
+        readout_kernel = np.asarray(readout_kernel, np.float32)
+        if readout_kernel.ndim != 2 or readout_kernel.shape[0] != layer.units:
+            raise ValueError(
+                f"Argument `readout_kernel` must have shape ({layer.units}, outputs); received "
+                f"{readout_kernel.shape}."
+            )
     pieces = [states.numpy() for _, states in _state_chunks(layer, inputs, recurrent_kernels,
-                                                             unit_masks)]
+                                                             unit_masks, readout_kernel)]
     return np.concatenate(pieces, axis=1)
 
 
@@ -160,8 +179,7 @@ def predict_variants(
     readout = readout or _readout_of(model)
     w_out = tf.cast(readout.kernel, tf.float32)
     outputs = []
-    for _, states in _state_chunks(layer, inputs, recurrent_kernels, unit_masks):
-        y = tf.matmul(states, w_out)
+    for _, y in _state_chunks(layer, inputs, recurrent_kernels, unit_masks, w_out):
         if readout.use_bias:
             y = y + readout.bias
         outputs.append(readout.activation(y).numpy())

@@ -56,8 +56,37 @@ def test_silenced_units_stay_zero_and_alpha_one(inputs):
 def test_chunking_over_the_batch_gives_the_same_result(inputs, monkeypatch):
     model = _model()
     whole = simulate.predict_variants(model, inputs)
-    monkeypatch.setattr(simulate, "_MAX_FLOATS_PER_CHUNK", 24 * 15 * 5)
+    calls = []
+    original = simulate._variant_loop
+
+    def counting(*args):
+        loop = original(*args)
+
+        def counted(u_tbn, *rest):
+            calls.append(int(u_tbn.shape[1]))
+            return loop(u_tbn, *rest)
+
+        return counted
+
+    monkeypatch.setattr(simulate, "_variant_loop", counting)
+    monkeypatch.setattr(simulate, "_MAX_FLOATS_PER_CHUNK", 2 * 15 * 5)  # 5 trials of 2 outputs
     np.testing.assert_allclose(simulate.predict_variants(model, inputs), whole, atol=1e-6)
+    assert calls == [5, 5, 2]
+
+
+def test_readout_inside_the_loop_equals_projecting_the_states(inputs):
+    model = _model()
+    layer = ctxrnn.find_ctrnn(model)
+    readout = np.random.default_rng(1).normal(size=(24, 3)).astype("float32")
+    kernels = np.stack([keras.ops.convert_to_numpy(layer.recurrent_kernel)] * 2)
+    kernels[1, :5] = 0.0
+    states = simulate.run_variants(layer, inputs, recurrent_kernels=kernels)
+    projected = simulate.run_variants(layer, inputs, recurrent_kernels=kernels,
+                                      readout_kernel=readout)
+    assert projected.shape == (2, 12, 15, 3)
+    np.testing.assert_allclose(projected, states @ readout, atol=1e-5)
+    with pytest.raises(ValueError, match="readout_kernel"):
+        simulate.run_variants(layer, inputs, readout_kernel=readout[:5])
 
 
 def test_bad_variant_shapes_are_named(inputs):

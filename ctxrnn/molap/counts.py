@@ -119,7 +119,7 @@ def separate_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units:
 
 
 def dni_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: int = 200,
-               iterations: int = 1800, bias: bool = True, recurrent_bias: bool = False,
+               iterations: int = 1000, bias: bool = True, recurrent_bias: bool = False,
                joint: bool = True) -> ApproachCounts:
     """One shared, fully trained network with task-specific inputs and readouts.
 

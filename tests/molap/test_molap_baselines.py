@@ -26,6 +26,6 @@ def test_separate_and_dni_train_the_recurrent_kernel():
 def test_paper_settings():
     assert baselines.separate_config().learning_rate == 3e-3
     config = baselines.dni_config(9)
-    assert config.iterations == 1800 and config.batch_size == 23 and config.learning_rate == 3e-3
-    assert config.stages == 10 and baselines.separate_config().total_iterations == 2000
+    assert config.iterations == 200 and config.batch_size == 23 and config.learning_rate == 3e-3
+    assert config.stages == 5 and baselines.separate_config().total_iterations == 1000
     assert np.isclose(baselines.dni_config(9, iterations=5).iterations, 5)

@@ -26,9 +26,9 @@ def test_arguments_map_to_the_config():
                    "--baseline-iterations", "30", "--initial-state", "--approaches", "molap"])
     config = molap_cli.config_from_args(args)
     assert config.pretrain.stages == 5 and config.heads.iterations == 50
-    assert config.heads.stages == 10 and config.separate.stages == config.dni.stages == 10
+    assert config.heads.stages == 5 and config.separate.stages == config.dni.stages == 5
     assert config.heads.per_task_initial_state and config.approaches == ("molap",)
-    assert config.dni.iterations == 30 * 9 and config.separate.iterations == 30
+    assert config.dni.iterations == 30 and config.separate.iterations == 30
     assert config.test_trials == 2000 and config.pretrain.learning_rate == 3e-3
     assert config.trials == "code"
     with pytest.raises(ValueError, match="approach"):

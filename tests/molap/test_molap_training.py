@@ -54,15 +54,15 @@ def test_stage_schedule():
 
 
 def test_default_schedule_is_200_iterations_per_stage():
-    """Paper A.2 / Table 2 with the reference code's stages: 5 x 200 (pre-training),
-    10 x 200 (task heads), lr x 1/3 per stage."""
+    """Paper A.2 / Table 2 with the reference code's stages: 5 x 200 (pre-training and
+    task heads), lr x 1/3 per stage."""
     pre, heads = tr.PretrainConfig(), tr.HeadConfig()
     assert (pre.iterations, pre.stages, pre.learning_rate) == (200, 5, 3e-3)
-    assert (heads.iterations, heads.stages, heads.learning_rate) == (200, 10, 1e-2)
-    assert pre.total_iterations == 1000 and heads.total_iterations == 2000
+    assert (heads.iterations, heads.stages, heads.learning_rate) == (200, 5, 1e-2)
+    assert pre.total_iterations == 1000 and heads.total_iterations == 1000
     schedule = tr._schedule(heads)
-    assert len(schedule) == 2000 and schedule[0] == 1e-2
-    assert np.isclose(schedule[200], 1e-2 / 3) and np.isclose(schedule[-1], 1e-2 / 3 ** 9)
+    assert len(schedule) == 1000 and schedule[0] == 1e-2
+    assert np.isclose(schedule[200], 1e-2 / 3) and np.isclose(schedule[-1], 1e-2 / 3 ** 4)
     fast = tr.HeadConfig.fast()
     assert fast.total_iterations == 20 and tr.PretrainConfig.fast(7).total_iterations == 7
 
