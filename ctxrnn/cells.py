@@ -19,6 +19,8 @@ MASK_NAMES = (
     "kernel_connectivity",
     "kernel_plasticity",
 )
+#: Weights of a `CTRNNCell` that `frozen=` can make non-trainable.
+FREEZABLE = ("kernel", "recurrent_kernel", "bias", "initial_state", "tau")
 
 
 def _check_positive(name, value):
@@ -125,6 +127,11 @@ class CTRNNCell(keras.layers.Layer):
             outgoing weights keep sign `recurrent_signs[i]`
             (see `ctxrnn.masks.dale_signs`).
         seed: int or `None`, seeds the initializers and the noise.
+        frozen: names of weights made non-trainable (`trainable = False`), a
+            subset of `FREEZABLE`. The cell's config records which of them are
+            frozen when it is saved (also when set later on the variable, as
+            `ctxrnn.freeze` does), so a reloaded model learns the same weights.
+            Default: `()`.
 
     Example:
 
@@ -163,6 +170,7 @@ class CTRNNCell(keras.layers.Layer):
         kernel_connectivity=None,
         kernel_plasticity=None,
         recurrent_signs=None,
+        frozen=(),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -213,6 +221,13 @@ class CTRNNCell(keras.layers.Layer):
             if value is not None
         }
         self._pending_signs = recurrent_signs
+        frozen = [frozen] if isinstance(frozen, str) else list(frozen)
+        unknown = sorted(set(frozen) - set(FREEZABLE))
+        if unknown:
+            raise ValueError(
+                f"Argument `frozen` must name weights among {FREEZABLE}; received {frozen!r}."
+            )
+        self._frozen = tuple(name for name in FREEZABLE if name in frozen)
         self.seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 3)
         self.state_size = self.units
         self.output_size = self.units
@@ -272,6 +287,10 @@ class CTRNNCell(keras.layers.Layer):
                     f"The initial `{weight.name}` of {self.name} holds NaN or inf; check its "
                     "initializer."
                 )
+        for name in self._frozen:
+            weight = self._freezable_weight(name)
+            if weight is not None:
+                weight.trainable = False
         if self.dale:
             # Default signs are all +1: project the initial kernel onto them too, so
             # the kernel used before the first update already obeys Dale's law.
@@ -416,6 +435,18 @@ class CTRNNCell(keras.layers.Layer):
         h_new = h + self.alpha * (r - h) if self.leaky else r
         return h_new, ([h_new] if isinstance(states, (list, tuple)) else h_new)
 
+    def _freezable_weight(self, name):
+        return getattr(self, "tau_weight" if name == "tau" else name, None)
+
+    def _frozen_now(self) -> list[str]:
+        """Names in `FREEZABLE` whose variable exists and is not trainable (a `tau`
+        that is not `tau_trainable` is a constant, not a frozen weight)."""
+        if not self.built:
+            return list(self._frozen)
+        return [name for name in FREEZABLE
+                if (weight := self._freezable_weight(name)) is not None and not weight.trainable
+                and (name != "tau" or self.tau_trainable)]
+
     # --------------------------------------------------------------- config
     def get_config(self):
         config = {
@@ -447,6 +478,7 @@ class CTRNNCell(keras.layers.Layer):
             "initial_state_trainable": self.initial_state_trainable,
             "dale": self.dale,
             "seed": self.seed,
+            "frozen": self._frozen_now(),
         }
         return {**super().get_config(), **config}
 

@@ -110,8 +110,11 @@ def run(args) -> int:
         print(f"  {task:<18}" + "".join(
             f"{100 * results['accuracy'][a][task]:>15.1f}%" for a in approaches))
     ratios = results["ratios"]
-    print(f"parameter updates: DNI-style / MoLaP = {ratios['updates_dni_over_molap']:.1f}, "
-          f"separate / MoLaP = {ratios['updates_separate_over_molap']:.1f}")
+    print(f"parameter updates, whole training: DNI-style / MoLaP = "
+          f"{ratios['updates_dni_over_molap']:.1f}, separate / MoLaP = "
+          f"{ratios['updates_separate_over_molap']:.1f}; parameters trained per added task: "
+          f"DNI-style / MoLaP = {ratios['per_task_dni_over_molap']:.0f}, separate / MoLaP = "
+          f"{ratios['per_task_separate_over_molap']:.0f}")
     print(f"total {results['seconds']['total']:.0f} s; results in {args.out}", file=sys.stdout)
     return 0
 

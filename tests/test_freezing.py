@@ -166,3 +166,34 @@ def test_model_set_weights_then_fit_keeps_the_new_frozen_values():
     _fit(model)
     np.testing.assert_array_equal(_numpy(layer.recurrent_kernel), weights[1])
 
+
+
+def test_frozen_weights_stay_frozen_after_save_and_load(tmp_path):
+    """`trainable = False` on a cell variable (as `ctxrnn.freeze` and MoLaP's frozen core
+    set it) is recorded in the config: the reloaded model trains the same weights and
+    its saved optimizer state loads without a mismatch."""
+    import warnings
+
+    from ctxrnn import freeze
+
+    model, layer = _model(initial_state_trainable=True)
+    freeze(model, recurrent=True)
+    layer.cell.recurrent_kernel.trainable = False
+    trainable = sorted(w.path for w in model.trainable_weights)
+    assert "core/cell/recurrent_kernel" not in trainable and "core/cell/bias" not in trainable
+    model.compile(optimizer="adam", loss="mse")
+    _fit(model)
+    model.save(tmp_path / "m.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a skipped optimizer state warns
+        loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert sorted(w.path for w in loaded.trainable_weights) == trainable
+    np.testing.assert_array_equal(loaded.predict(X[:4], verbose=0), model.predict(X[:4], verbose=0))
+
+
+def test_frozen_argument_is_checked_and_applied():
+    _, layer = _model(frozen=["bias", "initial_state"], initial_state_trainable=True)
+    assert not layer.cell.bias.trainable and not layer.cell.initial_state.trainable
+    assert layer.cell.kernel.trainable and layer.get_config()["frozen"] == ["bias", "initial_state"]
+    with pytest.raises(ValueError, match="frozen"):
+        CTRNN(UNITS, frozen=["readout"])

@@ -175,10 +175,17 @@ def table1_markdown(measured: dict[str, ApproachCounts]) -> str:
 
 
 def ratios(measured: dict[str, ApproachCounts]) -> dict[str, float]:
-    """The ratios Table 1 is about."""
+    """The ratios Table 1 is about.
+
+    `updates_*` compare whole trainings (MoLaP's includes pre-training);
+    `per_task_*` compare the parameters trained to learn one more task, the
+    marginal cost the paper's scaling argument rests on (MoLaP: one head;
+    DNI: the shared network and a head; separate: a whole network).
+    """
     molap = measured["molap"]
     out = {"overall_molap_over_dni": molap.overall / measured["dni"].overall}
     for other in ("dni", "separate"):
         out[f"updates_{other}_over_molap"] = measured[other].updates / molap.updates
         out[f"trained_{other}_over_molap"] = measured[other].trained / molap.trained
+        out[f"per_task_{other}_over_molap"] = measured[other].per_task / molap.per_task
     return out

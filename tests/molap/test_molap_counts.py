@@ -50,5 +50,8 @@ def test_table_and_ratios():
     assert "9.18e+05" in text and text.count("\n") == 13
     r = counts.ratios(measured)
     assert r["updates_dni_over_molap"] == pytest.approx(1800 * 49422 / 1_984_800)
+    molap, dni = measured["molap"], measured["dni"]
+    assert r["per_task_dni_over_molap"] == pytest.approx(dni.per_task / molap.per_task)
+    assert r["per_task_dni_over_molap"] > 50  # a new task: W_rec + head vs one head
     with pytest.raises(ValueError, match="n_inputs"):
         counts.molap_counts([1, 2], [1])
