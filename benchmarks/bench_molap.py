@@ -51,7 +51,7 @@ def _one_at_a_time(model, layout, tasks, stacked, kernels, rebuild):
     return accuracy
 
 
-def bench_perturbation(tasks, names, draws=30, trials=250, repeats=2):
+def bench_perturbation(tasks, names, draws=30, trials=250, repeats=3):
     """Seconds of one 30-draw lesion level: batched, one at a time, rebuild per draw."""
     layout = network.HeadLayout.from_tasks(tasks, names)
     model = network.build_network(layout, seed=0)
