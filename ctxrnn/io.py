@@ -61,9 +61,8 @@ def _fsync_directory(directory: pathlib.Path) -> None:
     except OSError:  # pragma: no cover - exotic file systems
         return
     try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
+        with contextlib.suppress(OSError):  # some file systems refuse fsync on a directory
+            os.fsync(fd)
     finally:
         os.close(fd)
 

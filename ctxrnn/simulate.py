@@ -77,8 +77,8 @@ def _check_variants(layer: CTRNN, recurrent_kernels, unit_masks):
 
 
 def _state_chunks(layer: CTRNN, inputs, recurrent_kernels, unit_masks, w_out=None):
-    """Yields (batch slice, states (K, b, T, N)) chunk by chunk over the batch;
-    with `w_out` (N, O), the projections `states @ w_out` (K, b, T, O) instead."""
+    """Yields states (K, b, T, N) chunk by chunk over the batch, in order; with
+    `w_out` (N, O), the projections `states @ w_out` (K, b, T, O) instead."""
     inputs = np.asarray(inputs, dtype=np.float32)
     if inputs.ndim != 3 or inputs.shape[-1] != layer.kernel.shape[0]:
         raise ValueError(
@@ -106,7 +106,7 @@ def _state_chunks(layer: CTRNN, inputs, recurrent_kernels, unit_masks, w_out=Non
         h0 = cell.get_initial_state(tf.shape(x_tbi)[1])[0]
         h0_kbn = tf.broadcast_to(tf.cast(h0, tf.float32)[None], [k, *h0.shape])
         states = loop(u_tbn, h0_kbn, kernels_t, alpha, masks_t, w_out)
-        yield slice(start, start + chunk), tf.transpose(states, [1, 2, 0, 3])
+        yield tf.transpose(states, [1, 2, 0, 3])
 
 
 def run_variants(layer: CTRNN, inputs, recurrent_kernels=None, unit_masks=None, *,
@@ -137,8 +137,8 @@ def run_variants(layer: CTRNN, inputs, recurrent_kernels=None, unit_masks=None, 
                 f"Argument `readout_kernel` must have shape ({layer.units}, outputs); received "
                 f"{readout_kernel.shape}."
             )
-    pieces = [states.numpy() for _, states in _state_chunks(layer, inputs, recurrent_kernels,
-                                                             unit_masks, readout_kernel)]
+    pieces = [states.numpy() for states in _state_chunks(layer, inputs, recurrent_kernels,
+                                                          unit_masks, readout_kernel)]
     return np.concatenate(pieces, axis=1)
 
 
@@ -179,7 +179,7 @@ def predict_variants(
     readout = readout or _readout_of(model)
     w_out = tf.cast(readout.kernel, tf.float32)
     outputs = []
-    for _, y in _state_chunks(layer, inputs, recurrent_kernels, unit_masks, w_out):
+    for y in _state_chunks(layer, inputs, recurrent_kernels, unit_masks, w_out):
         if readout.use_bias:
             y = y + readout.bias
         outputs.append(readout.activation(y).numpy())
