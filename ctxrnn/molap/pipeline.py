@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import os
 import pathlib
+import pickle
 import time
 from collections.abc import Callable, Sequence
 
@@ -260,6 +262,29 @@ def _worker_job(config_dict: dict, approach: str, task_indices, tasks, models_di
     return part
 
 
+def resolve_workers(workers, config: PipelineConfig, tasks) -> int:
+    """The number of worker processes `run_pipeline` uses for `workers`.
+
+    `"auto"` takes one process per core up to the number of jobs, or 1 when the
+    tasks cannot be sent to another process (a task class defined in a `.py`
+    file loaded by path does not pickle) or when there is one core or one job.
+    """
+    if workers == "auto":
+        cores = os.cpu_count() or 1
+        jobs = len(_job_list(config))
+        if cores < 2 or jobs < 2:
+            return 1
+        try:
+            pickle.dumps(list(tasks))
+        except (pickle.PicklingError, AttributeError, TypeError):
+            return 1
+        return min(cores, jobs)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"Argument `workers` must be a positive integer or 'auto'; received "
+                         f"workers={workers!r}.")
+    return workers
+
+
 def _run_parallel(config, tasks, workers, models_dir, say) -> dict:
     """Runs the jobs in `workers` single-purpose processes (spawned, so each has
     its own TensorFlow with `cores // workers` intra-op threads)."""
@@ -302,7 +327,7 @@ def _run_parallel(config, tasks, workers, models_dir, say) -> dict:
 
 def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
                  progress: Callable[[str], None] | None = None, tasks: Sequence | None = None,
-                 save_models: bool = True, workers: int = 1) -> dict:
+                 save_models: bool = True, workers: int | str = 1) -> dict:
     """Runs MoLaP and the chosen controls/baselines; returns (and writes) the results.
 
     Args:
@@ -318,8 +343,9 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
             here, one job after another; `2` uses both cores of a 2-core
             machine (one single-threaded TensorFlow per process: a N = 100
             network gains little from a second thread, measured 0.244 s vs
-            0.274 s per head step). Seeds do not depend on `workers`; results
-            agree up to the float rounding of a different thread count.
+            0.274 s per head step); `"auto"` one per core up to the number
+            of jobs (see `resolve_workers`). Seeds do not depend on `workers`;
+            results agree up to the float rounding of a different thread count.
 
     Returns:
         A dict with `accuracy` (`{approach: {task: fraction}}`), `seconds`
@@ -328,12 +354,10 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
         to `results.json`).
     """
     config = config or PipelineConfig()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"Argument `workers` must be a positive integer; received "
-                         f"workers={workers!r}.")
     say = progress or (lambda message: None)
     tasks = list(tasks) if tasks is not None else load_tasks(config.tasks, config.task_module,
                                                                   config.trials)
+    workers = resolve_workers(workers, config, tasks)
     out = None
     if out_dir is not None:
         out = pathlib.Path(out_dir)
