@@ -168,8 +168,10 @@ def _heads(model: keras.Model):
             "per-task initial states (a second input) is not supported."
         )
     readout = model.get_layer("readout")
-    return (find_ctrnn(model), keras.ops.convert_to_numpy(readout.kernel),
-            keras.ops.convert_to_numpy(readout.bias) if readout.use_bias else 0.0)
+    kernel = keras.ops.convert_to_numpy(readout.kernel)
+    bias = (keras.ops.convert_to_numpy(readout.bias) if readout.use_bias
+            else np.zeros(kernel.shape[-1], kernel.dtype))
+    return find_ctrnn(model), kernel, bias
 
 
 def evaluate_variants(model: keras.Model, layout, tasks: Sequence, stacked, *,
@@ -196,7 +198,7 @@ def evaluate_variants(model: keras.Model, layout, tasks: Sequence, stacked, *,
         # the task's readout runs inside the time loop: (K, trials, T, outputs), not (.., N)
         outputs = run_variants(layer, stacked.inputs[stacked.rows(index)], recurrent_kernels,
                                unit_masks, readout_kernel=w_out[:, columns])
-        outputs += np.asarray(b_out)[..., columns]
+        outputs += b_out[columns]
         batch = stacked.batches[index]
         for draw in range(k):
             correct[draw, index] = np.mean(np.asarray(task.correct(outputs[draw], batch), float))

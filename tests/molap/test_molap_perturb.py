@@ -124,3 +124,21 @@ def test_real_molap_tasks_fractional_scores():
                                         unit_masks=np.ones((2, 20), np.float32))
     np.testing.assert_allclose(batched[1], [baseline[name] for name in names], atol=1e-12)
     assert all(0.0 <= value <= 1.0 for value in baseline.values())
+
+
+def test_a_readout_without_bias_is_evaluated_too(trained):
+    tasks, layout, model = trained
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["config"]["name"] == "readout":
+            layer["config"]["use_bias"] = False
+    plain = keras.Model.from_config(config)
+    for layer in plain.layers:
+        weights = model.get_layer(layer.name).get_weights()
+        layer.set_weights(weights[:1] if layer.name == "readout" else weights)
+    stacked = tr.stacked_batch(tasks, layout, 16, seed=5)
+    batched = perturb.evaluate_variants(plain, layout, tasks, stacked,
+                                        unit_masks=np.ones((1, 20), np.float32))
+    outputs = plain.predict(stacked.inputs, verbose=0)
+    for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
+        assert batched[0, index] == pytest.approx(np.mean(task.correct(out, stacked.batches[index])))
