@@ -132,8 +132,19 @@ def _layout_counts(layout: net.HeadLayout, config: PipelineConfig, iterations_pe
     return {"molap": molap, "separate": separate, "dni": dni}
 
 
-def plot_accuracy(accuracy: dict[str, dict[str, float]], path) -> pathlib.Path:
-    """Fig. 2-style grouped bars: % correct per task, one bar per approach."""
+def plot_accuracy(accuracy: dict[str, dict[str, float]], path, *,
+                  spread: dict[str, dict[str, float]] | None = None) -> pathlib.Path:
+    """Fig. 2-style grouped bars: % correct per task, one bar per approach.
+
+    Args:
+        accuracy: `{approach: {task: fraction}}` (a mean over seeds, say).
+        path: PNG to write.
+        spread: optional `{approach: {task: fraction}}` drawn as error bars
+            (e.g. the standard deviation over seeds).
+
+    Returns:
+        The path written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -145,8 +156,9 @@ def plot_accuracy(accuracy: dict[str, dict[str, float]], path) -> pathlib.Path:
     figure, axes = plt.subplots(figsize=(9, 3.4))
     x = np.arange(len(tasks))
     for i, approach in enumerate(approaches):
+        errors = None if spread is None else [100 * spread[approach][t] for t in tasks]
         axes.bar(x + i * width, [100 * accuracy[approach][t] for t in tasks], width,
-                 label=approach)
+                 yerr=errors, capsize=2 if errors else 0, label=approach)
     axes.axhline(70, color="k", lw=0.8, ls="--")
     axes.set_xticks(x + width * (len(approaches) - 1) / 2, tasks, rotation=30, ha="right",
                     fontsize=8)
