@@ -212,3 +212,30 @@ def hidden_states(model: keras.Model, inputs, batch_size: int = 256) -> np.ndarr
     layer = find_ctrnn(model)
     probe = keras.Model(model.inputs, layer.output)
     return probe.predict(inputs, batch_size=batch_size, verbose=0)
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+class ActivityL2(keras.layers.Layer):
+    """Identity layer adding `coefficient * mean(x**2)` to the model's losses.
+
+    MoLaP's activity regularisation (paper A.2: 1e-7) on the hidden states;
+    `ctxrnn.molap.build_network` puts it after the `CTRNN`.
+
+    Args:
+        coefficient: float >= 0. Default: `1e-7`.
+    """
+
+    def __init__(self, coefficient: float = 1e-7, **kwargs):
+        super().__init__(**kwargs)
+        if not coefficient >= 0:
+            raise ValueError(
+                f"Argument `coefficient` must be >= 0; received coefficient={coefficient!r}.")
+        self.coefficient = float(coefficient)
+
+    def call(self, inputs):
+        if self.coefficient > 0:
+            self.add_loss(self.coefficient * keras.ops.mean(keras.ops.square(inputs)))
+        return inputs
+
+    def get_config(self):
+        return {**super().get_config(), "coefficient": self.coefficient}

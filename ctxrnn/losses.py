@@ -40,3 +40,16 @@ class MaskedMSE(keras.losses.Loss):
             mask = ops.expand_dims(mask, -1)
         mask = ops.broadcast_to(mask, ops.shape(error))
         return ops.sum(mask * error) / ops.maximum(ops.sum(mask), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="ctxrnn")
+def masked_mse(y_true, y_pred):
+    """Mean squared error over the entries where the loss mask is 1.
+
+    `y_true` is `[targets | loss_mask]` along the last axis
+    (`StackedBatch.packed_targets`); the result is
+    `sum(mask * (y_pred - targets)**2) / sum(mask)`.
+    """
+    n = ops.shape(y_pred)[-1]
+    targets, mask = y_true[..., :n], y_true[..., n:]
+    return ops.sum(mask * ops.square(y_pred - targets)) / ops.maximum(ops.sum(mask), 1.0)

@@ -22,7 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from ctxrnn.layers import CTRNN, find_ctrnn
+from ctxrnn.layers import CTRNN, ActivityL2, find_ctrnn
+from ctxrnn.losses import masked_mse
 
 #: MoLaP defaults (paper A.2): N = 100 in two modules, g = 1.5, discrete tanh
 #: network (alpha = dt / tau = 1). The paper's noise (sigma 0.002, "each input
@@ -163,45 +164,6 @@ class HeadLayout:
         """Per task: its trials' outputs `(trials, time, n_outputs)` from stacked outputs."""
         return [outputs[..., stacked.rows(i), :, :][..., self.output_slice(i)]
                 for i in range(len(self.names))]
-
-
-@keras.saving.register_keras_serializable(package="ctxrnn")
-def masked_mse(y_true, y_pred):
-    """Mean squared error over the entries where the loss mask is 1.
-
-    `y_true` is `[targets | loss_mask]` along the last axis
-    (`StackedBatch.packed_targets`); the result is
-    `sum(mask * (y_pred - targets)**2) / sum(mask)`.
-    """
-    n = ops.shape(y_pred)[-1]
-    targets, mask = y_true[..., :n], y_true[..., n:]
-    return ops.sum(mask * ops.square(y_pred - targets)) / ops.maximum(ops.sum(mask), 1.0)
-
-
-@keras.saving.register_keras_serializable(package="ctxrnn")
-class ActivityL2(keras.layers.Layer):
-    """Identity layer adding `coefficient * mean(x**2)` to the model's losses.
-
-    MoLaP's activity regularisation (paper A.2: 1e-7) on the hidden states.
-
-    Args:
-        coefficient: float >= 0. Default: `1e-7`.
-    """
-
-    def __init__(self, coefficient: float = ACTIVITY_L2, **kwargs):
-        super().__init__(**kwargs)
-        if not coefficient >= 0:
-            raise ValueError(
-                f"Argument `coefficient` must be >= 0; received coefficient={coefficient!r}.")
-        self.coefficient = float(coefficient)
-
-    def call(self, inputs):
-        if self.coefficient > 0:
-            self.add_loss(self.coefficient * ops.mean(ops.square(inputs)))
-        return inputs
-
-    def get_config(self):
-        return {**super().get_config(), "coefficient": self.coefficient}
 
 
 def _head_weights(layout: HeadLayout, units: int, rng: np.random.Generator):

@@ -152,3 +152,30 @@ def test_evaluate_returns_fraction_per_task(tasks, heads):
     accuracy = tr.evaluate(heads.model, tasks, heads.layout, n_trials=20, chunk=10)
     assert set(accuracy) == set(NAMES)
     assert all(0.0 <= value <= 1.0 for value in accuracy.values())
+
+
+def test_a_saved_molap_model_loads_with_only_ctxrnn_imported(tmp_path):
+    """`import ctxrnn` registers every layer and loss a MoLaP model is saved with
+    (a fresh interpreter that never imports `ctxrnn.molap`)."""
+    import subprocess
+    import sys
+
+    tasks = make_all()[:2]
+    layout = net.HeadLayout.from_tasks(tasks, NAMES[:2])
+    model = net.build_network(layout, 12, seed=0)
+    model.compile(optimizer="adam", loss=net.masked_mse)
+    stacked = tr.stacked_batch(tasks, layout, 4, seed=0)
+    expected = model.predict(stacked.inputs, verbose=0)
+    np.save(tmp_path / "inputs.npy", stacked.inputs)
+    np.save(tmp_path / "expected.npy", expected)
+    model.save(tmp_path / "molap.keras")
+    script = (
+        "import sys, numpy as np, keras, ctxrnn\n"
+        "assert 'ctxrnn.molap' not in sys.modules\n"
+        f"d = {str(tmp_path)!r}\n"
+        "m = keras.models.load_model(d + '/molap.keras')\n"
+        "out = m.predict(np.load(d + '/inputs.npy'), verbose=0)\n"
+        "np.testing.assert_array_equal(out, np.load(d + '/expected.npy'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
