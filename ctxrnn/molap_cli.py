@@ -48,6 +48,8 @@ def add_parser(subparsers):
                              "DNI-style network (whose batches mix all tasks)")
     parser.add_argument("--baseline-stages", type=int, default=5,
                         help="lr stages of the separate and DNI-style baselines")
+    parser.add_argument("--gain", type=float, default=1.5,
+                        help="g of the random core W_rec ~ g N(0, 1) / sqrt(N) (paper A.2: 1.5)")
     parser.add_argument("--initial-state", action="store_true",
                         help="heads also learn a per-task initial state")
     parser.add_argument("--test-trials", type=int, default=2000)
@@ -100,7 +102,7 @@ def config_from_args(args):
     baseline_iterations = max(1, args.baseline_iterations // scale)
     baseline_stages = stages(args.baseline_stages)
     return PipelineConfig(
-        tasks=args.tasks, task_module=args.task_module, pretrain=pre, heads=heads,
+        tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches,
         separate=baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages),
         dni=baselines.dni_config(len(args.tasks), iterations=baseline_iterations,

@@ -80,6 +80,9 @@ class PipelineConfig:
         if self.trials not in TRIAL_OPTIONS:
             raise ValueError(f"Argument `trials` must be one of {sorted(TRIAL_OPTIONS)}; "
                              f"received trials={self.trials!r}.")
+        if not (isinstance(self.gain, (int, float)) and self.gain > 0):
+            raise ValueError(f"Argument `gain` must be a positive number; received "
+                             f"gain={self.gain!r}.")
         self.tasks = tuple(self.tasks)
         self.module_sizes = tuple(int(s) for s in self.module_sizes)
         self.approaches = tuple(self.approaches)

@@ -31,8 +31,12 @@ def test_arguments_map_to_the_config():
     assert config.dni.iterations == 30 and config.separate.iterations == 30
     assert config.test_trials == 2000 and config.pretrain.learning_rate == 3e-3
     assert config.trials == "code"
+    assert config.gain == 1.5
+    assert molap_cli.config_from_args(_parse(["--out", "x", "--gain", "1.2"])).gain == 1.2
     with pytest.raises(ValueError, match="approach"):
         pipeline.PipelineConfig(approaches=("magic",))
+    with pytest.raises(ValueError, match="gain=0"):
+        pipeline.PipelineConfig(gain=0)
 
 
 def test_cli_writes_a_run_directory(tmp_path, capsys):
