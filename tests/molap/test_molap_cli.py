@@ -66,8 +66,9 @@ def _chance(tasks, names, trials=300):
 
 @pytest.mark.slow
 def test_full_pipeline_meets_the_paper_bar_on_every_task():
-    """The default MoLaP run (paper sizes, code trials): >= 70 % on each of the nine
-    tasks (about 10-15 minutes on 2 cores)."""
+    """The default MoLaP run (paper sizes, code trials, seed 0): >= 70 % on each of the
+    nine tasks (about 10-15 minutes on 2 cores). Seed 0's random core is a good draw:
+    seeds 1-4 miss the bar (experiments/RESULTS_molap.md, "Over seeds")."""
     config = pipeline.PipelineConfig(approaches=("molap",), test_trials=500)
     results = pipeline.run_pipeline(config)
     for name in pipeline.MOLAP_TASK_NAMES:
