@@ -21,22 +21,26 @@ _MAX_FLOATS_PER_CHUNK = 40_000_000  # bounds memory of the (K, chunk, T, N) stat
 
 
 @functools.lru_cache(maxsize=None)
-def _variant_loop(activation, leaky: bool, project: bool):
-    """Compiled loop over time; with `project` it stores `h_t @ w_out` instead of
-    `h_t`, so that a readout with few outputs never materialises `(K, B, T, N)`."""
+def _variant_loop(activation, leaky: bool, project: bool, masked: bool):
+    """Compiled loop over time. With `project` it stores `h_t @ w_out[k]` instead
+    of `h_t`, so that a readout with few outputs never materialises `(K, B, T, N)`;
+    with `masked` it multiplies the states by the unit masks at every step."""
 
-    def loop(u_tbn, h0_kbn, kernels_knn, alpha, unit_masks_kn, w_out):
+    def loop(u_tbn, h0_kbn, kernels_knn, alpha, unit_masks_kn, w_out_kno):
         steps = tf.shape(u_tbn)[0]
         states = tf.TensorArray(u_tbn.dtype, size=steps)
         keep = unit_masks_kn[:, None, :]
 
         def body(t, h, states):
             r = activation(tf.matmul(h, kernels_knn) + u_tbn[t][None])
-            h = (h + alpha * (r - h) if leaky else r) * keep
-            return t + 1, h, states.write(t, tf.einsum("kbn,no->kbo", h, w_out) if project else h)
+            h = h + alpha * (r - h) if leaky else r
+            if masked:
+                h = h * keep
+            return t + 1, h, states.write(t, tf.matmul(h, w_out_kno) if project else h)
 
+        h0 = h0_kbn * keep if masked else h0_kbn
         _, _, states = tf.while_loop(
-            lambda t, *_: t < steps, body, (0, h0_kbn * keep, states),
+            lambda t, *_: t < steps, body, (0, h0, states),
             parallel_iterations=1, maximum_iterations=steps,
         )
         return states.stack()  # (T, K, B, N or outputs)
@@ -92,8 +96,18 @@ def _state_chunks(layer: CTRNN, inputs, recurrent_kernels, unit_masks, w_out=Non
     k, (batch, steps, _) = len(kernels), inputs.shape
     width = layer.units if w_out is None else w_out.shape[-1]
     chunk = max(1, min(batch, _MAX_FLOATS_PER_CHUNK // max(1, k * steps * width)))
-    loop = _variant_loop(cell.activation, cell.leaky, w_out is not None)
-    w_out = tf.zeros([0, 0]) if w_out is None else tf.cast(w_out, tf.float32)
+    masked = not np.all(unit_masks == 1.0)
+    if masked and w_out is not None:
+        # only outputs are wanted: a silenced unit is one whose outgoing recurrent
+        # weights and readout weights are 0 (its own state is never seen), which
+        # costs nothing per step, unlike multiplying the states by the mask
+        kernels = kernels * unit_masks[:, :, None]
+        w_out = unit_masks[:, :, None] * np.asarray(w_out, np.float32)[None]
+        masked = False
+    elif w_out is not None:
+        w_out = np.broadcast_to(np.asarray(w_out, np.float32), (k, *np.shape(w_out)))
+    loop = _variant_loop(cell.activation, cell.leaky, w_out is not None, masked)
+    w_out = tf.zeros([k, 0, 0]) if w_out is None else tf.constant(w_out, tf.float32)
     kernels_t = tf.constant(kernels)
     masks_t = tf.constant(unit_masks)
     alpha = tf.cast(cell.alpha, tf.float32)

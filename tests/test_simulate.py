@@ -89,6 +89,22 @@ def test_readout_inside_the_loop_equals_projecting_the_states(inputs):
         simulate.run_variants(layer, inputs, readout_kernel=readout[:5])
 
 
+@pytest.mark.parametrize("tau", [10.0, 30.0])  # discrete and leaky
+def test_silencing_with_a_readout_equals_projecting_the_silenced_states(inputs, tau):
+    """With a readout the unit masks are folded into the kernels (no per-step product)."""
+    layer = ctxrnn.find_ctrnn(_model(tau=tau))
+    readout = np.random.default_rng(2).normal(size=(24, 3)).astype("float32")
+    unit_masks = np.ones((3, 24), np.float32)
+    unit_masks[1, :6] = 0.0
+    unit_masks[2, ::3] = 0.0
+    kernels = np.stack([keras.ops.convert_to_numpy(layer.recurrent_kernel)] * 3)
+    kernels[2] *= 0.5
+    states = simulate.run_variants(layer, inputs, kernels, unit_masks)
+    projected = simulate.run_variants(layer, inputs, kernels, unit_masks, readout_kernel=readout)
+    np.testing.assert_allclose(projected, states @ readout, atol=1e-5)
+    assert np.abs(projected[1] - projected[0]).max() > 1e-3  # silencing changed the outputs
+
+
 def test_bad_variant_shapes_are_named(inputs):
     model = _model()
     layer = ctxrnn.find_ctrnn(model)
