@@ -3,6 +3,7 @@
     ctxrnn molap --out runs/molap                      # paper sizes, all approaches
     ctxrnn molap --out runs/quick --quick              # small fast configuration
     ctxrnn molap --out runs/m --approaches molap no_pretraining --initial-state
+    ctxrnn molap --out runs/paper --no-input-bias --no-solve-readout   # the paper's heads
 
 Schedule (defaults): 200 iterations per learning-rate stage (A.2, Table 2; the
 code's stages), lr x 1/3 per stage, 5 stages everywhere: pre-training (per
@@ -13,6 +14,7 @@ stage of 20 iterations everywhere and 200 test trials.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -52,6 +54,14 @@ def add_parser(subparsers):
                         help="g of the random core W_rec ~ g N(0, 1) / sqrt(N) (paper A.2: 1.5)")
     parser.add_argument("--initial-state", action="store_true",
                         help="heads also learn a per-task initial state")
+    parser.add_argument("--input-bias", action=argparse.BooleanOptionalAction, default=True,
+                        help="every head (and baseline network) learns a bias into the core, "
+                             "the constant drive of the reference code's [0, 1]-rescaled inputs "
+                             "(default on; --no-input-bias: the paper's eq. 1)")
+    parser.add_argument("--solve-readout", action=argparse.BooleanOptionalAction, default=True,
+                        help="after the gradient steps, replace each readout by the "
+                             "least-squares minimiser of the training loss (default on; "
+                             "--no-solve-readout: Adam's readout as in the paper)")
     parser.add_argument("--test-trials", type=int, default=2000)
     parser.add_argument("--quick", action="store_true",
                         help="small fast configuration (one lr stage of 1/10 the iterations, "
@@ -69,8 +79,6 @@ def add_parser(subparsers):
 
 
 def _workers(text: str) -> int | str:
-    import argparse
-
     if text == "auto":
         return text
     try:
@@ -96,17 +104,19 @@ def config_from_args(args):
     pre = tr.PretrainConfig(iterations=max(1, args.pretrain_iterations // scale),
                             stages=stages(args.pretrain_stages), method=args.method,
                             rescale=None if args.primitive_scale == "raw" else "minmax")
+    head_options = {"input_bias": args.input_bias, "solve_readout": args.solve_readout}
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
                           stages=stages(args.head_stages),
-                          per_task_initial_state=args.initial_state)
+                          per_task_initial_state=args.initial_state, **head_options)
     baseline_iterations = max(1, args.baseline_iterations // scale)
     baseline_stages = stages(args.baseline_stages)
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches,
-        separate=baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages),
+        separate=baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages,
+                                           **head_options),
         dni=baselines.dni_config(len(args.tasks), iterations=baseline_iterations,
-                                 stages=baseline_stages),
+                                 stages=baseline_stages, **head_options),
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )
 

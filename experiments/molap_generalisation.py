@@ -19,7 +19,6 @@ import time
 import numpy as np
 
 from ctxrnn.molap import training as tr
-from ctxrnn.molap.network import HeadLayout
 from ctxrnn.molap.pipeline import MOLAP_TASK_NAMES, load_tasks
 
 
@@ -48,8 +47,7 @@ def main(argv=None):
                 pre = tr.pretrain_modules(corpus, config=tr.PretrainConfig(method=method),
                                           seed=args.seed)
                 heads = tr.train_heads(pre.recurrent_kernel, [tasks[j]], [name], seed=args.seed)
-                layout = HeadLayout.from_tasks([tasks[j]], [name])
-                accuracy = tr.evaluate(heads.model, [tasks[j]], layout,
+                accuracy = tr.evaluate(heads.model, [tasks[j]], heads.layout,
                                        n_trials=args.test_trials, seed=args.seed + 777)[name]
                 results.append({"method": method, "leave": leave, "task": name,
                                 "left_out": sorted(left_out), "accuracy": accuracy,

@@ -45,18 +45,20 @@ def main(argv=None):
     config = json.loads((run / "config.json").read_text())
     names = config["tasks"]
     tasks = pipeline.load_tasks(names, config["task_module"], config.get("trials", "text"))
-    layout = network.HeadLayout.from_tasks(tasks, names)
     entries = {}
     for approach in ("molap", "dni"):
         path = run / "models" / f"{approach}.keras"
         if path.exists():
-            entries[approach] = [(keras.models.load_model(path), layout, tasks)]
+            model = keras.models.load_model(path)
+            entries[approach] = [(model, network.HeadLayout.for_model(model, tasks, names),
+                                  tasks)]
     separate = [(run / "models" / f"separate_{name}.keras", i) for i, name in enumerate(names)]
     if all(path.exists() for path, _ in separate):
-        entries["separate"] = [
-            (keras.models.load_model(path), network.HeadLayout(
-                (names[i],), (layout.n_inputs[i],), (layout.n_outputs[i],)), [tasks[i]])
-            for path, i in separate]
+        entries["separate"] = []
+        for path, i in separate:
+            model = keras.models.load_model(path)
+            entries["separate"].append(
+                (model, network.HeadLayout.for_model(model, [tasks[i]], [names[i]]), [tasks[i]]))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, summary, seconds = [], {}, {}

@@ -68,11 +68,10 @@ def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
         One `HeadsResult` per task (a one-task multi-head model each).
     """
     config = config or separate_config()
-    layout = net.HeadLayout.from_tasks(tasks, names)
+    layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
     results = []
     for index, task in enumerate(tasks):
-        single = net.HeadLayout((layout.names[index],), (layout.n_inputs[index],),
-                                (layout.n_outputs[index],))
+        single = layout.single(index)
         number = first_index + index
         model = net.build_network(single, units, train_recurrent=True, l2=config.l2,
                                   activity_l2=config.activity_l2, seed=seed + number,
@@ -99,7 +98,7 @@ def train_dni_style(tasks: Sequence, names: Sequence[str] | None = None, *,
         A `HeadsResult`.
     """
     config = config or dni_config(len(tasks))
-    layout = net.HeadLayout.from_tasks(tasks, names)
+    layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
     model = net.build_network(layout, units, train_recurrent=True, l2=config.l2,
                               activity_l2=config.activity_l2, seed=seed, name="dni_style")
     return fit_multihead(model, tasks, layout, config, seed=seed + 30_000, progress=progress,

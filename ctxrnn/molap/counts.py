@@ -67,8 +67,10 @@ class ApproachCounts:
         return dataclasses.asdict(self)
 
 
-def _head(n_in: int, n_out: int, units: int, bias: bool, initial_state: bool) -> int:
-    return n_in * units + units * n_out + (n_out if bias else 0) + (units if initial_state else 0)
+def _head(n_in: int, n_out: int, units: int, bias: bool, initial_state: bool,
+          input_bias: bool = False) -> int:
+    return ((n_in + int(input_bias)) * units + units * n_out + (n_out if bias else 0)
+            + (units if initial_state else 0))
 
 
 def _check(n_inputs: Sequence[int], n_outputs: Sequence[int]):
@@ -82,7 +84,7 @@ def _check(n_inputs: Sequence[int], n_outputs: Sequence[int]):
 def molap_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: int = 100,
                  module_sizes: Sequence[int] = (50, 50), pretrain_iterations: int = 200,
                  head_iterations: int = 200, bias: bool = True, initial_state: bool = False,
-                 pretrain_io: bool = True) -> ApproachCounts:
+                 pretrain_io: bool = True, input_bias: bool = False) -> ApproachCounts:
     """MoLaP: shared frozen core, one head per task.
 
     Args:
@@ -96,12 +98,14 @@ def molap_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: in
         initial_state: heads learn an initial state. Default: `False`.
         pretrain_io: count each phase's auxiliary input (into the module) and
             readout (from the module, with bias) as trained. Default: `True`.
+        input_bias: heads learn a bias into the core (`N` each). Default: `False`.
 
     Returns:
         `ApproachCounts`.
     """
     _check(n_inputs, n_outputs)
-    heads = [_head(i, o, units, bias, initial_state) for i, o in zip(n_inputs, n_outputs)]
+    heads = [_head(i, o, units, bias, initial_state, input_bias)
+             for i, o in zip(n_inputs, n_outputs)]
     phases = [m * m + ((m + m + (1 if bias else 0)) if pretrain_io else 0) for m in module_sizes]
     overall = units * units + sum(heads)
     trained = sum(phases) + sum(heads)
@@ -110,17 +114,20 @@ def molap_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: in
 
 
 def separate_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: int = 100,
-                    iterations: int = 200, bias: bool = True) -> ApproachCounts:
-    """One fully trained network (W_in, W_rec, readout) per task."""
+                    iterations: int = 200, bias: bool = True,
+                    input_bias: bool = False) -> ApproachCounts:
+    """One fully trained network (W_in, W_rec, readout; the input bias with
+    `input_bias`) per task."""
     _check(n_inputs, n_outputs)
-    nets = [units * units + _head(i, o, units, bias, False) for i, o in zip(n_inputs, n_outputs)]
+    nets = [units * units + _head(i, o, units, bias, False, input_bias)
+            for i, o in zip(n_inputs, n_outputs)]
     return ApproachCounts("separate", sum(nets), sum(nets), sum(nets) / len(nets),
                           iterations * sum(nets))
 
 
 def dni_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: int = 200,
                iterations: int = 1000, bias: bool = True, recurrent_bias: bool = False,
-               joint: bool = True) -> ApproachCounts:
+               joint: bool = True, input_bias: bool = False) -> ApproachCounts:
     """One shared, fully trained network with task-specific inputs and readouts.
 
     Args:
@@ -128,10 +135,11 @@ def dni_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: int 
             tasks interleaved in every batch) each step updates every
             parameter; with `joint=False` (sequential DNI) `iterations` is per
             task and each task's steps update W_rec and that task's head.
+        input_bias: heads learn a bias into the core (`N` each). Default: `False`.
     """
     _check(n_inputs, n_outputs)
     core = units * units + (units if recurrent_bias else 0)
-    heads = [_head(i, o, units, bias, False) for i, o in zip(n_inputs, n_outputs)]
+    heads = [_head(i, o, units, bias, False, input_bias) for i, o in zip(n_inputs, n_outputs)]
     overall = core + sum(heads)
     if joint:
         updates = iterations * overall

@@ -76,6 +76,12 @@ class HeadLayout:
         names: task names, one per head.
         n_inputs: input channels of each task.
         n_outputs: output channels of each task.
+        input_bias: bool, give every head a trainable bias into the core: the
+            stacked inputs get one constant-1 channel per task (the last of its
+            block), whose `W_in` row is that task's bias. The reference code
+            has this in effect: it min-max rescales inputs to [0, 1], so a zero
+            input is ~0.5 and `W_in` adds a constant, learned drive on every
+            step (`shared/tasks.md` 1.4). Default: `False`.
 
     Example:
 
@@ -88,6 +94,7 @@ class HeadLayout:
     names: tuple[str, ...]
     n_inputs: tuple[int, ...]
     n_outputs: tuple[int, ...]
+    input_bias: bool = False
 
     def __post_init__(self):
         if not (len(self.names) == len(self.n_inputs) == len(self.n_outputs)) or not self.names:
@@ -97,25 +104,52 @@ class HeadLayout:
             )
 
     @classmethod
-    def from_tasks(cls, tasks: Sequence, names: Sequence[str] | None = None) -> "HeadLayout":
+    def from_tasks(cls, tasks: Sequence, names: Sequence[str] | None = None, *,
+                   input_bias: bool = False) -> "HeadLayout":
         """Reads each task's channel counts from a 1-trial batch."""
         probes = [task.generate(1, seed=0) for task in tasks]
         if names is None:
             names = [getattr(task, "name", f"task{i}") for i, task in enumerate(tasks)]
         return cls(tuple(names), tuple(int(np.shape(p.inputs)[-1]) for p in probes),
-                   tuple(int(np.shape(p.targets)[-1]) for p in probes))
+                   tuple(int(np.shape(p.targets)[-1]) for p in probes), bool(input_bias))
+
+    @classmethod
+    def for_model(cls, model: keras.Model, tasks: Sequence,
+                  names: Sequence[str] | None = None) -> "HeadLayout":
+        """The layout of a (reloaded) multi-head `model` of `tasks`, with or without
+        input biases, read from the width of its input."""
+        plain = cls.from_tasks(tasks, names)
+        width = int(model.inputs[0].shape[-1])
+        for layout in (plain, dataclasses.replace(plain, input_bias=True)):
+            if layout.total_inputs == width:
+                return layout
+        raise ValueError(
+            f"Model {model.name!r} takes {width} input channels; tasks {list(plain.names)} "
+            f"stack to {plain.total_inputs} (or {plain.total_inputs + len(plain.names)} with "
+            f"input biases)."
+        )
+
+    def single(self, index: int) -> "HeadLayout":
+        """The one-task layout of head `index`."""
+        return HeadLayout((self.names[index],), (self.n_inputs[index],),
+                          (self.n_outputs[index],), self.input_bias)
+
+    def input_width(self, index: int) -> int:
+        """Columns of task `index`'s input block (its channels, plus 1 with `input_bias`)."""
+        return self.n_inputs[index] + int(self.input_bias)
 
     @property
     def total_inputs(self) -> int:
-        return int(sum(self.n_inputs))
+        return int(sum(self.input_width(i) for i in range(len(self.names))))
 
     @property
     def total_outputs(self) -> int:
         return int(sum(self.n_outputs))
 
     def input_slice(self, index: int) -> slice:
-        start = int(sum(self.n_inputs[:index]))
-        return slice(start, start + self.n_inputs[index])
+        """Columns of task `index`'s block in the stacked inputs (its bias channel last)."""
+        start = int(sum(self.input_width(i) for i in range(index)))
+        return slice(start, start + self.input_width(index))
 
     def output_slice(self, index: int) -> slice:
         start = int(sum(self.n_outputs[:index]))
@@ -152,6 +186,9 @@ class HeadLayout:
                     f"Task {self.names[index]!r} has {np.shape(batch.inputs)[-1]} input channels; "
                     f"the layout expects {self.n_inputs[index]}."
                 )
+            if self.input_bias:
+                inputs[rows, :, cols_in.stop - 1] = 1.0
+                cols_in = slice(cols_in.start, cols_in.stop - 1)
             inputs[rows, :, cols_in] = batch.inputs
             targets[rows, :, cols_out] = batch.targets
             mask = np.asarray(batch.loss_mask, np.float32)
@@ -167,11 +204,13 @@ class HeadLayout:
 
 
 def _head_weights(layout: HeadLayout, units: int, rng: np.random.Generator):
-    """Paper A.2 initialisation: W_in block of task j ~ N(0, 1) / sqrt(n_in_j);
-    readout ~ N(0, 1) / sqrt(N) (the reference code's scale)."""
+    """Paper A.2 initialisation: W_in block of task j ~ N(0, 1) / sqrt(n_in_j),
+    its input bias (if any) 0; readout ~ N(0, 1) / sqrt(N) (the reference
+    code's scale)."""
     w_in = np.zeros((layout.total_inputs, units), np.float32)
     for index, n_in in enumerate(layout.n_inputs):
-        w_in[layout.input_slice(index)] = rng.normal(size=(n_in, units)) / np.sqrt(n_in)
+        block = layout.input_slice(index)
+        w_in[block.start:block.start + n_in] = rng.normal(size=(n_in, units)) / np.sqrt(n_in)
     w_out = rng.normal(size=(units, layout.total_outputs)) / np.sqrt(units)
     return w_in, w_out.astype(np.float32)
 
@@ -286,8 +325,9 @@ def task_model(model: keras.Model, layout: HeadLayout, name: str) -> keras.Model
     Returns:
         A new `Input -> CTRNN -> Dense` model for that task alone, with the
         task's input rows, the shared recurrent kernel, the task's readout
-        columns (and its initial state). Noise settings are kept; the
-        recurrent kernel is frozen.
+        columns (and its initial state). A head's input bias (`input_bias`
+        layouts) becomes the layer's bias, so the model takes the task's own
+        channels. Noise settings are kept; the recurrent kernel is frozen.
     """
     index = layout.index(name)
     core = find_ctrnn(model)
@@ -299,11 +339,16 @@ def task_model(model: keras.Model, layout: HeadLayout, name: str) -> keras.Model
     if any(layer.name == "initial_states" for layer in model.layers):
         h0 = keras.ops.convert_to_numpy(model.get_layer("initial_states").kernel)[index]
     config["initial_state_trainable"] = h0 is not None
+    config["use_bias"] = layout.input_bias  # the head's bias row becomes the layer's bias
     inputs = keras.Input((None, layout.n_inputs[index]), name="inputs")
     layer = CTRNN(name="ctrnn", **config)
     head = keras.layers.Dense(layout.n_outputs[index], name="readout")
     single = keras.Model(inputs, head(layer(inputs)), name=f"{model.name}_{name}")
-    layer.cell.kernel.assign(keras.ops.convert_to_numpy(core.kernel)[layout.input_slice(index)])
+    rows = keras.ops.convert_to_numpy(core.kernel)[layout.input_slice(index)]
+    if layout.input_bias:
+        rows, bias = rows[:-1], rows[-1]
+        layer.cell.bias.assign(bias)
+    layer.cell.kernel.assign(rows)
     layer.cell.recurrent_kernel.assign(keras.ops.convert_to_numpy(core.effective_recurrent_kernel))
     if h0 is not None:
         layer.cell.initial_state.assign(h0)

@@ -126,12 +126,13 @@ def _layout_counts(layout: net.HeadLayout, config: PipelineConfig, iterations_pe
         layout.n_inputs, layout.n_outputs, units=config.units, module_sizes=config.module_sizes,
         pretrain_iterations=iterations_per_module,
         head_iterations=config.heads.total_iterations,
-        initial_state=config.heads.per_task_initial_state)
+        initial_state=config.heads.per_task_initial_state, input_bias=config.heads.input_bias)
     separate = counts.separate_counts(
         layout.n_inputs, layout.n_outputs, units=baselines.SEPARATE_UNITS,
-        iterations=config.separate.total_iterations)
+        iterations=config.separate.total_iterations, input_bias=config.separate.input_bias)
     dni = counts.dni_counts(layout.n_inputs, layout.n_outputs, units=config.dni_units,
-                            iterations=config.dni.total_iterations)
+                            iterations=config.dni.total_iterations,
+                            input_bias=config.dni.input_bias)
     return {"molap": molap, "separate": separate, "dni": dni}
 
 
@@ -189,7 +190,7 @@ def _job_list(config: PipelineConfig) -> list[tuple[str, tuple[int, ...] | None]
     return jobs
 
 
-def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, layout, say) -> dict:
+def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) -> dict:
     """Trains and evaluates one approach (or some of the separate networks).
 
     Returns `{"accuracy": {approach: {task: fraction}}, "seconds": {...},
@@ -221,13 +222,13 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, layout,
             extra["kernels"] = {"pretrained": pre.recurrent_kernel,
                                 "initial": pre.initial_kernel}
         models = {approach: heads.model}
-        accuracy = evaluate(heads.model, tasks, layout)
+        accuracy = evaluate(heads.model, tasks, heads.layout)
     elif approach == "no_pretraining":
         kernel = tr.initial_recurrent_kernel(config.units, config.gain, seed)
         heads = tr.train_heads(kernel, tasks, config.tasks, config=config.heads, seed=seed,
                                progress=say)
         models = {approach: heads.model}
-        accuracy = evaluate(heads.model, tasks, layout)
+        accuracy = evaluate(heads.model, tasks, heads.layout)
     elif approach == "separate":
         indices = tuple(range(len(tasks))) if task_indices is None else tuple(task_indices)
         chosen = [tasks[i] for i in indices]
@@ -242,7 +243,7 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, layout,
         dni = baselines.train_dni_style(tasks, config.tasks, units=config.dni_units,
                                         config=config.dni, seed=seed, progress=say)
         models = {"dni": dni.model}
-        accuracy = evaluate(dni.model, tasks, layout)
+        accuracy = evaluate(dni.model, tasks, dni.layout)
     seconds[approach] = time.perf_counter() - start
     return {"accuracy": {approach: accuracy}, "seconds": seconds, "models": models,
             "extra": extra}
@@ -262,13 +263,12 @@ def _worker_job(config_dict: dict, approach: str, task_indices, tasks, models_di
                 messages) -> dict:
     """Runs `_run_job` in a worker process; saves its models, returns their paths."""
     config = PipelineConfig(**config_dict)
-    layout = net.HeadLayout.from_tasks(tasks, config.tasks)
     label = approach if task_indices is None else f"{approach} {config.tasks[task_indices[0]]}"
 
     def say(message):
         messages.put(f"({label}) {message}")
 
-    part = _run_job(config, approach, task_indices, tasks, layout, say)
+    part = _run_job(config, approach, task_indices, tasks, say)
     paths = {}
     for name, model in part.pop("models").items():
         paths[name] = str(pathlib.Path(models_dir) / f"{name}.keras")
@@ -378,7 +378,7 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
         out = pathlib.Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         io.write_json(out / "config.json", config.to_dict())
-    layout = net.HeadLayout.from_tasks(tasks, config.tasks)
+    layout = net.HeadLayout.from_tasks(tasks, config.tasks, input_bias=config.heads.input_bias)
     started = time.perf_counter()
     # workers save their models; straight into the run directory when it keeps them
     saved_by_workers = workers > 1 and out is not None and save_models
@@ -393,7 +393,7 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
     else:
         total = {"accuracy": {}, "seconds": {}, "models": {}, "extra": {}}
         for approach, indices in _job_list(config):
-            part = _run_job(config, approach, indices, tasks, layout, say)
+            part = _run_job(config, approach, indices, tasks, say)
             _merge(total, part)
             if approach != "separate" or indices[0] == len(config.tasks) - 1:
                 say(f"{approach}: {_fmt(total['accuracy'][approach])} "

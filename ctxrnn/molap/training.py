@@ -7,9 +7,11 @@
    module `k`, which are discarded afterwards). The error gradient flows
    through the whole network, inter-module weights included; they keep their
    random initial values.
-2. `train_heads`: `W_rec` is frozen; every task trains its own input and
-   readout weights (optionally its initial state), all nine in one batched
-   step (see `ctxrnn.molap.network`).
+2. `train_heads`: `W_rec` is frozen; every task trains its own input weights,
+   input bias and readout (optionally its initial state), all nine in one
+   batched step (see `ctxrnn.molap.network`); then each readout is replaced by
+   the least-squares minimiser of the training loss (`ctxrnn.readout`).
+   `HeadConfig(input_bias=False, solve_readout=False)` gives the paper's heads.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ctxrnn import masks
 from ctxrnn.layers import CTRNN
 from ctxrnn.molap import network as net
 from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
+from ctxrnn.readout import ReadoutFit, fit_readout
 
 
 class _StagedSchedule:
@@ -104,6 +107,17 @@ class HeadConfig(_StagedSchedule):
         l2, activity_l2: regularisation. Defaults: `1e-5`, `1e-7`.
         per_task_initial_state: also learn each task's initial state.
         clipnorm: optional gradient-norm clip. Default: `1.0`.
+        solve_readout: bool, after the gradient steps replace the readout by
+            the least-squares minimiser of the same loss on fresh trials
+            (`ctxrnn.readout.fit_readout`; the states of a frozen core are too
+            badly conditioned for Adam to reach it). Default: `True`.
+        readout_trials: trials per task of that fit. Default: `500`.
+        input_bias: bool, every head also learns a bias into the core (one
+            constant input channel per task, `HeadLayout(input_bias=True)`):
+            the constant drive the reference code's [0, 1]-rescaled inputs
+            give its heads. It sets where a frozen core operates during the
+            memory epochs, when the task inputs are 0. It starts at 0, so the
+            initial network is the bias-free one. Default: `True`.
     """
 
     learning_rate: float = 1e-2
@@ -115,6 +129,9 @@ class HeadConfig(_StagedSchedule):
     activity_l2: float = net.ACTIVITY_L2
     per_task_initial_state: bool = False
     clipnorm: float | None = 1.0
+    solve_readout: bool = True
+    readout_trials: int = 500
+    input_bias: bool = True
 
 
 def _check_positive_int(name, value):
@@ -306,6 +323,7 @@ class HeadsResult:
         seconds: wall time of training.
         trainable_parameters: number of trainable scalars of the model.
         iterations: optimizer steps taken.
+        readout: the `ReadoutFit` of the least-squares readout, or `None`.
     """
 
     model: keras.Model
@@ -314,6 +332,7 @@ class HeadsResult:
     seconds: float
     trainable_parameters: int
     iterations: int
+    readout: ReadoutFit | None = None
 
 
 def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed: int):
@@ -331,7 +350,8 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
         tasks: the tasks, in layout order.
         layout: the model's `HeadLayout`.
         config: a `HeadConfig` (or any object with its fields).
-        seed: int, trials of iteration `i` use seed `seed + i`.
+        seed: int, trials of iteration `i` use seed `seed + i`; the trials of
+            the least-squares readout (`config.solve_readout`) the next seed.
         progress: optional callable receiving progress lines.
         label: name used in progress lines.
 
@@ -353,8 +373,16 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
         losses.append(float(loss))
         if (step + 1) % max(1, len(schedule) // 4) == 0:
             say(f"{label}: iteration {step + 1}/{len(schedule)} loss {loss:.4f}")
+    readout = None
+    if getattr(config, "solve_readout", False):
+        _check_positive_int("readout_trials", config.readout_trials)
+        sample = stacked_batch(tasks, layout, config.readout_trials, seed + len(schedule))
+        readout = fit_readout(model, net.task_inputs(model, sample), sample.targets,
+                              sample.loss_mask)
+        say(f"{label}: least-squares readout, loss {readout.loss_before:.4f} -> "
+            f"{readout.loss_after:.4f}")
     return HeadsResult(model, layout, losses, time.perf_counter() - start, trainable,
-                       len(schedule))
+                       len(schedule), readout)
 
 
 def train_heads(
@@ -382,7 +410,7 @@ def train_heads(
     """
     config = config or HeadConfig()
     recurrent_kernel = np.asarray(recurrent_kernel, np.float32)
-    layout = net.HeadLayout.from_tasks(tasks, names)
+    layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
     model = net.build_network(
         layout, recurrent_kernel.shape[0], recurrent_kernel=recurrent_kernel,
         train_recurrent=False, l2=config.l2, activity_l2=config.activity_l2,

@@ -19,6 +19,10 @@ def test_molap_counts_by_hand():
     assert c.updates == 200 * phases + 200 * heads == 1_984_800
     with_h0 = counts.molap_counts(N_IN, N_OUT, initial_state=True)
     assert with_h0.overall == c.overall + 9 * 100
+    biased = counts.molap_counts(N_IN, N_OUT, pretrain_iterations=200, head_iterations=200,
+                                 input_bias=True)     # one bias row of W_in per head
+    assert biased.trained == c.trained + 9 * 100
+    assert biased.updates == c.updates + 200 * 9 * 100
 
 
 def test_baseline_counts_by_hand():
@@ -30,6 +34,8 @@ def test_baseline_counts_by_hand():
     assert dni.updates == 1800 * 49422
     sequential = counts.dni_counts(N_IN, N_OUT, units=200, iterations=200, joint=False)
     assert sequential.updates == 200 * (9 * 40000 + 200 * 25 + 200 * 22 + 22)
+    assert counts.separate_counts(N_IN, N_OUT, input_bias=True).overall == 94722 + 9 * 100
+    assert counts.dni_counts(N_IN, N_OUT, input_bias=True).overall == 49422 + 9 * 200
 
 
 def test_paper_assumption_reproduces_table1_up_to_the_power_of_ten():

@@ -179,3 +179,19 @@ def test_a_saved_molap_model_loads_with_only_ctxrnn_imported(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_input_bias_is_a_constant_channel_per_head(tasks, heads):
+    plain = net.HeadLayout.from_tasks(tasks, NAMES)
+    biased = net.HeadLayout.from_tasks(tasks, NAMES, input_bias=True)
+    assert biased.total_inputs == plain.total_inputs + len(NAMES)
+    stacked = biased.stack([task.generate(3, seed=0) for task in tasks])
+    for index, batch in enumerate(stacked.batches):
+        block = stacked.inputs[stacked.rows(index)][..., biased.input_slice(index)]
+        np.testing.assert_array_equal(block[..., -1], 1.0)  # the bias channel, every step
+        np.testing.assert_array_equal(block[..., :-1], batch.inputs)
+    # a reloaded model's layout is read from its input width
+    assert heads.layout.input_bias
+    assert net.HeadLayout.for_model(heads.model, tasks, NAMES) == heads.layout
+    with pytest.raises(ValueError, match="input channels"):
+        net.HeadLayout.for_model(heads.model, tasks[:2], NAMES[:2])
