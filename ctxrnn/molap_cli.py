@@ -33,9 +33,11 @@ def add_parser(subparsers):
     parser.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
     parser.add_argument("--method", default="cca", choices=("cca", "pca", "pca_joint"),
                         help="latent primitives of the MoLaP approach")
-    parser.add_argument("--primitive-scale", default="minmax", choices=("minmax", "raw"),
+    parser.add_argument("--primitive-scale", default="minmax",
+                        choices=("minmax", "centered", "raw"),
                         help="primitives scaled to [0, 1] with bounds fixed on the corpus "
-                             "(default, as the reference code) or raw canonical scores")
+                             "(default, as the reference code), to [-0.5, 0.5] (centered) or "
+                             "raw canonical scores")
     parser.add_argument("--pretrain-iterations", type=int, default=200,
                         help="pre-training iterations per lr stage (paper A.2: 200)")
     parser.add_argument("--pretrain-stages", type=int, default=5,
@@ -103,7 +105,7 @@ def config_from_args(args):
 
     pre = tr.PretrainConfig(iterations=max(1, args.pretrain_iterations // scale),
                             stages=stages(args.pretrain_stages), method=args.method,
-                            rescale=None if args.primitive_scale == "raw" else "minmax")
+                            rescale=None if args.primitive_scale == "raw" else args.primitive_scale)
     head_options = {"input_bias": args.input_bias, "solve_readout": args.solve_readout}
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
                           stages=stages(args.head_stages),

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
 METHODS = ("cca", "pca", "pca_joint")
-RESCALES = (None, "minmax")
+RESCALES = (None, "minmax", "centered")
 
 
 def _sign_of_largest(loadings: np.ndarray) -> np.ndarray:
@@ -63,15 +63,19 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
     alike. Without it the primitives are z-score sized (unit variance, tails
     of several units), and a module pre-trained on them grows a strong,
     saturating low-rank structure that the frozen-core heads cannot use
-    (experiments/RESULTS_molap.md).
+    (experiments/RESULTS_molap.md). `rescale="centered"` is the same map
+    shifted to [-0.5, 0.5]: [0, 1] primitives are mostly positive time
+    courses, and a module trained to sustain them can grow a real positive
+    leading eigenvalue, a self-exciting mode whose saturated states erase the
+    memory the heads need (RESULTS_molap.md, "Which cores fail").
 
     Args:
         n_components: int, number of primitives (modules). Default: `2`.
         method: `"cca"`, `"pca"` or `"pca_joint"`. Default: `"cca"`.
         max_iter: int, NIPALS iterations of the CCA. Default: `500`.
         tol: float, NIPALS tolerance. Default: `1e-6`.
-        rescale: `None` (raw scores, default) or `"minmax"` (to [0, 1], bounds
-            fixed at fit time).
+        rescale: `None` (raw scores, default), `"minmax"` (to [0, 1], bounds
+            fixed at fit time) or `"centered"` (to [-0.5, 0.5], same bounds).
 
     Attributes:
         x_scaler_, y_scaler_: fitted `StandardScaler`s of inputs and targets.
@@ -80,7 +84,7 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
         y_estimator_: the fitted `PCA` of the targets (`method="pca"`), else `None`.
         x_signs_, y_signs_: `(n_components,)` arrays of +1/-1 applied to the scores.
         x_bounds_, y_bounds_: `(min, max)` of the fit data's input and target
-            scores (used by `rescale="minmax"`).
+            scores (used by `rescale="minmax"` and `"centered"`).
         correlations_: `(n_components,)` correlation of each input primitive
             with its target primitive on the fit data.
         target_variance_explained_: `(n_components,)` cumulative fraction of
@@ -236,9 +240,10 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
                 )
             yz = self.y_scaler_.transform(Y)
         u, v = self._scores(self.x_scaler_.transform(X), yz)
-        if self.rescale == "minmax":
-            u = _to_unit(u, self.x_bounds_)
-            v = None if v is None else _to_unit(v, self.y_bounds_)
+        if self.rescale in ("minmax", "centered"):
+            shift = 0.5 if self.rescale == "centered" else 0.0
+            u = _to_unit(u, self.x_bounds_) - shift
+            v = None if v is None else _to_unit(v, self.y_bounds_) - shift
         return u if Y is None else (u, v)
 
     def fit_transform(self, X, Y=None, **fit_params):

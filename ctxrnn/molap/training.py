@@ -67,9 +67,10 @@ class PretrainConfig(_StagedSchedule):
             Default: `1000`.
         method: `"cca"`, `"pca"` or `"pca_joint"` (see `LatentPrimitives`).
         rescale: `"minmax"` (primitives scaled to [0, 1] with bounds fixed on
-            the corpus sample, as in the reference code; default) or `None`
-            (raw z-score-sized scores; pre-training on them makes the core
-            worse than a random one, experiments/RESULTS_molap.md).
+            the corpus sample, as in the reference code; default),
+            `"centered"` (the same shifted to [-0.5, 0.5]) or `None` (raw
+            z-score-sized scores; pre-training on them makes the core worse
+            than a random one, experiments/RESULTS_molap.md).
         clipnorm: optional gradient-norm clip. Default: `1.0`.
     """
 

@@ -33,6 +33,9 @@ def test_arguments_map_to_the_config():
     assert config.trials == "code"
     assert config.gain == 1.5
     assert molap_cli.config_from_args(_parse(["--out", "x", "--gain", "1.2"])).gain == 1.2
+    assert config.pretrain.rescale == "minmax"
+    centered = molap_cli.config_from_args(_parse(["--out", "x", "--primitive-scale", "centered"]))
+    assert centered.pretrain.rescale == "centered"
     assert config.heads.input_bias and config.heads.solve_readout and config.dni.input_bias
     paper = molap_cli.config_from_args(_parse(["--out", "x", "--no-input-bias",
                                                "--no-solve-readout"]))

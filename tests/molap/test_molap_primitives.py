@@ -85,6 +85,9 @@ def test_minmax_rescale_uses_bounds_fixed_at_fit(data):
     assert primitives.transform(x[:30]).max() < 1.0
     np.testing.assert_allclose(primitives.correlations_,
                                LatentPrimitives().fit(x, y).correlations_)
+    centered_u, centered_v = LatentPrimitives(rescale="centered").fit(x, y).transform(x, y)
+    np.testing.assert_allclose(centered_u, u - 0.5, atol=1e-12)  # [-0.5, 0.5], same bounds
+    np.testing.assert_allclose(centered_v, v - 0.5, atol=1e-12)
 
 
 def test_trials_round_trip(data):
