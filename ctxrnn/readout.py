@@ -4,9 +4,10 @@ With everything upstream of a linear `Dense` readout held fixed, the training
 loss `sum(mask * (y - h W - b)**2) / sum(mask) + l2 * |W|**2` is a quadratic in
 `(W, b)` and has one closed-form minimiser. Gradient descent reaches it slowly
 when the states `h` are badly conditioned, as the states of a frozen random
-core are (condition numbers of 1e7 are common): on a MoLaP core with trained
-input weights, the Adam-trained readout of Mem DM1 got 64 % of responses
-within delta where the least-squares readout of the same states got 95 %
+core are (condition numbers of 1e7 are common): on a frozen random g = 1.5
+core with trained input weights, the Adam-trained readout of Mem DM1 got 64 %
+of responses within delta where the least-squares readout of the same states
+got 95 %
 (experiments/RESULTS_molap.md). `fit_readout` solves the normal equations,
 accumulated in float64 over chunks of trials, one output column at a time
 (columns with the same loss mask share one Gram matrix, so the stacked heads of
@@ -170,7 +171,8 @@ def fit_readout(model: keras.Model, x, targets, loss_mask=None, *, l2: float | N
         for group in range(len(grams)):
             c = group_of.index(group)
             rows = m[:, c] > 0
-            grams[group] += (design[rows] * m[rows, c:c + 1]).T @ design[rows]
+            used = design[rows]  # only the steps this mask weighs
+            grams[group] += (used * m[rows, c:c + 1]).T @ used
         cross += design.T @ (m * y)
         target_energy += np.sum(m * y * y, axis=0)
     total = flat_mask.sum()
