@@ -7,8 +7,7 @@ when the states `h` are badly conditioned, as the states of a frozen random
 core are (condition numbers of 1e7 are common): on a frozen random g = 1.5
 core with trained input weights, the Adam-trained readout of Mem DM1 got 64 %
 of responses within delta where the least-squares readout of the same states
-got 95 %
-(experiments/RESULTS_molap.md). `fit_readout` solves the normal equations,
+got 95 % (experiments/RESULTS_molap.md). `fit_readout` solves the normal equations,
 accumulated in float64 over chunks of trials, one output column at a time
 (columns with the same loss mask share one Gram matrix, so the stacked heads of
 a multi-head model cost one matrix per task).
