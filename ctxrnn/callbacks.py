@@ -12,6 +12,7 @@ them) and, given a run directory, writes its full record there atomically
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ import numpy as np
 
 from ctxrnn.analysis.statistics import statistics_and_eigenvalues
 from ctxrnn.layers import find_ctrnn
+from ctxrnn.readout import find_readouts
 from ctxrnn.runs import RunDirectory
 
 LOG_PREFIX = "wrec_"
@@ -32,17 +34,20 @@ WEIGHT_SOURCES = ("recurrent_kernel", "kernel", "readout_kernel")
 def model_weights(model: keras.Model) -> dict[str, np.ndarray]:
     """The arrays of `ctxrnn.runs.WEIGHT_ARRAYS` of a `CTRNN -> Dense` model.
 
-    The recurrent and input kernels are the effective ones (masks applied).
+    The recurrent and input kernels are the effective ones (masks applied); the
+    readout is found by name (`ctxrnn.readout.find_readouts`).
     """
     layer = find_ctrnn(model)
     arrays = layer.effective_weights()
     arrays["recurrent_connectivity"] = keras.ops.convert_to_numpy(layer.recurrent_connectivity)
     arrays.pop("tau", None)
-    readout = model.layers[-1]
-    if isinstance(readout, keras.layers.Dense):
-        arrays["readout_kernel"] = keras.ops.convert_to_numpy(readout.kernel)
-        if readout.use_bias:
-            arrays["readout_bias"] = keras.ops.convert_to_numpy(readout.bias)
+    heads = find_readouts(model)
+    if heads:  # a grown model's heads side by side, in output order
+        arrays["readout_kernel"] = np.concatenate(
+            [keras.ops.convert_to_numpy(head.kernel) for head in heads], axis=1)
+        if all(head.use_bias for head in heads):
+            arrays["readout_bias"] = np.concatenate(
+                [keras.ops.convert_to_numpy(head.bias) for head in heads])
     return arrays
 
 
@@ -63,6 +68,13 @@ class WeightStatistics(keras.callbacks.Callback):
     `wrec_n_outside_unit_circle`. With `run_dir`, the records go to
     `statistics.json`, the eigenvalues to `eigenvalues/*.npy`, and the weights
     before the first and after the last epoch to `weights/{initial,final}.npz`.
+    A fit that continues a run (a second `fit`, or one resumed at
+    `initial_epoch=k`) numbers its records after the run's last one.
+
+    **TensorBoard.** With `log_dir`, or when a default `tf.summary` writer is
+    active, the scalars, a histogram of the effective W_rec entries and the
+    eigenvalue figure (an image) go to TensorBoard at each record
+    (`pip install tensorboard`, part of ctxrnn's dependencies).
 
     Args:
         run_dir: path of a run directory, or `None` to keep records in memory
@@ -71,6 +83,8 @@ class WeightStatistics(keras.callbacks.Callback):
         weights: which weights to record, from `"recurrent_kernel"`, `"kernel"`,
             `"readout_kernel"`. Default: `("recurrent_kernel",)`.
         bins: int, histogram bins. Default: `50`.
+        log_dir: directory of a TensorBoard writer of its own, or `None`
+            (write to the default writer only if one is active). Default: `None`.
 
     Example:
 
@@ -82,7 +96,8 @@ class WeightStatistics(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir=None, every: int = 1,
-                 weights: Sequence[str] = ("recurrent_kernel",), bins: int = 50):
+                 weights: Sequence[str] = ("recurrent_kernel",), bins: int = 50,
+                 log_dir=None):
         super().__init__()
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"Argument `every` must be a positive integer; received every={every!r}.")
@@ -96,7 +111,9 @@ class WeightStatistics(keras.callbacks.Callback):
         self.every = every
         self.weights = tuple(weights)
         self.bins = bins
+        self.log_dir = None if log_dir is None else os.fspath(log_dir)
         self.records: list[dict] = []
+        self._writer = None
 
     def on_train_begin(self, logs=None):
         run = _as_run(self.run_dir)
@@ -104,22 +121,35 @@ class WeightStatistics(keras.callbacks.Callback):
             self.records = run.load_statistics()  # continue a run across fit calls
         else:
             self.records = []
-        self._epoch_offset = max((r["epoch"] for r in self.records), default=-1) + 1
+        # Records count epochs of the whole run: the first epoch of this fit
+        # (whatever Keras numbers it, 0 or a resumed `initial_epoch`) follows
+        # the last record.
+        self._next_epoch = max((r["epoch"] for r in self.records), default=-1) + 1
+        self._first_epoch = None
+        if self.log_dir is not None and self._writer is None:
+            self._writer = tensorboard_writer(self.log_dir)
         if not self.records:
             self._record(0, {})
             if run is not None and not run.initial_weights_path.exists():
                 run.save_weights("initial", **model_weights(self.model))
-            self._epoch_offset = 1
+            self._next_epoch = 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch is None:
+            self._first_epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        first = epoch if self._first_epoch is None else self._first_epoch
         if (epoch + 1) % self.every == 0:
-            self._record(self._epoch_offset + epoch, logs)
+            self._record(self._next_epoch + epoch - first, logs)
 
     def on_train_end(self, logs=None):
         run = _as_run(self.run_dir)
         if run is not None:
             run.save_weights("final", **model_weights(self.model))
+        if self._writer is not None:
+            self._writer.flush()
 
     def _record(self, epoch: int, logs: dict):
         arrays = model_weights(self.model)
@@ -131,14 +161,61 @@ class WeightStatistics(keras.callbacks.Callback):
             self.records.append({"epoch": int(epoch), "weight": name, **stats})
             if name == "recurrent_kernel":
                 logs.update({LOG_PREFIX + key: stats[key] for key in _LOGGED_STATISTICS})
+                self._summarise(epoch, stats, arrays, eigs)
             if run is not None and eigs is not None:
                 run.save_eigenvalues(epoch, name, eigs)
         if run is not None:
             run.write_statistics(self.records)
 
+    def _summarise(self, epoch: int, stats: dict, arrays: dict, eigenvalues) -> None:
+        """Writes the W_rec scalars, histogram and spectrum figure to TensorBoard."""
+        import tensorflow as tf
+
+        writer = self._writer
+        if writer is None and not _default_writer_active():
+            return
+        context = writer.as_default() if writer is not None else contextlib.nullcontext()
+        with context:
+            for key in _LOGGED_STATISTICS:
+                tf.summary.scalar(LOG_PREFIX + key, float(stats[key]), step=epoch)
+            kernel = arrays["recurrent_kernel"][arrays["recurrent_connectivity"] > 0]
+            tf.summary.histogram("wrec_entries", kernel, step=epoch, buckets=self.bins)
+            if eigenvalues is not None:
+                from ctxrnn.analysis.figures import eigenvalue_image
+
+                image = eigenvalue_image(eigenvalues, title=f"W_rec eigenvalues, epoch {epoch}")
+                tf.summary.image("wrec_eigenvalues", image[None], step=epoch)
+
     def get_config(self):
         return {"run_dir": self.run_dir, "every": self.every, "weights": list(self.weights),
-                "bins": self.bins}
+                "bins": self.bins, "log_dir": self.log_dir}
+
+
+def _default_writer_active() -> bool:
+    """Whether a `tf.summary` default writer is set (inside `writer.as_default()`)."""
+    try:
+        from tensorflow.python.ops import summary_ops_v2
+    except ImportError:  # pragma: no cover - TF internals moved
+        return False
+    return bool(summary_ops_v2.has_default_writer())
+
+
+def tensorboard_writer(log_dir):
+    """A `tf.summary` file writer for `log_dir`; a clear error when TensorBoard is missing.
+
+    Raises:
+        ImportError: the `tensorboard` package is not installed.
+    """
+    import tensorflow as tf
+
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            "TensorBoard logging needs the `tensorboard` package: `pip install tensorboard` "
+            "(a dependency of ctxrnn; the TensorFlow CPU wheel no longer brings it)."
+        ) from error
+    return tf.summary.create_file_writer(os.fspath(log_dir))
 
 
 @keras.saving.register_keras_serializable(package="ctxrnn")

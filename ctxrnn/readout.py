@@ -41,15 +41,61 @@ class ReadoutFit:
     l2: float
 
 
-def readout_layer(model: keras.Model, name: str = "readout") -> keras.layers.Dense:
-    """The model's linear readout: the `Dense` layer `name`, else its last layer."""
-    names = [layer.name for layer in model.layers]
-    layer = model.get_layer(name) if name in names else model.layers[-1]
+#: Name of the readout `Dense` layer of ctxrnn's builders; heads added by
+#: `ctxrnn.add_task_head` are `readout_<task>`.
+READOUT_NAME = "readout"
+
+
+def find_readouts(model: keras.Model) -> list[keras.layers.Dense]:
+    """The model's readout heads: `Dense` layers named `readout` or `readout_<task>`.
+
+    In layer order, which is the order of their outputs in a model grown by
+    `ctxrnn.add_task_head`. A model with a single `Dense` layer of another name
+    has that layer as its readout.
+
+    Args:
+        model: a ctxrnn model (`Input -> CTRNN -> Dense readout(s)`).
+
+    Returns:
+        The list of readout `Dense` layers (empty if there is none).
+    """
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    named = [layer for layer in dense
+             if layer.name == READOUT_NAME or layer.name.startswith(READOUT_NAME + "_")]
+    return named or (dense if len(dense) == 1 else [])
+
+
+def find_readout(model: keras.Model, name: str = READOUT_NAME) -> keras.layers.Dense:
+    """The `Dense` readout named `name` (or the model's only readout head).
+
+    Args:
+        model: a ctxrnn model.
+        name: the readout's layer name. Default: `"readout"`.
+
+    Returns:
+        The `Dense` layer.
+
+    Raises:
+        ValueError: no such layer, it is not `Dense`, or several heads and none named `name`.
+    """
+    layers = {layer.name: layer for layer in model.layers}
+    layer = layers.get(name)
+    if layer is None:
+        heads = find_readouts(model)
+        if len(heads) != 1:
+            raise ValueError(
+                f"Expected a Dense readout layer named {name!r} in {model.name!r}; its Dense "
+                f"layers are {[l.name for l in model.layers if isinstance(l, keras.layers.Dense)]}.")
+        layer = heads[0]
     if not isinstance(layer, keras.layers.Dense):
-        raise ValueError(
-            f"fit_readout needs a model whose readout is a Dense layer (named {name!r} or last); "
-            f"{model.name!r} has {type(layer).__name__} {layer.name!r}."
-        )
+        raise ValueError(f"The readout {name!r} of {model.name!r} must be a Dense layer; "
+                         f"received {type(layer).__name__}.")
+    return layer
+
+
+def readout_layer(model: keras.Model, name: str = READOUT_NAME) -> keras.layers.Dense:
+    """The model's linear readout (`find_readout`), checked to be linear."""
+    layer = find_readout(model, name)
     activation = keras.activations.serialize(layer.activation)
     if (activation if isinstance(activation, str) else activation.get("config")) != "linear":
         raise ValueError(

@@ -152,7 +152,9 @@ class _Report:
 
 
 def _config_section(report: _Report) -> str:
-    config = report.run.load_config()
+    from ctxrnn.training import resolved_settings
+
+    config = resolved_settings(report.run.load_config())
     report.stats["config"] = config
     rows = [
         [html.escape(str(key)), html.escape(json.dumps(io.to_jsonable(value)))]

@@ -16,7 +16,13 @@ run/
   evaluation.json         {"per_task_accuracy", "accuracy", "per_task_distance"}
   examples.npz            a few test trials per task with the network's outputs
   report.html, figures/*.png, stats.json   written by `ctxrnn.report.write_report`
+  status.json             {"state": "training" | "complete" | "failed", "epoch", "message"}
+  checkpoint/             the last completed epoch of an unfinished run (`ctxrnn train --resume`)
+  tensorboard/            TensorBoard event files (`ctxrnn train --tensorboard`)
 ```
+
+A run is *complete* when `status.json` says so (runs written before status
+files existed count as complete when they hold `evaluation.json`).
 
 A directory is a run directory when it holds `config.json`. Every other file is
 optional until something needs it; a `load_*` method raises `FileNotFoundError`
@@ -62,6 +68,17 @@ EXAMPLES_FILE = "examples.npz"
 REPORT_FILE = "report.html"
 FIGURES_DIR = "figures"
 REPORT_STATS_FILE = "stats.json"
+STATUS_FILE = "status.json"
+CHECKPOINT_DIR = "checkpoint"
+TENSORBOARD_DIR = "tensorboard"
+#: States of `status.json`.
+RUN_STATES = ("training", "complete", "failed")
+# Everything a training run writes at its top level: what `clear` removes.
+RUN_ENTRIES = (
+    CONFIG_FILE, MODEL_FILE, HISTORY_FILE, WEIGHTS_DIR, STATISTICS_FILE, EIGENVALUES_DIR,
+    PRUNING_FILE, EVALUATION_FILE, EXAMPLES_FILE, REPORT_FILE, FIGURES_DIR,
+    REPORT_STATS_FILE, STATUS_FILE, CHECKPOINT_DIR, TENSORBOARD_DIR,
+)
 
 # Arrays stored in weights/initial.npz and weights/final.npz. The recurrent
 # kernel follows Keras' convention: entry [i, j] is the connection from unit i
@@ -269,6 +286,18 @@ class RunDirectory:
     def report_stats_path(self) -> pathlib.Path:
         return self.path / REPORT_STATS_FILE
 
+    @property
+    def status_path(self) -> pathlib.Path:
+        return self.path / STATUS_FILE
+
+    @property
+    def checkpoint_dir(self) -> pathlib.Path:
+        return self.path / CHECKPOINT_DIR
+
+    @property
+    def tensorboard_dir(self) -> pathlib.Path:
+        return self.path / TENSORBOARD_DIR
+
     def weights_path(self, stage: str) -> pathlib.Path:
         """Path of `weights/{stage}.npz`, `stage` in `WEIGHT_STAGES`."""
         if stage not in WEIGHT_STAGES:
@@ -415,6 +444,36 @@ class RunDirectory:
         examples["dt"] = float(examples["dt"])
         return examples
 
+    def load_status(self) -> dict[str, Any]:
+        """Returns `status.json`; a run without one is `complete` if it has `evaluation.json`."""
+        if not self.status_path.is_file():
+            state = "complete" if self.evaluation_path.is_file() else "training"
+            return {"state": state, "epoch": None, "message": ""}
+        status = io.read_json(self.status_path)
+        if not isinstance(status, dict) or status.get("state") not in RUN_STATES:
+            raise self._invalid(self.status_path, f"expected a 'state' among {RUN_STATES}")
+        return status
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether training finished and every output was written."""
+        return self.load_status()["state"] == "complete"
+
+    def has_outputs(self) -> bool:
+        """Whether any entry a training run writes (`RUN_ENTRIES`) exists here."""
+        return any((self.path / name).exists() for name in RUN_ENTRIES)
+
+    def clear(self) -> None:
+        """Removes every entry a training run writes (`RUN_ENTRIES`), nothing else."""
+        import shutil
+
+        for name in RUN_ENTRIES:
+            entry = self.path / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            elif entry.exists() or entry.is_symlink():
+                entry.unlink()
+
     def load_model(self, **kwargs: Any):
         """Loads `model.keras` with `keras.saving.load_model(path, **kwargs)`."""
         import keras
@@ -427,6 +486,14 @@ class RunDirectory:
     def write_config(self, config: Mapping[str, Any]) -> pathlib.Path:
         """Writes `config.json` (makes this directory a run directory)."""
         return io.write_json(self.config_path, dict(config))
+
+    def write_status(self, state: str, *, epoch: int | None = None,
+                     message: str = "") -> pathlib.Path:
+        """Writes `status.json`: `state` in `RUN_STATES`, the last completed epoch, a message."""
+        if state not in RUN_STATES:
+            raise ValueError(f"Argument `state` must be one of {RUN_STATES}; received {state!r}.")
+        return io.write_json(self.status_path,
+                             {"state": state, "epoch": epoch, "message": str(message)})
 
     def write_history(self, history: Mapping[str, Sequence[float]]) -> pathlib.Path:
         """Writes `history.json` from a Keras `History.history` dict."""

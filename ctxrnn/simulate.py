@@ -157,13 +157,15 @@ def run_variants(layer: CTRNN, inputs, recurrent_kernels=None, unit_masks=None, 
 
 
 def _readout_of(model: keras.Model):
-    last = model.layers[-1]
-    if not isinstance(last, keras.layers.Dense):
+    from ctxrnn.readout import find_readouts
+
+    heads = find_readouts(model)
+    if len(heads) != 1:
         raise ValueError(
-            f"predict_variants needs a model whose last layer is a Dense readout applied to the "
-            f"CTRNN states; {model.name!r} ends with {type(last).__name__}. Pass `readout=`."
+            f"predict_variants needs a model with one Dense readout applied to the CTRNN states; "
+            f"{model.name!r} has {len(heads)} ({[h.name for h in heads]}). Pass `readout=`."
         )
-    return last
+    return heads[0]
 
 
 def predict_variants(

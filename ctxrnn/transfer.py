@@ -1,4 +1,4 @@
-"""Reuse a trained network for a new task: `freeze`, `add_task_head`, `transfer`.
+"""Reuse a trained network for a new task: `freeze`, `add_task_head`, `transfer_task`.
 
 Following Driscoll, Shenoy & Sussillo (2024) — a network that learned a set
 of tasks transfers fast to a new task made of familiar computations by reusing
@@ -12,7 +12,7 @@ trials carry 0 on the new channels, so every old task's outputs are unchanged.
 ```python
 model, card = ctxrnn.load("jarne_context4")
 suite = ctxrnn.zoo.suite_from_card(card)
-result = transfer(model, "xor", suite, epochs=20)
+result = transfer_task(model, "xor", suite, epochs=20)
 result.accuracy, result.epochs_to_criterion
 ```
 """
@@ -381,7 +381,7 @@ def fit_task(model: keras.Model, single, grown, *, epochs: int = 20, steps_per_e
     return tracker.history, (reached[0] if reached else None)
 
 
-def transfer(model: keras.Model, task, suite, *, epochs: int = 20, steps_per_epoch: int = 50,
+def transfer_task(model: keras.Model, task, suite, *, epochs: int = 20, steps_per_epoch: int = 50,
              batch_size: int = 64, learning_rate: float = DEFAULT_TRANSFER_LEARNING_RATE,
              criterion: float = DEFAULT_CRITERION, stop_at_criterion: bool = False,
              validation_trials: int = 200, test_trials: int = 400, seed: int = 0,

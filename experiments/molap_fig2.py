@@ -10,7 +10,7 @@ separate networks and the DNI-style network at paper sizes, and writes
 import argparse
 import sys
 
-from ctxrnn import molap_cli
+from ctxrnn.cli import molap as molap_cli
 
 
 def main(argv=None):

@@ -6,7 +6,7 @@ of epochs:
 - `frozen_core`: a shipped context network gets a new context channel (one new
   input-kernel row, plus rows for new stimulus channels); the recurrent kernel,
   bias, old input rows and readout are frozen; only the new rows learn
-  (`ctxrnn.transfer.transfer`).
+  (`ctxrnn.transfer_task`).
 - `scratch`: a fresh network of the same size (`context_multitask` on the new
   task alone), every weight plastic, at the default learning rate and at the
   transfer learning rate.
@@ -52,7 +52,7 @@ def run_pair(pair: str, seed: int, args) -> list[dict]:
               "batch_size": args.batch_size, "criterion": args.criterion, "seed": seed}
     rows = []
     start = time.perf_counter()
-    result = tr.transfer(model, task, suite, learning_rate=args.transfer_learning_rate, **common)
+    result = tr.transfer_task(model, task, suite, learning_rate=args.transfer_learning_rate, **common)
     rows.append({
         "pair": pair, "seed": seed, "condition": "frozen_core",
         "learning_rate": args.transfer_learning_rate,

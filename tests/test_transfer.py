@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from ctxrnn import tasks, zoo, zoo_cli
+from ctxrnn import tasks, zoo
+from ctxrnn.cli import zoo as zoo_cli
 from ctxrnn import transfer as tr
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.tasks.base import Task, binary_choice
@@ -139,7 +140,7 @@ def test_transfer_keeps_frozen_parts_and_old_outputs_bit_identical(base, task):
     grown_model, _ = tr.add_task_head(model, task, suite, seed=0)
     frozen = tr.frozen_weights(grown_model)
     learned = {k: v for k, v in _weights(grown_model).items()}
-    result = tr.transfer(model, task, suite, seed=0, **QUICK)
+    result = tr.transfer_task(model, task, suite, seed=0, **QUICK)
     after = tr.frozen_weights(result.model)
     assert frozen.keys() == after.keys() and "ctrnn/cell/recurrent_kernel" in frozen
     for key in frozen:

@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from ctxrnn import zoo, zoo_cli
+from ctxrnn import zoo
+from ctxrnn.cli import zoo as zoo_cli
 
 SHIPPED = zoo.list_models()
 ACCURACY_TOLERANCE = 0.05  # fresh trials vs the card's (400 trials per task)
@@ -182,4 +183,4 @@ def test_top_level_api_reaches_the_zoo_and_transfer_helpers():
     assert ctxrnn.list_models() == zoo.list_models()
     assert ctxrnn.load is zoo.load and ctxrnn.freeze is transfer.freeze
     assert ctxrnn.add_task_head is transfer.add_task_head
-    assert ctxrnn.transfer_task is transfer.transfer
+    assert ctxrnn.transfer_task is transfer.transfer_task

@@ -483,3 +483,38 @@ def accuracy_table(evaluation: Mapping[str, Any]) -> Figure:
             axes.grid(axis="y", visible=False)
         figure.suptitle("Performance per task")
     return figure
+
+
+def figure_to_array(figure: Figure, *, dpi: int = 72) -> np.ndarray:
+    """Renders `figure` as an RGB image array `(height, width, 3)` of uint8.
+
+    For image summaries (TensorBoard), where a PNG file is not wanted.
+
+    Args:
+        figure: a matplotlib figure.
+        dpi: resolution in dots per inch. Default: `72`.
+
+    Returns:
+        The rendered pixels.
+    """
+    with matplotlib.rc_context(STYLE):
+        figure.set_dpi(dpi)
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def eigenvalue_image(eigenvalues: Any, *, title: str | None = None) -> np.ndarray:
+    """The `eigenvalue_plane` of one spectrum as an RGB array (see `figure_to_array`).
+
+    Args:
+        eigenvalues: complex eigenvalues of W_rec.
+        title: optional title.
+
+    Returns:
+        `(height, width, 3)` uint8 pixels.
+    """
+    figure = eigenvalue_plane(None, eigenvalues)
+    if title:
+        figure.suptitle(title)
+    return figure_to_array(figure)

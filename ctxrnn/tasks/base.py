@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ctxrnn.tasks.datasets import TrialDataset, check_batch_size
+
 
 @dataclasses.dataclass(frozen=True)
 class TrialBatch:
@@ -75,14 +77,6 @@ class TrialBatch:
         return self.inputs, self.targets, self.loss_mask
 
 
-def check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(
-            f"Argument `batch_size` must be a positive integer; received batch_size={batch_size!r}."
-        )
-    return int(batch_size)
-
-
 def _check_duration(epoch: str, value) -> Any:
     values = [value] if np.isscalar(value) else list(value)
     if not values or any(not np.isfinite(v) or v < 0 for v in values):
@@ -111,8 +105,12 @@ class Task(abc.ABC):
     Args:
         dt: step in ms.
         timing: overrides of the default epoch durations (ms).
-        input_noise: std of Gaussian noise added to the inputs outside the
-            blank epoch (per step, as in the reference code).
+        input_noise: std of the white Gaussian noise added to the inputs outside
+            the blank epoch, per step of `noise_dt` ms (the reference code's
+            step, `default_dt` unless a family sets it). At another `dt` the
+            per-step std is `input_noise * sqrt(noise_dt / dt)`, so the noise's
+            statistics over a fixed time window do not depend on `dt` — the rule
+            of the cell's noise too (`CTRNNCell`: `sigma * sqrt(2 tau / dt)`).
         decision_ms: length (ms) of the window at the end of the trial whose
             mean output is the response; `None` uses the whole response epoch.
 
@@ -136,6 +134,7 @@ class Task(abc.ABC):
     timing: dict[str, Any] = {}
     default_dt = 10.0
     default_input_noise = 0.0
+    noise_dt: float | None = None  # ms of the step `input_noise` is given at; None: default_dt
     default_decision_ms: float | None = None
     blank_epoch: str | None = None  # an epoch without input or noise (and, by default, loss)
     mask_blank = True  # loss mask 0 on the blank epoch
@@ -300,7 +299,7 @@ class Task(abc.ABC):
             arrays["inputs"] *= active[..., None]
         if self.input_noise > 0:
             noise = rng.standard_normal(arrays["inputs"].shape, dtype=np.float32)
-            noise *= np.float32(self.input_noise)
+            noise *= np.float32(self.input_noise_std)
             if self.noisy_inputs is not None:
                 noise *= np.isin(self.input_names, self.noisy_inputs)
             if not active.all():
@@ -319,20 +318,25 @@ class Task(abc.ABC):
             task_ids=np.zeros(n, dtype=int), task_names=(self.name,), dt=self.dt,
         )
 
-    def dataset(self, batch_size: int, steps_per_epoch: int, seed: int = 0):
+    @property
+    def input_noise_std(self) -> float:
+        """Per-step std of the input noise at this task's `dt` (see `input_noise`)."""
+        reference = self.default_dt if self.noise_dt is None else self.noise_dt
+        return self.input_noise * float(np.sqrt(reference / self.dt))
+
+    def dataset(self, batch_size: int, steps_per_epoch: int, seed: int = 0, epoch: int = 0):
         """This task alone as a seeded Keras `PyDataset` (see `TaskSuite.dataset`).
 
         Args:
             batch_size: trials per batch.
             steps_per_epoch: batches per epoch.
             seed: seed of the stream.
+            epoch: the epoch the stream starts at.
 
         Returns:
             A `keras.utils.PyDataset` of `(inputs, targets, loss_mask)` batches.
         """
-        from ctxrnn.tasks.suite import TaskSuite
-
-        return TaskSuite([self], context="none").dataset(batch_size, steps_per_epoch, seed)
+        return TrialDataset(self, batch_size, steps_per_epoch, seed, epoch=epoch)
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (and `name`); `tasks.from_config` rebuilds the task."""

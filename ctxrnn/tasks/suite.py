@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from ctxrnn.tasks.base import Task, TrialBatch, check_batch_size
+from ctxrnn.tasks.datasets import TrialDataset  # noqa: F401  (re-exported)
 from ctxrnn.tasks.registry import make
 
 CONTEXTS = ("one_hot", "pulse", "scalar", "scalar_pulse", "none")
@@ -241,7 +242,8 @@ class TaskSuite:
         return scores
 
     # --------------------------------------------------------------- keras
-    def dataset(self, batch_size: int, steps_per_epoch: int, seed: int | None = None):
+    def dataset(self, batch_size: int, steps_per_epoch: int, seed: int | None = None,
+                epoch: int = 0):
         """A seeded Keras `PyDataset` of `(inputs, targets, loss_mask)` batches.
 
         Every `(epoch, index)` gets its own batch derived from `seed`, so the
@@ -251,40 +253,16 @@ class TaskSuite:
             batch_size: trials per batch.
             steps_per_epoch: batches per epoch (the dataset's `len`).
             seed: seed of the stream; default the suite's.
+            epoch: the epoch the stream starts at (a resumed fit's `initial_epoch`).
 
         Returns:
             A `keras.utils.PyDataset` for `model.fit` (the loss mask arrives as
             `sample_weight`).
         """
-        return SuiteDataset(self, batch_size, steps_per_epoch,
-                            self.seed if seed is None else seed)
+        return TrialDataset(self, batch_size, steps_per_epoch,
+                            self.seed if seed is None else seed, epoch=epoch)
 
     def get_config(self) -> dict[str, Any]:
         return {"tasks": [t.get_config() for t in self.tasks], "context": self.context,
                 "cue_ms": self.cue_steps * self.dt, "levels": self.levels.tolist(),
                 "mixing": self.mixing, "dt": self.dt, "seed": self.seed}
-
-
-class SuiteDataset(keras.utils.PyDataset):
-    """Infinite-in-spirit seeded stream of suite batches for `model.fit`."""
-
-    def __init__(self, suite: TaskSuite, batch_size: int, steps_per_epoch: int, seed: int):
-        super().__init__()
-        check_batch_size(batch_size)
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or \
-                steps_per_epoch <= 0:
-            raise ValueError(f"Argument `steps_per_epoch` must be a positive integer; received "
-                             f"{steps_per_epoch!r}.")
-        self.suite, self.batch_size, self.steps, self.seed = suite, batch_size, steps_per_epoch, seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __getitem__(self, index: int):
-        sequence = np.random.SeedSequence([self.seed, self.epoch, int(index)])
-        batch = self.suite.generate(self.batch_size, seed=sequence.generate_state(1)[0])
-        return batch.as_keras()
-
-    def on_epoch_end(self):
-        self.epoch += 1

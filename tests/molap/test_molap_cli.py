@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from molap_fake_tasks import NAMES, make_all
 
-from ctxrnn import molap_cli
+from ctxrnn.cli import molap as molap_cli
 from ctxrnn.molap import pipeline
 from ctxrnn.molap import training as tr
 

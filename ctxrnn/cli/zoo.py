@@ -92,7 +92,7 @@ def run_transfer(args) -> int:
     try:
         model, card = zoo.load(args.model)
         suite = zoo.suite_from_card(card)
-        result = transfer.transfer(
+        result = transfer.transfer_task(
             model, args.task, suite, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
             batch_size=args.batch_size, learning_rate=args.learning_rate,
             criterion=args.criterion, seed=args.seed, verbose=args.verbose)

@@ -1,0 +1,47 @@
+"""The `ctxrnn` command: train, report, prune, tasks, molap, models, transfer.
+
+    ctxrnn train --out runs/demo            # train a context network, write its report
+    ctxrnn train --out runs/demo --resume   # continue a run that was killed
+    ctxrnn report runs/demo                 # (re)write report.html of a run
+    ctxrnn prune runs/demo                  # (re)compute the damage curves of a run
+    ctxrnn tasks [NAME --plot FILE]         # list tasks / draw trials
+    ctxrnn molap --out runs/molap           # MoLaP pipeline
+    ctxrnn models [NAME]                    # shipped models and their cards
+    ctxrnn transfer MODEL --task NAME       # learn a new task on a frozen network
+
+Each subcommand lives in a module of this package with an `add_parser(subparsers)`
+function; they are imported explicitly, so a broken one is an error at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ctxrnn.cli import molap, run, tasks, zoo
+
+# Order of the subcommands in `ctxrnn --help`.
+_COMMANDS = (run, tasks, molap, zoo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `ctxrnn` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="ctxrnn", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for module in _COMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Runs the `ctxrnn` command with `argv` (default `sys.argv[1:]`); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
