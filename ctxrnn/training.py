@@ -355,7 +355,10 @@ def train_run(run_dir: os.PathLike, config: TrainConfig | None = None, *,
     dataset = suite.dataset(batch_size=config.batch_size, steps_per_epoch=config.steps_per_epoch,
                             seed=seeding.derive(config.seed, "trials"), epoch=initial_epoch)
     try:
-        model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch,
+        # shuffle=False: Keras would permute each epoch's batch indices with Python's
+        # global `random`, whose state a resumed process does not share. The batches
+        # are i.i.d. draws already, so the permutation adds nothing.
+        model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, shuffle=False,
                   callbacks=[*own, *callbacks], verbose=verbose)
     except TrainingDivergedError as error:
         for path in (run.final_weights_path, run.pruning_path):

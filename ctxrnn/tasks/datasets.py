@@ -21,6 +21,9 @@ class TrialDataset(keras.utils.PyDataset):
     with `s` drawn from `SeedSequence([seed, epoch, index])`: the stream never
     repeats within a run, the same seed gives the same stream, and a fit
     resumed at epoch `k` (`epoch=k`) sees the batches an uninterrupted one would.
+    `fit`'s default `shuffle=True` permutes each epoch's indices with Python's
+    global `random`; pass `shuffle=False` when a resumed fit must repeat an
+    uninterrupted one exactly (the batches are independent draws anyway).
 
     Args:
         source: anything with `generate(n, seed=...) -> TrialBatch` (a `Task`,
