@@ -20,13 +20,16 @@ result.accuracy, result.epochs_to_criterion
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
+from ctxrnn import seeding
 from ctxrnn.layers import CTRNN, find_ctrnn
+from ctxrnn.tasks.datasets import TrialDataset
 
 DEFAULT_CRITERION = 0.9  # per-task accuracy that counts as "learned"
 # Only a few hundred entries learn in a transfer (the new rows), so a larger step
@@ -268,25 +271,6 @@ def remap(batch, from_names: Sequence[str], to_names: Sequence[str], *, kind: st
     return out
 
 
-class _TaskData(keras.utils.PyDataset):
-    """Trials of one task laid out in a grown suite's channels (loss only on its outputs)."""
-
-    def __init__(self, single, grown, batch_size, steps, seed):
-        super().__init__()
-        self.single, self.grown = single, grown
-        self.batch_size, self.steps, self.seed, self.epoch = batch_size, steps, seed, 0
-
-    def __len__(self):
-        return self.steps
-
-    def __getitem__(self, index):
-        state = np.random.SeedSequence([self.seed, self.epoch, int(index)]).generate_state(1)[0]
-        return task_arrays(self.single, self.grown, self.single.generate(self.batch_size, state))
-
-    def on_epoch_end(self):
-        self.epoch += 1
-
-
 def task_arrays(single, grown, batch):
     """`(inputs, targets, loss_mask)` of a single-task batch in the grown layout."""
     return (remap(batch, single.input_names, grown.input_names),
@@ -373,10 +357,12 @@ def fit_task(model: keras.Model, single, grown, *, epochs: int = 20, steps_per_e
     from ctxrnn.models import compile_model
 
     compile_model(model, learning_rate=learning_rate, metrics=[])
-    validation = single.validation_data(validation_trials, seed=seed + 1)
+    validation = single.validation_data(validation_trials,
+                                        seed=seeding.derive(seed, "validation"))
     tracker = _Accuracy(single, grown, validation, criterion, stop_at_criterion)
-    model.fit(_TaskData(single, grown, batch_size, steps_per_epoch, seed), epochs=epochs,
-              callbacks=[tracker], verbose=verbose)
+    data = TrialDataset(single, batch_size, steps_per_epoch, seeding.derive(seed, "trials"),
+                        to_arrays=functools.partial(task_arrays, single, grown))
+    model.fit(data, epochs=epochs, callbacks=[tracker], verbose=verbose)
     reached = [i + 1 for i, value in enumerate(tracker.history) if value >= criterion]
     return tracker.history, (reached[0] if reached else None)
 
@@ -417,7 +403,7 @@ def transfer_task(model: keras.Model, task, suite, *, epochs: int = 20, steps_pe
         batch_size=batch_size, learning_rate=learning_rate, criterion=criterion,
         stop_at_criterion=stop_at_criterion, validation_trials=validation_trials, seed=seed,
         verbose=verbose)
-    test = single.validation_data(test_trials, seed=seed + 2)
+    test = single.validation_data(test_trials, seed=seeding.derive(seed, "test"))
     return TransferResult(
         model=grown_model, suite=grown, task=new.name,
         accuracy=task_accuracy(grown_model, single, grown, test), history=history,

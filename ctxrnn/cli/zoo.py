@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ctxrnn import seeding
+
 
 def add_parser(subparsers):
     """Registers `models` and `transfer` on an `argparse` subparsers object."""
@@ -105,7 +107,8 @@ def run_transfer(args) -> int:
           f"{100 * args.criterion:.0f} % "
           + (f"reached at epoch {reached}" if reached else "not reached")
           + f"; {result.trainable_parameters} plastic parameters")
-    old = zoo.evaluate(result.model, result.suite, n_per_task=200, seed=args.seed + 3)
+    evaluation_seed = seeding.derive(args.seed, "evaluation")
+    old = zoo.evaluate(result.model, result.suite, n_per_task=200, seed=evaluation_seed)
     print(f"all tasks of the grown model: {_percent(old)}")
     if args.out:
         out = pathlib.Path(args.out)
@@ -119,6 +122,6 @@ def run_transfer(args) -> int:
                       "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
                       "learning_rate": args.learning_rate, "seed": args.seed,
                       "history": result.history, "epochs_to_criterion": reached},
-            evaluation={"n_per_task": 200, "seed": args.seed + 3})
+            evaluation={"n_per_task": 200, "seed": evaluation_seed})
         print(f"saved {out / saved['file']} and its card")
     return 0

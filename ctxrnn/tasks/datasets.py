@@ -32,9 +32,13 @@ class TrialDataset(keras.utils.PyDataset):
         steps_per_epoch: batches per epoch (the dataset's `len`).
         seed: seed of the stream.
         epoch: the epoch the stream starts at. Default: `0`.
+        to_arrays: `batch -> (inputs, targets, loss_mask)`; default
+            `TrialBatch.as_keras` (e.g. a transfer lays trials out in a grown
+            suite's channels).
     """
 
-    def __init__(self, source, batch_size: int, steps_per_epoch: int, seed: int, epoch: int = 0):
+    def __init__(self, source, batch_size: int, steps_per_epoch: int, seed: int, epoch: int = 0,
+                 to_arrays=None):
         super().__init__()
         check_batch_size(batch_size)
         for name, value, low in (("steps_per_epoch", steps_per_epoch, 1), ("epoch", epoch, 0)):
@@ -44,6 +48,7 @@ class TrialDataset(keras.utils.PyDataset):
         self.source, self.batch_size, self.steps, self.seed = (
             source, batch_size, int(steps_per_epoch), seed)
         self.epoch = int(epoch)
+        self.to_arrays = to_arrays
 
     def __len__(self) -> int:
         return self.steps
@@ -51,7 +56,7 @@ class TrialDataset(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         sequence = np.random.SeedSequence([self.seed, self.epoch, int(index)])
         batch = self.source.generate(self.batch_size, seed=sequence.generate_state(1)[0])
-        return batch.as_keras()
+        return batch.as_keras() if self.to_arrays is None else self.to_arrays(batch)
 
     def on_epoch_end(self):
         self.epoch += 1
