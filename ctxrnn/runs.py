@@ -459,6 +459,17 @@ class RunDirectory:
         """Whether training finished and every output was written."""
         return self.load_status()["state"] == "complete"
 
+    def require_complete(self) -> "RunDirectory":
+        """Returns `self`; raises `ValueError` naming the state if training did not finish."""
+        status = self.load_status()
+        if status["state"] != "complete":
+            detail = f": {status['message']}" if status.get("message") else ""
+            raise ValueError(
+                f"Run {str(self.path)!r} did not finish (status {status['state']!r}{detail}); "
+                "resume it with `ctxrnn train --out DIR --resume` or train it again with "
+                "`--overwrite`.")
+        return self
+
     def has_outputs(self) -> bool:
         """Whether any entry a training run writes (`RUN_ENTRIES`) exists here."""
         return any((self.path / name).exists() for name in RUN_ENTRIES)

@@ -394,13 +394,7 @@ def load_run(run_dir: os.PathLike):
             f"{str(run_dir)!r} is not a ctxrnn run directory (no config.json); create one with "
             "`ctxrnn train --out DIR`."
         )
-    run = RunDirectory(run_dir)
-    if not run.is_complete:
-        status = run.load_status()
-        raise ValueError(
-            f"Run {str(run_dir)!r} did not finish (status {status['state']!r}"
-            f"{': ' + status['message'] if status.get('message') else ''}); resume it with "
-            "`ctxrnn train --out DIR --resume` or train it again with `--overwrite`.")
+    run = RunDirectory(run_dir).require_complete()
     config = TrainConfig.from_dict(run.load_config())
     return run, config, make_suite(config), run.load_model()
 

@@ -114,12 +114,7 @@ def _report(args) -> int:
 
     if not is_run_directory(args.run):
         raise FileNotFoundError(f"{args.run!r} is not a ctxrnn run directory (no config.json)")
-    run = RunDirectory(args.run)
-    if not run.is_complete:
-        status = run.load_status()
-        raise ValueError(f"run {args.run!r} did not finish (status {status['state']!r}"
-                         f"{': ' + status['message'] if status.get('message') else ''}); "
-                         "resume it with `ctxrnn train --out DIR --resume`")
+    run = RunDirectory(args.run).require_complete()
     print(f"report: {write_report(run)}")
     return 0
 
