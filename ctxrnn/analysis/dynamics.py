@@ -563,7 +563,7 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
         outlier_scale: a point farther from the initial states' centroid than this
             times their mean distance to it is flagged `is_outlier`.
         eigenvectors: also return right eigenvectors.
-        seed: seed of the candidates (`numpy.random.SeedSequence`).
+        seed: int or `numpy.random.SeedSequence` of the candidates.
         progress: show a progress bar of the optimisation.
         **optimizer: overrides of `DEFAULT_HPS` (`lr_init`, `epsilon`, `chunk`, ...).
 
@@ -591,7 +591,8 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
     if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
         raise ValueError(f"Argument `max_iters` must be a positive integer; received {max_iters!r}.")
     hps = {**DEFAULT_HPS, **optimizer, "tol_q": tol_q, "max_iters": max_iters}
-    seeds = np.random.SeedSequence(seed).spawn(len(conditions))
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = root.spawn(len(conditions))
     units, c = network.n_units, len(conditions)
     if initial_states is not None:
         init = np.asarray(initial_states, np.float64)
@@ -629,3 +630,166 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
         results.append(_points(network, h[index], x[index], condition[index], q[index],
                                iters[index], outlier[index], eigenvectors))
     return results[0], results[1]
+
+
+# ------------------------------------------------------------ analyze
+DYNAMICS_FILE = "dynamics.json"
+FIGURE_NAMES = {"dynamics_trajectories": "Mean trajectories per task (PC1-PC2) and the fixed "
+                                         "points of each context, coloured by stability",
+                "dynamics_spectra": "Jacobian eigenvalues at the fixed points, per context",
+                "dynamics_regimes": "Free-run under each context input: the regime it settles "
+                                    "into"}
+
+
+def load_target(run_or_model: str):
+    """`(model, suite)` of a run directory (`model.keras`, `config.json`) or a shipped model.
+
+    Args:
+        run_or_model: a run directory written by `ctxrnn train`, or a name of
+            `ctxrnn.list_models()` (or a model card path).
+    """
+    import pathlib
+
+    from ctxrnn import runs, training, zoo
+
+    if runs.is_run_directory(run_or_model):
+        run = runs.RunDirectory(run_or_model)
+        config = run.load_config()
+        names = {field.name for field in dataclasses.fields(training.TrainConfig)}
+        suite = training.make_suite(training.TrainConfig(
+            **{key: value for key, value in config.items() if key in names}))
+        return keras.models.load_model(run.model_path), suite
+    if pathlib.Path(str(run_or_model)).is_dir():
+        raise ValueError(f"Argument `run_or_model` is a directory without config.json: "
+                         f"{run_or_model!r}; expected a run directory or a shipped model name.")
+    model, card = zoo.load(run_or_model)
+    return model, zoo.suite_from_card(card)
+
+
+def analyze(model, suite, out_dir, *, progress: bool = True, n_per_task: int = 20,
+            n_initial: int = 256, noise: float = 0.1, free_run_steps: int = 2000,
+            seed: int = 0, max_iters: int = 5000) -> dict[str, Any]:
+    """Fixed points, regimes and trajectories of a trained context network; writes files.
+
+    Per task of `suite`, candidates are drawn from that task's noise-free
+    validation trajectories (plus noise) and searched under the task's context
+    input with every stimulus at 0 (`regimes.context_inputs`); the network is
+    free-run under the same input from the trials' end states to find its
+    regime. Writes `out_dir/dynamics.json` and `out_dir/figures/dynamics_*.png`.
+
+    Args:
+        model: a trained ctxrnn model (one `CTRNN`).
+        suite: its `TaskSuite` (`ctxrnn.zoo.suite_from_card(card)`).
+        out_dir: directory to write into (created).
+        progress: progress bar of each optimisation.
+        n_per_task: validation trials per task.
+        n_initial: candidates per context.
+        noise: sd of the candidates' noise.
+        free_run_steps: length of the free runs.
+        seed: seed of trials and candidates.
+        max_iters: optimisation steps at most.
+
+    Returns:
+        The summary written to `dynamics.json` (JSON-ready dict).
+
+    Example:
+
+    ```python
+    model, suite = dynamics.load_target("jarne_context5")
+    summary = dynamics.analyze(model, suite, "out/jarne_context5")
+    summary["contexts"]["and"]["regime"]["regime"]
+    ```
+    """
+    import pathlib
+
+    from ctxrnn import io
+    from ctxrnn.analysis import dynamics_figures, figures, regimes
+    from ctxrnn.layers import hidden_states
+
+    out = pathlib.Path(out_dir)
+    network = NetworkMap.from_model(model)
+    batch = suite.validation_data(n_per_task, seed=seed + 1)
+    trajectories = hidden_states(model, batch.inputs)
+    conditions = regimes.context_inputs(suite)
+    seeds = np.random.SeedSequence(seed).spawn(len(suite.task_names))
+    pca = dynamics_figures.fit_pca(trajectories)
+    summary: dict[str, Any] = {
+        "units": network.n_units, "alpha": np.asarray(network.alpha).tolist(),
+        "dt": network.dt, "leaky": network.leaky, "speed": "q = 0.5 ||f(z) - h||^2 (alpha-free)",
+        "pca_explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
+        "contexts": {}}
+    dominance = regimes.eigen_dominance(network, trajectories)
+    summary["eigen_dominance"] = {k: v for k, v in dominance.items() if k != "eigenvalues"}
+    spectra, points, runs, regime_of, means = {}, [], {}, {}, {}
+    for k, name in enumerate(suite.task_names):
+        own = batch.task_ids == k
+        means[name] = trajectories[own].mean(0)
+        fixed, slow = find_fixed_points(network, conditions[k], trajectories=trajectories[own],
+                                        n_initial=n_initial, noise=noise, seed=seeds[k],
+                                        progress=progress, max_iters=max_iters)
+        found = regimes.regime(network, conditions[k], trajectories[own][:, -1],
+                               steps=free_run_steps)
+        runs[name] = network.simulate(found["final_states"][:1], conditions[k], 400)[0]
+        found.pop("final_states")
+        regime_of[name] = found
+        spectra[name] = fixed.eigenvalues
+        points.append((name, fixed.states, fixed.stability))
+        readout = network.read_out(fixed.states)
+        summary["contexts"][name] = {
+            "input": conditions[k].tolist(), "regime": found,
+            "fixed_points": fixed.to_dict(readout=readout), "slow_points": slow.summary(),
+            "pca_fixed_points": pca.transform(fixed.states).tolist() if len(fixed) else []}
+    io.write_json(out / DYNAMICS_FILE, summary)
+    made = {"dynamics_trajectories": dynamics_figures.trajectories_figure(pca, means, points),
+            "dynamics_spectra": dynamics_figures.spectra_figure(spectra),
+            "dynamics_regimes": dynamics_figures.regimes_figure(runs, regime_of, network.dt)}
+    for name, figure in made.items():
+        io.write_bytes(out / "figures" / f"{name}.png", figures.figure_to_png(figure))
+    return summary
+
+
+def report_section(out_dir) -> str:
+    """The HTML fragment of the report's dynamics section, from `analyze`'s files.
+
+    Args:
+        out_dir: the directory `analyze` wrote (`dynamics.json`, `figures/`).
+
+    Returns:
+        HTML (a table per context and the figures embedded as base64 PNG), to
+        place inside `<section><h2>Dynamics</h2>...</section>`.
+    """
+    import base64
+    import html
+    import pathlib
+
+    from ctxrnn import io
+
+    out = pathlib.Path(out_dir)
+    summary = io.read_json(out / DYNAMICS_FILE)
+    rows = []
+    for name, context in summary["contexts"].items():
+        counts = context["fixed_points"]["summary"]
+        found = context["regime"]
+        period = "" if found["period_ms"] is None else f"{found['period_ms']:.0f}"
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
+            name, found["regime"], period, f"{found['amplitude']:.3g}", counts["n_stable"],
+            counts["n_saddle"], counts["n_marginal"] + counts["n_unstable"],
+            context["slow_points"]["n"])) + "</tr>")
+    header = "".join(f"<th>{title}</th>" for title in (
+        "context", "regime", "period (ms)", "amplitude", "stable", "saddles",
+        "marginal/unstable", "slow points"))
+    dominance = summary["eigen_dominance"]
+    parts = [
+        f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
+        f"<p>{dominance['n_outside']} eigenvalues of W<sub>rec</sub> lie outside the unit "
+        f"circle; their eigen-directions ({dominance['dimension']} real dimensions) hold "
+        f"{100 * dominance['variance_fraction']:.1f} % of the activity's variance "
+        f"(a random subspace of that dimension: {100 * dominance['chance_fraction']:.1f} %).</p>"]
+    for name, caption in FIGURE_NAMES.items():
+        path = out / "figures" / f"{name}.png"
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            parts.append(f'<figure><img alt="{html.escape(caption)}" '
+                         f'src="data:image/png;base64,{data}">'
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return "".join(parts)
