@@ -44,7 +44,7 @@ def _classify_run(tail: np.ndarray, fixed_tol: float, cycle_tol: float, max_peri
     return "irregular", None, amplitude
 
 
-def regime(model, inputs, initial_states, *, steps: int = 2000, tail: int = 400,
+def regime(model, inputs, initial_states, *, steps: int = 2000, tail: int | None = None,
            fixed_tol: float = 1e-6, cycle_tol: float = 1e-2, max_period: int | None = None
            ) -> dict[str, Any]:
     """The regime the network settles into under one constant input.
@@ -54,7 +54,7 @@ def regime(model, inputs, initial_states, *, steps: int = 2000, tail: int = 400,
         inputs: `(inputs,)` the constant input.
         initial_states: `(n, units)` states to start from (e.g. trial end states).
         steps: free-run length (steps).
-        tail: the last steps that decide the regime.
+        tail: the last steps that decide the regime. Default: `min(400, steps // 2)`.
         fixed_tol: largest per-step move of a fixed point.
         cycle_tol: largest return error of a cycle, relative to the tail's extent.
         max_period: longest period tried (steps). Default: `tail // 2`.
@@ -77,6 +77,7 @@ def regime(model, inputs, initial_states, *, steps: int = 2000, tail: int = 400,
     if h0.ndim != 2 or h0.shape[1] != network.n_units:
         raise ValueError(f"Argument `initial_states` must have shape (n, {network.n_units}); "
                          f"received shape {h0.shape}.")
+    tail = min(400, steps // 2) if tail is None else tail
     if not 2 <= tail <= steps:
         raise ValueError(f"Arguments `tail` and `steps` need 2 <= tail <= steps; received "
                          f"tail={tail}, steps={steps}.")
