@@ -471,34 +471,49 @@ def optimize_candidates(model, initial_states, inputs, *, progress: bool = False
     return _optimise(network, h0, x, {**DEFAULT_HPS, **optimizer}, progress)
 
 
+def _new_state(arrays: dict[str, np.ndarray]) -> _State:
+    return _State(**{name: tf.Variable(value) for name, value in arrays.items()})
+
+
+# Finished candidates are dropped from the batch once at most this share is active
+# (and more than _MIN_ROWS remain), so stragglers do not pay for the whole batch.
+_COMPACT_SHARE = 0.5
+_MIN_ROWS = 64
+
+
 def _optimise(network, h0, x, hps, progress):
-    dtype = tf.float64
     n, units = h0.shape
-    s = _State(
-        h=tf.Variable(h0, dtype=dtype), m=tf.Variable(tf.zeros((n, units), dtype)),
-        v=tf.Variable(tf.zeros((n, units), dtype)),
-        lr=tf.Variable(tf.fill((n,), tf.constant(hps["lr_init"], dtype))),
-        t=tf.Variable(tf.zeros((n,), tf.int32)),
-        q=tf.Variable(tf.fill((n,), tf.constant(np.inf, dtype))),
-        done=tf.Variable(tf.zeros((n,), bool)))
-    x = tf.constant(x, dtype)
+    arrays = {"h": h0.astype(np.float64), "m": np.zeros((n, units)), "v": np.zeros((n, units)),
+              "lr": np.full(n, float(hps["lr_init"])), "t": np.zeros(n, np.int32),
+              "q": np.full(n, np.inf), "done": np.zeros(n, bool)}
+    rows = np.arange(n)  # the candidates in the current batch
+    s, x_batch = _new_state(arrays), tf.constant(x, tf.float64)
     chunk = _make_chunk(network, hps)
     bar = keras.utils.Progbar(hps["max_iters"], unit_name="step",
-                                  stateful_metrics=["active", "max_q"]) if progress else None
+                              stateful_metrics=["active", "max_q"]) if progress else None
     steps = int(hps["chunk"])
     taken = 0
     while taken < hps["max_iters"]:
-        all_done = bool(chunk(s, x, tf.constant(min(steps, hps["max_iters"] - taken))))
+        all_done = bool(chunk(s, x_batch, tf.constant(min(steps, hps["max_iters"] - taken))))
         taken += steps
+        done = s.done.numpy()
         if bar is not None:
             bar.update(min(taken, hps["max_iters"]),
-                       [("active", float(np.sum(~s.done.numpy()))),
-                        ("max_q", float(np.max(s.q.numpy())))])
+                       [("active", float(np.sum(~done))), ("max_q", float(np.max(s.q.numpy())))])
         if all_done:
             break
+        if len(rows) > _MIN_ROWS and np.mean(~done) <= _COMPACT_SHARE:
+            current = {name: getattr(s, name).numpy() for name in arrays}
+            for name, value in current.items():
+                arrays[name][rows] = value
+            rows, keep = rows[~done], ~done
+            s = _new_state({name: value[keep] for name, value in current.items()})
+            x_batch = tf.constant(x[rows], tf.float64)
     if bar is not None and taken < hps["max_iters"]:
         bar.update(hps["max_iters"], finalize=True)
-    return s.h.numpy(), s.q.numpy(), s.t.numpy()
+    for name in ("h", "q", "t"):
+        arrays[name][rows] = getattr(s, name).numpy()
+    return arrays["h"], arrays["q"], arrays["t"]
 
 
 DEFAULT_HPS = {"lr_init": 0.1, "lr_max": 1.0, "lr_decrease": 0.5, "lr_increase": 1.05,
@@ -637,8 +652,8 @@ DYNAMICS_FILE = "dynamics.json"
 FIGURE_NAMES = {"dynamics_trajectories": "Mean trajectories per task (PC1-PC2) and the fixed "
                                          "points of each context, coloured by stability",
                 "dynamics_spectra": "Jacobian eigenvalues at the fixed points, per context",
-                "dynamics_regimes": "Free-run under each context input: the regime it settles "
-                                    "into"}
+                "dynamics_regimes": "Free runs from trial end states under each context input "
+                                    "(PC1): the regime they settle into"}
 
 
 def load_target(run_or_model: str):
@@ -729,8 +744,8 @@ def analyze(model, suite, out_dir, *, progress: bool = True, n_per_task: int = 2
                                         progress=progress, max_iters=max_iters)
         found = regimes.regime(network, conditions[k], trajectories[own][:, -1],
                                steps=free_run_steps)
-        runs[name] = network.simulate(found["final_states"][:1], conditions[k], 400)[0]
         found.pop("final_states")
+        runs[name] = network.simulate(trajectories[own][:3, -1], conditions[k], 400)
         regime_of[name] = found
         spectra[name] = fixed.eigenvalues
         points.append((name, fixed.states, fixed.stability))
@@ -742,7 +757,7 @@ def analyze(model, suite, out_dir, *, progress: bool = True, n_per_task: int = 2
     io.write_json(out / DYNAMICS_FILE, summary)
     made = {"dynamics_trajectories": dynamics_figures.trajectories_figure(pca, means, points),
             "dynamics_spectra": dynamics_figures.spectra_figure(spectra),
-            "dynamics_regimes": dynamics_figures.regimes_figure(runs, regime_of, network.dt)}
+            "dynamics_regimes": dynamics_figures.regimes_figure(pca, runs, regime_of, network.dt)}
     for name, figure in made.items():
         io.write_bytes(out / "figures" / f"{name}.png", figures.figure_to_png(figure))
     return summary

@@ -87,12 +87,13 @@ def spectra_figure(spectra: Mapping[str, np.ndarray]) -> Figure:
     return figure
 
 
-def regimes_figure(runs: Mapping[str, np.ndarray], regimes: Mapping[str, Mapping[str, Any]],
-                   dt: float) -> Figure:
-    """The free-run tail of each condition along its first principal axis, titled by regime.
+def regimes_figure(pca, runs: Mapping[str, np.ndarray],
+                   regimes: Mapping[str, Mapping[str, Any]], dt: float) -> Figure:
+    """Free runs from trial end states under each context input, along PC1, titled by regime.
 
     Args:
-        runs: condition name -> `(time, units)` free-run states (one run).
+        pca: a fitted `PCA` (the axes of `trajectories_figure`).
+        runs: condition name -> `(runs, time, units)` free-run states from their start.
         regimes: condition name -> a `regime` result.
         dt: step in ms.
     """
@@ -101,16 +102,15 @@ def regimes_figure(runs: Mapping[str, np.ndarray], regimes: Mapping[str, Mapping
         figure = Figure(figsize=(6.5, 1.3 * max(len(names), 1) + 0.6), layout="constrained")
         for k, name in enumerate(names):
             axes = figure.add_subplot(max(len(names), 1), 1, k + 1)
-            run = np.asarray(runs[name])
-            centred = run - run.mean(0)
-            axis = np.linalg.svd(centred, full_matrices=False)[2][0]
-            axes.plot(np.arange(len(run)) * dt, centred @ axis, linewidth=1.0)
+            for run in np.asarray(runs[name]):
+                axes.plot(np.arange(1, len(run) + 1) * dt, pca.transform(run)[:, 0],
+                          linewidth=0.8)
             result = regimes[name]
             extra = (f", period {result['period_ms']:.0f} ms" if result.get("period_ms")
                      else "")
             axes.set_title(f"{name}: {result['regime']}{extra}", fontsize=9, loc="left")
             axes.set_ylabel("PC1")
         if names:
-            axes.set_xlabel("time in the free-run tail (ms)")
+            axes.set_xlabel("time since the trial's end (ms)")
         figure.suptitle("Regime per context (constant context input, stimuli 0)")
     return figure
