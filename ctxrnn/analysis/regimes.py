@@ -4,8 +4,10 @@ A network is free-run from given states under a constant input for `steps`
 steps; the last `tail` steps decide:
 
 - `"fixed_point"`: the state moves less than `fixed_tol` per step;
-- `"limit_cycle"`: some period `p` (steps) brings every tail state back within
-  `cycle_tol` times the tail's extent; the period (ms) and the amplitude (half
+- `"limit_cycle"`: some whole number of steps brings every tail state back
+  within `cycle_tol` times the tail's extent plus half the largest step; the
+  period (ms, from the spacing of the crossings of the tail's mean along its
+  first principal axis, so it need not be a whole number of steps) and the amplitude (half
   the peak-to-peak range along the tail's first principal axis, and of each
   readout channel) are reported;
 - `"irregular"`: neither (chaotic, quasi-periodic or still transient).
@@ -28,19 +30,31 @@ from ctxrnn.analysis.statistics import UNIT_CIRCLE_TOLERANCE
 REGIMES = ("fixed_point", "limit_cycle", "irregular")
 
 
+def _crossing_period(signal: np.ndarray) -> float | None:
+    """Mean spacing (steps, interpolated) of the upward zero crossings of `signal`."""
+    up = np.flatnonzero((signal[:-1] < 0) & (signal[1:] >= 0))
+    if len(up) < 2:
+        return None
+    times = up + signal[up] / (signal[up] - signal[up + 1])
+    return float(np.mean(np.diff(times)))
+
+
 def _classify_run(tail: np.ndarray, fixed_tol: float, cycle_tol: float, max_period: int):
-    step = np.max(np.linalg.norm(np.diff(tail, axis=0), axis=1))
-    if step < fixed_tol:
+    moves = np.linalg.norm(np.diff(tail, axis=0), axis=1)
+    if np.max(moves) < fixed_tol:
         return "fixed_point", None, 0.0
     centred = tail - tail.mean(0)
     axis = np.linalg.svd(centred, full_matrices=False)[2][0]
     projection = centred @ axis
     amplitude = 0.5 * float(np.ptp(projection))
     extent = float(np.max(np.linalg.norm(centred, axis=1))) or 1.0
+    # A cycle sampled every dt returns, at the nearest whole number of steps, to
+    # within half a step's move of where it was.
+    allowed = cycle_tol * extent + 0.5 * float(np.max(moves))
     for period in range(1, min(max_period, len(tail) // 2) + 1):
         error = np.max(np.linalg.norm(tail[period:] - tail[:-period], axis=1))
-        if error < cycle_tol * extent:
-            return "limit_cycle", period, amplitude
+        if error < allowed:
+            return "limit_cycle", _crossing_period(projection) or float(period), amplitude
     return "irregular", None, amplitude
 
 

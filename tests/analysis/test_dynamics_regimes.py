@@ -23,7 +23,7 @@ def test_saturating_rotation_is_a_limit_cycle_with_its_period():
     net = dynamics.NetworkMap(np.zeros((1, 2)), quarter, None, 1.0, "tanh", leaky=False, dt=5.0)
     found = regimes.regime(net, np.zeros(1), np.array([[0.1, 0.2]]), steps=500)
     assert found["regime"] == "limit_cycle"
-    assert found["period_steps"] == 4 and found["period_ms"] == 20.0
+    assert found["period_steps"] == pytest.approx(4) and found["period_ms"] == pytest.approx(20.0)
     assert found["amplitude"] > 0.5
 
 
@@ -62,3 +62,13 @@ def test_analyze_writes_json_figures_and_a_report_section(tmp_path):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
     html = dynamics.report_section(tmp_path)
     assert html.count("data:image/png;base64,") == 3 and "<table>" in html
+
+
+def test_a_cycle_whose_period_is_not_a_whole_number_of_steps_is_found():
+    # A saturating rotation by 2 pi / 7.5 per step: an invariant circle, period ~7.5 steps.
+    theta = 2 * np.pi / 7.5
+    w = 1.3 * np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
+    net = dynamics.NetworkMap(np.zeros((1, 2)), w, None, 0.5, "tanh", dt=1.0)
+    found = regimes.regime(net, np.zeros(1), np.array([[0.1, 0.0]]), steps=3000)
+    assert found["regime"] == "limit_cycle"
+    assert 5 < found["period_steps"] < 30
