@@ -36,7 +36,7 @@ points.states[points.is_stable]
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -595,17 +595,13 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
     """
     network = as_network(model)
     conditions = _input_conditions(inputs, network.n_inputs)
-    unknown = set(optimizer) - set(DEFAULT_HPS)
-    if unknown:
-        raise ValueError(f"Unknown optimizer arguments {sorted(unknown)}; expected some of "
-                         f"{sorted(DEFAULT_HPS)}.")
     for name, value in (("tol_q", tol_q), ("slow_q", slow_q), ("tol_unique", tol_unique),
                         ("noise", noise + 1.0), ("outlier_scale", outlier_scale)):
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"Argument `{name}` must be a positive number; received {value!r}.")
     if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"Argument `max_iters` must be a positive integer; received {max_iters!r}.")
-    hps = {**DEFAULT_HPS, **optimizer, "tol_q": tol_q, "max_iters": max_iters}
+        raise ValueError(f"Argument `max_iters` must be a positive integer; "
+                         f"received {max_iters!r}.")
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seeds = root.spawn(len(conditions))
     units, c = network.n_units, len(conditions)
@@ -633,7 +629,8 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
     h0 = init.reshape(-1, units)
     condition = np.repeat(np.arange(c), n_per)
     x = conditions[condition]
-    h, q, iters = _optimise(network, h0, x, hps, progress)
+    h, q, iters = optimize_candidates(network, h0, x, progress=progress,
+                                      **{**optimizer, "tol_q": tol_q, "max_iters": max_iters})
     finite = np.isfinite(q) & np.all(np.isfinite(h), axis=1)
     centroid = h0.mean(0)
     scale = np.mean(np.linalg.norm(h0 - centroid, axis=1)) or 1.0

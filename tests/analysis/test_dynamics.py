@@ -52,8 +52,8 @@ def test_linear_network_has_its_analytic_point_and_eigenvalues(alpha):
     w_in, b = rng.standard_normal((2, n)), rng.standard_normal(n) * 0.3
     conditions = np.array([[0.0, 0.0], [0.3, -0.5]])
     net = network(w, w_in, b, alpha=alpha, activation="linear")
-    fixed, slow = dynamics.find_fixed_points(net, conditions, initial_states=rng.normal(size=(32, n)),
-                                             tol_q=1e-16, max_iters=5000)
+    init = rng.normal(size=(32, n))
+    fixed, slow = dynamics.find_fixed_points(net, conditions, initial_states=init, tol_q=1e-16)
     assert len(fixed) == 2 and len(slow) == 0
     expected_eigs = np.sort_complex(1 - alpha + alpha * np.linalg.eigvals(w))
     for k, x in enumerate(conditions):
