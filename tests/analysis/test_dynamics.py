@@ -243,3 +243,15 @@ def test_bad_arguments_fail_early():
         dynamics.find_fixed_points(net, np.zeros(1), initial_states=np.zeros((4, 2)), lr=1)
     with pytest.raises(TypeError, match="model"):
         dynamics.find_fixed_points("model", np.zeros(1))
+
+
+def test_eigenvectors_on_request_are_those_of_the_jacobian():
+    rng = np.random.default_rng(7)
+    w = rng.normal(0, 0.4, (4, 4))
+    net = network(w, alpha=0.5)
+    fixed, _ = dynamics.find_fixed_points(net, np.zeros(1), initial_states=rng.normal(size=(8, 4)),
+                                          eigenvectors=True)
+    jacobian = net.jacobians(fixed.states, fixed.inputs)[0]
+    vectors, values = fixed.eigenvectors[0], fixed.eigenvalues[0]
+    np.testing.assert_allclose(jacobian @ vectors, vectors * values, atol=1e-10)
+    assert np.all(np.diff(np.abs(values)) <= 1e-12)  # sorted by decreasing modulus
