@@ -163,6 +163,15 @@ def _config_section(report: _Report) -> str:
     return _table(["Setting", "Value"], rows, numeric_from=2)
 
 
+def _dynamics_section(report: _Report) -> str:
+    from ctxrnn.analysis import dynamics
+
+    if not (report.run.path / runs.DYNAMICS_FILE).is_file():
+        raise FileNotFoundError(f"no {runs.DYNAMICS_FILE} yet (run `ctxrnn analyze "
+                                f"{report.run.path}`)")
+    return dynamics.report_section(report.run.path)
+
+
 def _performance_section(report: _Report) -> str:
     evaluation = report.run.load_evaluation()
     report.stats["evaluation"] = evaluation
@@ -382,6 +391,7 @@ def write_report(run_dir: io.PathLike, *, output: io.PathLike | None = None) -> 
         ("statistics", "Weight statistics during training", _training_section),
         ("pruning", "Damage: pruning curves", _pruning_section),
         ("examples", "Example trials", _examples_section),
+        ("dynamics", "Dynamics: fixed points and regimes per context", _dynamics_section),
     ):
         report.section(key, title, lambda build=build: build(report))
     io.write_json(output_dir / runs.REPORT_STATS_FILE, report.stats)

@@ -16,6 +16,7 @@ run/
   evaluation.json         {"per_task_accuracy", "accuracy", "per_task_distance"}
   examples.npz            a few test trials per task with the network's outputs
   report.html, figures/*.png, stats.json   written by `ctxrnn.report.write_report`
+  dynamics.json           fixed points, regimes per context (`ctxrnn analyze`)
   status.json             {"state": "training" | "complete" | "failed", "epoch", "message"}
   checkpoint/             the last completed epoch of an unfinished run (`ctxrnn train --resume`)
   tensorboard/            TensorBoard event files (`ctxrnn train --tensorboard`)
@@ -69,6 +70,7 @@ REPORT_FILE = "report.html"
 FIGURES_DIR = "figures"
 REPORT_STATS_FILE = "stats.json"
 STATUS_FILE = "status.json"
+DYNAMICS_FILE = "dynamics.json"
 CHECKPOINT_DIR = "checkpoint"
 TENSORBOARD_DIR = "tensorboard"
 #: States of `status.json`.
@@ -77,7 +79,7 @@ RUN_STATES = ("training", "complete", "failed")
 RUN_ENTRIES = (
     CONFIG_FILE, MODEL_FILE, HISTORY_FILE, WEIGHTS_DIR, STATISTICS_FILE, EIGENVALUES_DIR,
     PRUNING_FILE, EVALUATION_FILE, EXAMPLES_FILE, REPORT_FILE, FIGURES_DIR,
-    REPORT_STATS_FILE, STATUS_FILE, CHECKPOINT_DIR, TENSORBOARD_DIR,
+    REPORT_STATS_FILE, STATUS_FILE, CHECKPOINT_DIR, TENSORBOARD_DIR, DYNAMICS_FILE,
 )
 
 # Arrays stored in weights/initial.npz and weights/final.npz. The recurrent

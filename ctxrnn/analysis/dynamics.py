@@ -42,6 +42,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ctxrnn import runs as run_layout
+
 # |lambda| within this of 1 counts as marginal (neither stable nor unstable).
 MARGINAL_TOLERANCE = 1e-6
 STABILITY_LABELS = ("stable", "marginal", "saddle", "unstable")
@@ -645,7 +647,7 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
 
 
 # ------------------------------------------------------------ analyze
-DYNAMICS_FILE = "dynamics.json"
+DYNAMICS_FILE = run_layout.DYNAMICS_FILE
 FIGURE_NAMES = {"dynamics_trajectories": "Mean trajectories per task (PC1-PC2) and the fixed "
                                          "points of each context, coloured by stability",
                 "dynamics_spectra": "Jacobian eigenvalues at the fixed points, per context",
@@ -662,15 +664,11 @@ def load_target(run_or_model: str):
     """
     import pathlib
 
-    from ctxrnn import runs, training, zoo
+    from ctxrnn import training, zoo
 
-    if runs.is_run_directory(run_or_model):
-        run = runs.RunDirectory(run_or_model)
-        config = run.load_config()
-        names = {field.name for field in dataclasses.fields(training.TrainConfig)}
-        suite = training.make_suite(training.TrainConfig(
-            **{key: value for key, value in config.items() if key in names}))
-        return keras.models.load_model(run.model_path), suite
+    if run_layout.is_run_directory(run_or_model):
+        _, _, suite, model = training.load_run(run_or_model)
+        return model, suite
     if pathlib.Path(str(run_or_model)).is_dir():
         raise ValueError(f"Argument `run_or_model` is a directory without config.json: "
                          f"{run_or_model!r}; expected a run directory or a shipped model name.")
@@ -756,7 +754,8 @@ def analyze(model, suite, out_dir, *, progress: bool = True, n_per_task: int = 2
             "dynamics_spectra": dynamics_figures.spectra_figure(spectra),
             "dynamics_regimes": dynamics_figures.regimes_figure(pca, runs, regime_of, network.dt)}
     for name, figure in made.items():
-        io.write_bytes(out / "figures" / f"{name}.png", figures.figure_to_png(figure))
+        png = figures.figure_to_png(figure)
+        io.write_bytes(out / run_layout.FIGURES_DIR / f"{name}.png", png)
     return summary
 
 
@@ -798,7 +797,7 @@ def report_section(out_dir) -> str:
         f"{100 * dominance['variance_fraction']:.1f} % of the activity's variance "
         f"(a random subspace of that dimension: {100 * dominance['chance_fraction']:.1f} %).</p>"]
     for name, caption in FIGURE_NAMES.items():
-        path = out / "figures" / f"{name}.png"
+        path = out / run_layout.FIGURES_DIR / f"{name}.png"
         if path.is_file():
             data = base64.b64encode(path.read_bytes()).decode("ascii")
             parts.append(f'<figure><img alt="{html.escape(caption)}" '

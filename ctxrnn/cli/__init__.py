@@ -1,9 +1,10 @@
-"""The `ctxrnn` command: train, report, prune, tasks, molap, models, transfer.
+"""The `ctxrnn` command: train, report, prune, analyze, tasks, molap, models, transfer.
 
     ctxrnn train --out runs/demo            # train a context network, write its report
     ctxrnn train --out runs/demo --resume   # continue a run that was killed
     ctxrnn report runs/demo                 # (re)write report.html of a run
     ctxrnn prune runs/demo                  # (re)compute the damage curves of a run
+    ctxrnn analyze runs/demo                # fixed points, regimes per context, trajectories
     ctxrnn tasks [NAME --plot FILE]         # list tasks / draw trials
     ctxrnn molap --out runs/molap           # MoLaP pipeline
     ctxrnn models [NAME]                    # shipped models and their cards
@@ -18,10 +19,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ctxrnn.cli import molap, run, tasks, zoo
+from ctxrnn.cli import analyze, molap, run, tasks, zoo
 
 # Order of the subcommands in `ctxrnn --help`.
-_COMMANDS = (run, tasks, molap, zoo)
+_COMMANDS = (run, analyze, tasks, molap, zoo)
 
 
 def build_parser() -> argparse.ArgumentParser:

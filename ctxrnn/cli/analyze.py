@@ -1,0 +1,51 @@
+"""`ctxrnn analyze`: fixed points, regimes per context and trajectories of a trained network.
+
+    ctxrnn analyze runs/demo                     # writes runs/demo/dynamics.json, figures, report
+    ctxrnn analyze jarne_context5 --out runs/j5  # a shipped model
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+
+def _analyze(args) -> int:
+    from ctxrnn import runs
+    from ctxrnn.analysis import dynamics
+
+    is_run = runs.is_run_directory(args.target)
+    if not is_run and args.out is None:
+        raise ValueError(f"Argument `--out` is required when the target {args.target!r} is not "
+                         "a run directory (a shipped model name or a .keras file).")
+    out = pathlib.Path(args.out) if args.out is not None else pathlib.Path(args.target)
+    model, suite = dynamics.load_target(args.target)
+    summary = dynamics.analyze(model, suite, out, progress=not args.quiet,
+                               n_initial=args.n_initial, seed=args.seed)
+    for name, context in summary["contexts"].items():
+        counts = context["fixed_points"]["summary"]
+        regime = context["regime"]
+        period = (f", period {regime['period_ms']:.0f} ms" if regime["period_ms"] is not None
+                  else "")
+        print(f"  {name:<20} {regime['regime']}{period}; {counts['n_stable']} stable, "
+              f"{counts['n_saddle']} saddles")
+    print(f"dynamics: {out / runs.DYNAMICS_FILE}")
+    if is_run and args.out is None:
+        from ctxrnn.report import write_report
+
+        print(f"report: {write_report(out)}")
+    return 0
+
+
+def add_parser(subparsers):
+    """Registers `analyze` on an `argparse` subparsers object."""
+    parser = subparsers.add_parser(
+        "analyze", help="fixed points, regimes per context and trajectories of a network")
+    parser.add_argument("target", help="a run directory, a shipped model name or a .keras path")
+    parser.add_argument("--out", help="directory for dynamics.json and figures (default: the "
+                                      "run directory, whose report gains a dynamics section)")
+    parser.add_argument("--n-initial", type=int, default=256,
+                        help="initial states of the fixed-point search per context")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_analyze)
+    return parser
