@@ -2,7 +2,8 @@
 
 Prints, in one run, ms per training step (`train_on_batch` after warm-up; best of
 several repeats) for three sizes, and the ratios CTRNN / SimpleRNN with noise off
-and on (recurrent + input noise). Then the peak memory of one T=1000, N=512,
+and on (recurrent + input noise). Then case B with a Keras mask (every sequence
+right-padded by 25 %, through `keras.layers.Masking`), for both layers. Then the peak memory of one T=1000, N=512,
 batch-64 training step, measured in a fresh process.
 
     python benchmarks/bench_ctrnn.py            # all cases
@@ -24,18 +25,22 @@ CASES = {"A": (100, 200, 100), "B": (256, 64, 200), "C": (1024, 64, 100)}  # N, 
 N_INPUTS, N_OUTPUTS = 3, 3
 
 
-def build(kind: str, units: int, steps: int):
+PADDING = 0.25  # fraction of the steps of case B's masked run that are padding
+
+
+def build(kind: str, units: int, steps: int, masked: bool = False):
     import keras
 
     import ctxrnn
 
     inputs = keras.Input((steps, N_INPUTS))
+    sequences = keras.layers.Masking(0.0)(inputs) if masked else inputs
     if kind == "SimpleRNN":
-        states = keras.layers.SimpleRNN(units, return_sequences=True)(inputs)
+        states = keras.layers.SimpleRNN(units, return_sequences=True)(sequences)
     else:
         noise = 0.05 if kind == "CTRNN noise on" else 0.0
         states = ctxrnn.CTRNN(units, dt=20.0, tau=100.0, recurrent_noise=noise,
-                              input_noise=noise / 5, seed=0)(inputs)
+                              input_noise=noise / 5, seed=0)(sequences)
     outputs = keras.layers.Dense(N_OUTPUTS)(states)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
@@ -84,19 +89,26 @@ def main() -> None:
           f"{[d.device_type for d in tf.config.list_physical_devices()]}, cores: {os.cpu_count()}")
     print(f"{'case':<6}{'N':>6}{'batch':>7}{'T':>6}{'SimpleRNN':>11}{'CTRNN off':>11}"
           f"{'CTRNN on':>10}{'off/Simple':>12}{'on/Simple':>11}")
-    for case, (units, batch, steps) in cases.items():
+    rows = [(case, size, 0.0) for case, size in cases.items()]
+    if not args.quick:
+        rows.append(("B mask", CASES["B"], PADDING))
+    for case, (units, batch, steps), padding in rows:
         rng = np.random.default_rng(0)
         x = rng.normal(size=(batch, steps, N_INPUTS)).astype("float32")
+        x[:, int(round(steps * (1 - padding))):] = 0.0  # right-padding, masked by Masking(0.0)
         y = rng.normal(size=(batch, steps, N_OUTPUTS)).astype("float32")
         per_repeat = max(2, int(2000 / (units * batch * steps / 1e6 * 10 + 20)))
         times = {
-            kind: ms_per_step(build(kind, units, steps), x, y, repeats, per_repeat)
+            kind: ms_per_step(build(kind, units, steps, masked=padding > 0), x, y, repeats,
+                              per_repeat)
             for kind in ("SimpleRNN", "CTRNN noise off", "CTRNN noise on")
         }
         simple = times["SimpleRNN"]
+        note = f"   ({padding:.0%} right-padding, keras.layers.Masking)" if padding else ""
         print(f"{case:<6}{units:>6}{batch:>7}{steps:>6}{simple:>11.1f}"
               f"{times['CTRNN noise off']:>11.1f}{times['CTRNN noise on']:>10.1f}"
-              f"{times['CTRNN noise off'] / simple:>12.2f}{times['CTRNN noise on'] / simple:>11.2f}")
+              f"{times['CTRNN noise off'] / simple:>12.2f}{times['CTRNN noise on'] / simple:>11.2f}"
+              f"{note}")
     if not args.quick:
         result = subprocess.run(
             [sys.executable, __file__, "--memory-probe"], capture_output=True, text=True, check=True

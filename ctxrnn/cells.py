@@ -6,7 +6,14 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
+
+try:  # Keras has no public test for it
+    from keras.src.backend.common.stateless_scope import in_stateless_scope
+except ImportError:  # pragma: no cover - Keras internals moved
+    def in_stateless_scope():
+        return False
 
 from ctxrnn import masks as masks_lib
 from ctxrnn.constraints import MaskedUpdate, MinValue
@@ -19,6 +26,8 @@ MASK_NAMES = (
     "kernel_connectivity",
     "kernel_plasticity",
 )
+# Key of the noise generator's state in the cell's saved variables (after "0", "1", ...).
+_NOISE_STATE_KEY = "noise_seed_state"
 #: Weights of a `CTRNNCell` that `frozen=` can make non-trainable.
 FREEZABLE = ("kernel", "recurrent_kernel", "bias", "initial_state", "tau")
 
@@ -281,22 +290,38 @@ class CTRNNCell(keras.layers.Layer):
             self.kernel_connectivity, self.kernel_plasticity, self.kernel_snapshot,
             None, self.kernel_constraint,
         )
+        for name in self._frozen:
+            weight = self._freezable_weight(name)
+            if weight is not None:
+                weight.trainable = False
+        # A subclassed model is first built while `fit` traces it symbolically, in a
+        # stateless scope: there the new variables hold no values yet and assignments
+        # are dropped, so the checks and projections wait for the first real call.
+        self._initial_projection_pending = True
+        self._maybe_project_initial_weights()
+
+    def _maybe_project_initial_weights(self):
+        """Once the variables hold values: refuses NaN/inf initial weights and applies
+        the constructor's Dale signs and masks (eagerly, also from a traced call)."""
+        if not getattr(self, "_initial_projection_pending", False) or in_stateless_scope():
+            return
+        self._initial_projection_pending = False
+        with tf.init_scope():
+            self._project_initial_weights()
+
+    def _project_initial_weights(self):
         for weight in (self.kernel, self.recurrent_kernel, self.bias):
             if weight is not None and not np.all(np.isfinite(ops.convert_to_numpy(weight))):
                 raise ValueError(
                     f"The initial `{weight.name}` of {self.name} holds NaN or inf; check its "
                     "initializer."
                 )
-        for name in self._frozen:
-            weight = self._freezable_weight(name)
-            if weight is not None:
-                weight.trainable = False
         if self.dale:
             # Default signs are all +1: project the initial kernel onto them too, so
             # the kernel used before the first update already obeys Dale's law.
-            signs = self._pending_signs if self._pending_signs is not None else np.ones(n)
+            signs = self._pending_signs if self._pending_signs is not None else np.ones(self.units)
             self.set_recurrent_signs(signs)
-        # `self.built` is still False here, so `set_masks` would only queue them.
+        # Not `set_masks`: before `built` is set it would only queue them.
         self._assign_masks(self._pending_masks)
         self._pending_masks, self._pending_signs = {}, None
 
@@ -321,6 +346,7 @@ class CTRNNCell(keras.layers.Layer):
         if not self.built:
             self._pending_masks.update({k: v for k, v in new_masks.items() if v is not None})
             return
+        self._maybe_project_initial_weights()
         self._assign_masks(new_masks)
 
     def _assign_masks(self, new_masks):
@@ -343,6 +369,7 @@ class CTRNNCell(keras.layers.Layer):
         """
         if not self.dale:
             raise ValueError(f"{self.name} was built without Dale's law; pass `dale=True`.")
+        self._maybe_project_initial_weights()
         signs = np.asarray(signs, dtype=np.float32)
         if signs.shape != (self.units,) or not np.all(np.isin(signs, (-1.0, 1.0))):
             raise ValueError(
@@ -370,12 +397,37 @@ class CTRNNCell(keras.layers.Layer):
         (absent entries are zeroed), so training keeps those values frozen.
         """
         check_finite_weights(weights, self.name)
+        self._maybe_project_initial_weights()
         super().set_weights(weights)
         self._commit_kernels()
 
     def get_masks(self) -> dict[str, np.ndarray]:
         """Returns the four masks as numpy arrays."""
         return {name: ops.convert_to_numpy(getattr(self, name)) for name in MASK_NAMES}
+
+    # ---------------------------------------------------------- saved state
+    def save_own_variables(self, store):
+        """Saves the weights, then the noise generator's state.
+
+        The state is saved so that a model reloaded (or restored by
+        `keras.callbacks.BackupAndRestore`) continues the same noise sequence.
+        """
+        super().save_own_variables(store)
+        store[_NOISE_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        """Loads the weights and, when the file has it, the noise generator's state.
+
+        Files saved before the state was saved load as before (the generator
+        keeps the state it was seeded with).
+        """
+        # Loaded values replace the initial ones: nothing is left to project.
+        self._initial_projection_pending = False
+        keys = list(store.keys())
+        if _NOISE_STATE_KEY in keys:
+            self.seed_generator.state.assign(store[_NOISE_STATE_KEY])
+            store = {key: store[key] for key in keys if key != _NOISE_STATE_KEY}
+        super().load_own_variables(store)
 
     # -------------------------------------------------------------- dynamics
     @property
@@ -421,6 +473,7 @@ class CTRNNCell(keras.layers.Layer):
         return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
 
     def call(self, inputs, states, training=False):
+        self._maybe_project_initial_weights()
         h = states[0] if isinstance(states, (list, tuple)) else states
         x = inputs
         noisy = self.noise_active(training)

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from ctxrnn import recurrence
-from ctxrnn.cells import MASK_NAMES, CTRNNCell, check_finite_weights
+from ctxrnn.cells import CTRNNCell, check_finite_weights
 
 
 def _in_xla_cluster() -> bool:
@@ -50,6 +50,11 @@ class CTRNN(keras.layers.Layer):
         inputs: `(batch, time, channels)` tensor.
         initial_state: optional `(batch, units)` tensor (or a one-element list).
         training: bool, turns noise on.
+        mask: optional `(batch, time)` boolean tensor (given by a `Masking` or
+            `Embedding(mask_zero=True)` layer before this one, or passed
+            explicitly). As in `keras.layers.RNN`, a masked step carries the
+            previous state forward, and the output at a masked step is the
+            output of the last unmasked step (zeros before the first one).
 
     Example:
 
@@ -75,6 +80,7 @@ class CTRNN(keras.layers.Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.supports_masking = True
         self._warned_xla = False
 
     def build(self, input_shape):
@@ -85,6 +91,94 @@ class CTRNN(keras.layers.Layer):
             )
         self.cell.build((input_shape[0], input_shape[-1]))
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: input_shape[-1]})
+
+    # The cell's weights, masks and mask setters, read through the layer.
+    @property
+    def kernel(self):
+        """The input kernel `W_in`, `(channels, units)` (the cell's)."""
+        return self.cell.kernel
+
+    @property
+    def recurrent_kernel(self):
+        """The recurrent kernel `W_rec`, `(units, units)` (the cell's)."""
+        return self.cell.recurrent_kernel
+
+    @property
+    def bias(self):
+        """The bias `(units,)`, or `None` without `use_bias` (the cell's)."""
+        return self.cell.bias
+
+    @property
+    def tau_weight(self):
+        """The time-constant variable (ms), scalar or `(units,)` (the cell's)."""
+        return self.cell.tau_weight
+
+    @property
+    def initial_state(self):
+        """The trainable initial state `(units,)`, or `None` (zeros) (the cell's)."""
+        return self.cell.initial_state
+
+    @property
+    def recurrent_signs(self):
+        """Dale's-law signs `(units,)`, or `None` without `dale` (the cell's)."""
+        return self.cell.recurrent_signs
+
+    @property
+    def recurrent_connectivity(self):
+        """0/1 mask of the recurrent connections that exist (the cell's)."""
+        return self.cell.recurrent_connectivity
+
+    @property
+    def recurrent_plasticity(self):
+        """0/1 mask of the recurrent entries that may learn (the cell's)."""
+        return self.cell.recurrent_plasticity
+
+    @property
+    def kernel_connectivity(self):
+        """0/1 mask of the input connections that exist (the cell's)."""
+        return self.cell.kernel_connectivity
+
+    @property
+    def kernel_plasticity(self):
+        """0/1 mask of the input entries that may learn (the cell's)."""
+        return self.cell.kernel_plasticity
+
+    @property
+    def alpha(self):
+        """`dt / tau`, a scalar or `(units,)` tensor (the cell's)."""
+        return self.cell.alpha
+
+    @property
+    def dt(self):
+        """The Euler step in ms (the cell's)."""
+        return self.cell.dt
+
+    @property
+    def tau(self):
+        """The configured time constant(s) in ms (the cell's)."""
+        return self.cell.tau
+
+    @property
+    def effective_kernel(self):
+        """`kernel_connectivity * kernel`, the input kernel the network uses."""
+        return self.cell.effective_kernel
+
+    @property
+    def effective_recurrent_kernel(self):
+        """`recurrent_connectivity * recurrent_kernel`, the recurrent kernel the network uses."""
+        return self.cell.effective_recurrent_kernel
+
+    def set_masks(self, **new_masks):
+        """Replaces masks between `fit` calls; see `CTRNNCell.set_masks`."""
+        return self.cell.set_masks(**new_masks)
+
+    def get_masks(self) -> dict[str, np.ndarray]:
+        """Returns the four masks as numpy arrays; see `CTRNNCell.get_masks`."""
+        return self.cell.get_masks()
+
+    def set_recurrent_signs(self, signs):
+        """Sets Dale's-law signs and projects the kernel; see `CTRNNCell.set_recurrent_signs`."""
+        return self.cell.set_recurrent_signs(signs)
 
     def effective_weights(self) -> dict[str, np.ndarray]:
         """The weights the network uses (masks applied), as numpy arrays."""
@@ -101,6 +195,7 @@ class CTRNN(keras.layers.Layer):
     def set_weights(self, weights):
         """Sets the cell's weights (NaN/inf refused); frozen entries keep the given values."""
         check_finite_weights(weights, self.name)
+        self.cell._maybe_project_initial_weights()
         super().set_weights(weights)
         self.cell._commit_kernels()
 
@@ -117,9 +212,10 @@ class CTRNN(keras.layers.Layer):
             )
             self._warned_xla = True
 
-    def call(self, inputs, initial_state=None, training=False):
+    def call(self, inputs, initial_state=None, training=False, mask=None):
         self._warn_if_xla_on_cpu()
         cell = self.cell
+        cell._maybe_project_initial_weights()
         if training:
             # Frozen entries are restored to their value at the start of the step,
             # whatever assigned the kernels since (keras.Model.set_weights included).
@@ -146,14 +242,36 @@ class CTRNN(keras.layers.Layer):
         name = getattr(cell.activation, "__name__", None)
         if name is None or keras.activations.get(name) is not cell.activation:
             name = None
+        step_mask = None if mask is None else self._step_mask(mask, inputs, dtype)
         states_tbn = recurrence.run(
             u_tbn, h0, tf.cast(cell.effective_recurrent_kernel, dtype),
             tf.cast(cell.alpha, dtype), cell.activation, name,
-            leaky=cell.leaky, alpha_trainable=cell.tau_trainable,
+            leaky=cell.leaky, alpha_trainable=cell.tau_trainable, mask=step_mask,
         )
         last = states_tbn[-1]
-        output = tf.transpose(states_tbn, [1, 0, 2]) if self.return_sequences else last
+        outputs_tbn = states_tbn
+        if step_mask is not None:
+            # keras.layers.RNN's output at a masked step is the previous output, which
+            # starts from zeros (not h0): zero the steps before the first unmasked one.
+            outputs_tbn = states_tbn * tf.cast(tf.cumsum(step_mask, axis=0) > 0, dtype)
+        output = tf.transpose(outputs_tbn, [1, 0, 2]) if self.return_sequences else outputs_tbn[-1]
         return (output, last) if self.return_state else output
+
+    def _step_mask(self, mask, inputs, dtype):
+        """A `(batch, time)` Keras mask as a `(time, batch, 1)` 0/1 tensor."""
+        mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        mask = tf.convert_to_tensor(mask)
+        if mask.shape.rank != 2:
+            raise ValueError(
+                f"Argument `mask` of {self.name} must be a (batch, time) boolean tensor; "
+                f"received shape {tuple(mask.shape)} for inputs of shape {tuple(inputs.shape)}."
+            )
+        return tf.transpose(tf.cast(mask, dtype))[:, :, None]
+
+    def compute_mask(self, inputs, mask=None):
+        mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        output_mask = mask if self.return_sequences else None
+        return [output_mask, None] if self.return_state else output_mask
 
     def compute_output_shape(self, input_shape):
         batch, time = input_shape[0], input_shape[1]
@@ -166,21 +284,6 @@ class CTRNN(keras.layers.Layer):
             cell_config.pop(key, None)
         config = {"return_sequences": self.return_sequences, "return_state": self.return_state}
         return {**super().get_config(), **cell_config, **config}
-
-
-_CELL_ATTRIBUTES = frozenset(
-    MASK_NAMES
-    + (
-        "kernel", "recurrent_kernel", "bias", "tau_weight", "initial_state",
-        "recurrent_signs", "alpha", "dt", "tau", "effective_kernel",
-        "effective_recurrent_kernel", "set_masks", "get_masks", "set_recurrent_signs",
-    )
-)
-
-# The cell's weights, masks and mask setters, read through the layer:
-# `layer.recurrent_kernel`, `layer.set_masks(...)`, `layer.alpha`, ...
-for _name in _CELL_ATTRIBUTES:
-    setattr(CTRNN, _name, property(lambda self, _name=_name: getattr(self.cell, _name)))
 
 
 def find_ctrnn(model: keras.Model) -> CTRNN:

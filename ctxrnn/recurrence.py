@@ -5,6 +5,10 @@ For all steps `t = 1..T` (time-major arrays):
     z_t = h_{t-1} @ W + u_t            (u_t: input projection + bias + noise)
     h_t = h_{t-1} + alpha * (f(z_t) - h_{t-1})
 
+With a step mask `m_t` (0/1, `(T, B, 1)`) a masked step carries the state:
+`h_t = m_t * step(h_{t-1}) + (1 - m_t) * h_{t-1}`. Without one, the loops hold
+no mask operation at all.
+
 The gradient is written by hand (`tf.custom_gradient`) so that:
 - the loop bodies hold only what must be sequential (one matmul and a few
   element-wise ops per step);
@@ -31,8 +35,8 @@ _DERIVATIVE_FROM_OUTPUT = {
 
 
 @functools.lru_cache(maxsize=None)
-def _forward_loop(activation, leaky: bool, keep_preactivation: bool):
-    def forward(u, h0, w, alpha):
+def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: bool):
+    def forward(u, h0, w, alpha, mask):
         steps = tf.shape(u)[0]
         states = tf.TensorArray(u.dtype, size=steps)
         outputs = tf.TensorArray(u.dtype, size=steps)
@@ -40,7 +44,8 @@ def _forward_loop(activation, leaky: bool, keep_preactivation: bool):
         def body(t, h, states, outputs):
             z = tf.matmul(h, w) + u[t]
             r = activation(z)
-            h = h + alpha * (r - h) if leaky else r
+            stepped = h + alpha * (r - h) if leaky else r
+            h = tf.where(mask[t] > 0, stepped, h) if masked else stepped
             return t + 1, h, states.write(t, h), outputs.write(t, z if keep_preactivation else r)
 
         _, _, states, outputs = tf.while_loop(
@@ -53,8 +58,8 @@ def _forward_loop(activation, leaky: bool, keep_preactivation: bool):
 
 
 @functools.lru_cache(maxsize=None)
-def _backward_loop(leaky: bool, keep_state_gradients: bool):
-    def backward(grad_states, slopes, w_transposed, one_minus_alpha):
+def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool):
+    def backward(grad_states, slopes, w_transposed, one_minus_alpha, mask):
         steps = tf.shape(grad_states)[0]
         grad_z = tf.TensorArray(grad_states.dtype, size=steps)
         grad_h = tf.TensorArray(grad_states.dtype, size=steps if keep_state_gradients else 0)
@@ -65,6 +70,9 @@ def _backward_loop(leaky: bool, keep_state_gradients: bool):
             carry = tf.matmul(dz, w_transposed)
             if leaky:
                 carry = carry + one_minus_alpha * dh
+            if masked:
+                # A masked step copied h_{t-1}: its gradient passes through whole.
+                carry = tf.where(mask[t] > 0, carry, dh)
             if keep_state_gradients:
                 grad_h = grad_h.write(t, dh)
             return t - 1, carry, grad_z.write(t, dz), grad_h
@@ -92,7 +100,8 @@ def _activation_slopes(activation, name, outputs):
     return tape.gradient(values, outputs)
 
 
-def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_trainable=False):
+def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_trainable=False,
+        mask=None):
     """Runs the recurrence over all steps and returns the states `(T, B, N)`.
 
     Args:
@@ -104,13 +113,19 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
         activation_name: its name (`"tanh"`, ...) or `None` for a custom one.
         leaky: `False` only when `alpha` is exactly 1 and not trained.
         alpha_trainable: whether a gradient for `alpha` is needed.
+        mask: optional `(T, B, 1)` float tensor of 0/1 per step; a step with 0
+            carries the previous state. `None` runs the unmasked loops.
 
     Returns:
         `(T, B, N)` tensor of states `h_1..h_T`.
     """
     keep_z = activation_name not in _DERIVATIVE_FROM_OUTPUT
-    forward = _forward_loop(activation, leaky, keep_z)
-    backward = _backward_loop(leaky, alpha_trainable)
+    masked = mask is not None
+    forward = _forward_loop(activation, leaky, keep_z, masked)
+    backward = _backward_loop(leaky, alpha_trainable, masked)
+    # The loops take the mask as an argument either way; an unmasked run gets a
+    # placeholder it never reads.
+    step_mask = tf.stop_gradient(tf.cast(mask, u.dtype)) if masked else tf.zeros([0], u.dtype)
 
     @tf.custom_gradient
     def recurrence(u, h0, w, alpha):
@@ -119,14 +134,19 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
         # alpha goes into the loops as an (N,) vector: a scalar alpha traced after a
         # vector one (reduce_retracing) would relax to unknown rank and break the loop.
         alpha_n = tf.broadcast_to(alpha, tf.shape(w)[-1:])
-        states, outputs = forward(*(tf.stop_gradient(v) for v in (u, h0, w, alpha_n)))
+        states, outputs = forward(*(tf.stop_gradient(v) for v in (u, h0, w, alpha_n)), step_mask)
+        # The loops relax their shapes after retracing (reduce_retracing); the states
+        # have u's shape, which a layer built from them (a subclassed model's) needs.
+        states.set_shape(u.shape)
 
         def grad(grad_states):
             slopes = _activation_slopes(activation, None if keep_z else activation_name, outputs)
             responses = activation(outputs) if keep_z else outputs
             slopes = alpha * slopes if leaky else slopes
+            if masked:
+                slopes = step_mask * slopes
             grad_z, grad_h0, grad_h = backward(
-                grad_states, slopes, tf.transpose(w), 1.0 - alpha_n
+                grad_states, slopes, tf.transpose(w), 1.0 - alpha_n, step_mask
             )
             units = tf.shape(w)[0]
             previous = tf.concat([h0[None], states[:-1]], axis=0)
@@ -135,7 +155,10 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
             )
             grad_alpha = None
             if alpha_trainable:
-                per_unit = tf.reduce_sum(grad_h * (responses - previous), axis=[0, 1])
+                change = responses - previous
+                if masked:
+                    change = step_mask * change
+                per_unit = tf.reduce_sum(grad_h * change, axis=[0, 1])
                 grad_alpha = tf.reshape(
                     per_unit if alpha.shape.rank else tf.reduce_sum(per_unit), tf.shape(alpha)
                 )
