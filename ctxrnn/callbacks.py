@@ -21,6 +21,7 @@ import numpy as np
 
 from ctxrnn.analysis.statistics import statistics_and_eigenvalues
 from ctxrnn.layers import find_ctrnn
+from ctxrnn.metrics import accuracy_summary
 from ctxrnn.runs import RunDirectory
 
 LOG_PREFIX = "wrec_"
@@ -150,7 +151,8 @@ class TaskAccuracy(keras.callbacks.Callback):
 
     Args:
         batch: a fixed `TrialBatch` (e.g. `suite.validation_data(...)`).
-        correct: `correct(outputs, batch) -> (batch,) bool`, e.g. `suite.correct`.
+        correct: the decision rule, `correct(outputs, batch) -> (batch,)` scores in
+            [0, 1] (e.g. `suite.correct`); see `ctxrnn.metrics.score_trials`.
         every: int, evaluate every `every` epochs. Default: `1`.
         batch_size: int, prediction batch size. Default: `256`.
     """
@@ -167,13 +169,10 @@ class TaskAccuracy(keras.callbacks.Callback):
 
     def evaluate(self) -> dict[str, float]:
         outputs = self.model.predict(self.batch.inputs, batch_size=self.batch_size, verbose=0)
-        per_trial = np.asarray(self.correct(outputs, self.batch), dtype=bool)
-        scores = {"val_accuracy": float(per_trial.mean())}
-        for index, name in enumerate(self.batch.task_names):
-            chosen = self.batch.task_ids == index
-            if chosen.any():
-                scores[f"val_accuracy_{name}"] = float(per_trial[chosen].mean())
-        return scores
+        summary = accuracy_summary(outputs, self.batch, self.correct)
+        return {"val_accuracy": summary["accuracy"],
+                **{f"val_accuracy_{name}": value
+                   for name, value in summary["per_task_accuracy"].items()}}
 
     def on_train_begin(self, logs=None):
         self.last = {}
@@ -199,7 +198,7 @@ class PruningSweep(keras.callbacks.Callback):
 
     Args:
         batch: a fixed validation `TrialBatch`.
-        correct: `correct(outputs, batch) -> (batch,) bool`.
+        correct: the decision rule, as in `TaskAccuracy`.
         run_dir: run directory or `None`.
         every: int or `None`; sweep every `every` epochs too. Default: `None`.
         **sweep_options: `fractions`, `families`, `tolerance`, `seed`.
