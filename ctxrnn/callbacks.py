@@ -193,8 +193,9 @@ class PruningSweep(keras.callbacks.Callback):
 
     Runs `ctxrnn.analysis.pruning.pruning_sweep` on a copy of the weights (the
     trained model is never changed), puts `pruning_knee` into the logs of the
-    last epoch, keeps the result in `self.result` and, with `run_dir`, writes
-    `pruning.json`. With `every`, also sweeps every `every` epochs.
+    last epoch (so `History` records it; after an early stop it is appended to
+    `model.history.history["pruning_knee"]`), keeps the result in
+    `self.result` and, with `run_dir`, writes `pruning.json`. With `every`, also sweeps every `every` epochs.
 
     Args:
         batch: a fixed validation `TrialBatch`.
@@ -226,21 +227,36 @@ class PruningSweep(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.result = None
-        self._last_epoch_logs = None
+        self._last_epoch = None
+        self._swept_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
-        self._last_epoch_logs = logs
-        if self.every and (epoch + 1) % self.every == 0:
+        # The sweep of the last epoch runs here, not in `on_train_end`: `History`
+        # copies each epoch's logs right after this, so only then does
+        # `pruning_knee` reach `model.fit(...).history`.
+        self._last_epoch = epoch
+        final = (epoch + 1) == (self.params or {}).get("epochs")
+        if final or (self.every and (epoch + 1) % self.every == 0):
             self._log(logs, self.sweep())
+            self._swept_epoch = epoch
 
     def on_train_end(self, logs=None):
-        if self._last_epoch_logs is None:
+        if self._last_epoch is None:
             warnings.warn("PruningSweep: training ran no epoch; nothing to sweep.", stacklevel=2)
             return
-        self._log(self._last_epoch_logs, self.sweep())
+        if self._swept_epoch != self._last_epoch:  # stopped early (e.g. EarlyStopping)
+            history = getattr(self.model, "history", None)
+            if isinstance(history, keras.callbacks.History):
+                self._log(history.history, self.sweep(), append=True)
+            else:
+                self.sweep()
 
-    def _log(self, logs, result):
-        if logs is not None and "knee" in result:
+    def _log(self, logs, result, append: bool = False):
+        if logs is None or "knee" not in result:
+            return
+        if append:
+            logs.setdefault("pruning_knee", []).append(result["knee"]["fraction"])
+        else:
             logs["pruning_knee"] = result["knee"]["fraction"]
 
     def get_config(self):

@@ -62,12 +62,13 @@ def _prune(args) -> int:
     from ctxrnn.training import prune_run
 
     try:
-        result = prune_run(args.run, tolerance=args.tolerance)
+        options = {} if args.tolerance is None else {"tolerance": args.tolerance}
+        result = prune_run(args.run, **options)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"pruning knee: {100 * result['knee']['fraction']:.0f} % of W_rec connections "
-          f"(accuracy within {args.tolerance:g} of {result['baseline']['accuracy']:.3f})")
+          f"(accuracy within {result['knee']['tolerance']:g} of {result['baseline']['accuracy']:.3f})")
     print(f"report: {write_report(args.run)}")
     return 0
 
@@ -104,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     prune = commands.add_parser("prune", help="damage curves and pruning knee of a run")
     prune.add_argument("run")
-    prune.add_argument("--tolerance", type=float, default=0.05,
-                       help="accuracy drop tolerated at the knee")
+    prune.add_argument("--tolerance", type=float, default=None,
+                       help="accuracy drop tolerated at the knee (default: ctxrnn.analysis.knee.DEFAULT_TOLERANCE)")
     prune.set_defaults(func=_prune)
 
     for module_name, function in _EXTERNAL_COMMANDS:

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from ctxrnn import masks, simulate
-from ctxrnn.analysis.knee import find_knee
+from ctxrnn.analysis.knee import DEFAULT_TOLERANCE, find_knee
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.metrics import accuracy_summary, output_target_distance
 from ctxrnn.runs import PRUNING_FAMILIES
@@ -26,7 +26,6 @@ from ctxrnn.runs import PRUNING_FAMILIES
 # context networks keep their decisions far beyond 50 % (measured, experiments/RESULTS.md),
 # and a knee at the grid's end is a bound, not a measurement.
 DEFAULT_FRACTIONS = tuple(np.round(np.arange(0.0, 0.901, 0.02), 2))
-DEFAULT_TOLERANCE = 0.05  # accuracy may drop by 5 points before the output "deteriorates"
 DEFAULT_DISTANCE_TOLERANCE = 0.25  # or the output-target distance grow by 25 %
 
 
