@@ -23,6 +23,7 @@ import numpy as np
 from ctxrnn.analysis.statistics import statistics_and_eigenvalues
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.readout import find_readouts
+from ctxrnn.metrics import accuracy_summary
 from ctxrnn.runs import RunDirectory
 
 LOG_PREFIX = "wrec_"
@@ -227,7 +228,8 @@ class TaskAccuracy(keras.callbacks.Callback):
 
     Args:
         batch: a fixed `TrialBatch` (e.g. `suite.validation_data(...)`).
-        correct: `correct(outputs, batch) -> (batch,) bool`, e.g. `suite.correct`.
+        correct: the decision rule, `correct(outputs, batch) -> (batch,)` scores in
+            [0, 1] (e.g. `suite.correct`); see `ctxrnn.metrics.score_trials`.
         every: int, evaluate every `every` epochs. Default: `1`.
         batch_size: int, prediction batch size. Default: `256`.
     """
@@ -244,13 +246,10 @@ class TaskAccuracy(keras.callbacks.Callback):
 
     def evaluate(self) -> dict[str, float]:
         outputs = self.model.predict(self.batch.inputs, batch_size=self.batch_size, verbose=0)
-        per_trial = np.asarray(self.correct(outputs, self.batch), dtype=bool)
-        scores = {"val_accuracy": float(per_trial.mean())}
-        for index, name in enumerate(self.batch.task_names):
-            chosen = self.batch.task_ids == index
-            if chosen.any():
-                scores[f"val_accuracy_{name}"] = float(per_trial[chosen].mean())
-        return scores
+        summary = accuracy_summary(outputs, self.batch, self.correct)
+        return {"val_accuracy": summary["accuracy"],
+                **{f"val_accuracy_{name}": value
+                   for name, value in summary["per_task_accuracy"].items()}}
 
     def on_train_begin(self, logs=None):
         self.last = {}
@@ -271,12 +270,13 @@ class PruningSweep(keras.callbacks.Callback):
 
     Runs `ctxrnn.analysis.pruning.pruning_sweep` on a copy of the weights (the
     trained model is never changed), puts `pruning_knee` into the logs of the
-    last epoch, keeps the result in `self.result` and, with `run_dir`, writes
-    `pruning.json`. With `every`, also sweeps every `every` epochs.
+    last epoch (so `History` records it; after an early stop it is appended to
+    `model.history.history["pruning_knee"]`), keeps the result in
+    `self.result` and, with `run_dir`, writes `pruning.json`. With `every`, also sweeps every `every` epochs.
 
     Args:
         batch: a fixed validation `TrialBatch`.
-        correct: `correct(outputs, batch) -> (batch,) bool`.
+        correct: the decision rule, as in `TaskAccuracy`.
         run_dir: run directory or `None`.
         every: int or `None`; sweep every `every` epochs too. Default: `None`.
         **sweep_options: `fractions`, `families`, `tolerance`, `seed`.
@@ -304,21 +304,36 @@ class PruningSweep(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.result = None
-        self._last_epoch_logs = None
+        self._last_epoch = None
+        self._swept_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
-        self._last_epoch_logs = logs
-        if self.every and (epoch + 1) % self.every == 0:
+        # The sweep of the last epoch runs here, not in `on_train_end`: `History`
+        # copies each epoch's logs right after this, so only then does
+        # `pruning_knee` reach `model.fit(...).history`.
+        self._last_epoch = epoch
+        final = (epoch + 1) == (self.params or {}).get("epochs")
+        if final or (self.every and (epoch + 1) % self.every == 0):
             self._log(logs, self.sweep())
+            self._swept_epoch = epoch
 
     def on_train_end(self, logs=None):
-        if self._last_epoch_logs is None:
+        if self._last_epoch is None:
             warnings.warn("PruningSweep: training ran no epoch; nothing to sweep.", stacklevel=2)
             return
-        self._log(self._last_epoch_logs, self.sweep())
+        if self._swept_epoch != self._last_epoch:  # stopped early (e.g. EarlyStopping)
+            history = getattr(self.model, "history", None)
+            if isinstance(history, keras.callbacks.History):
+                self._log(history.history, self.sweep(), append=True)
+            else:
+                self.sweep()
 
-    def _log(self, logs, result):
-        if logs is not None and "knee" in result:
+    def _log(self, logs, result, append: bool = False):
+        if logs is None or "knee" not in result:
+            return
+        if append:
+            logs.setdefault("pruning_knee", []).append(result["knee"]["fraction"])
+        else:
             logs["pruning_knee"] = result["knee"]["fraction"]
 
     def get_config(self):

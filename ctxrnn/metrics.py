@@ -15,11 +15,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from ctxrnn.tasks.base import ANGLE_TOLERANCE, DELTA, THRESHOLD
+
 RULES = ("value", "angle", "choice")
 DEFAULT_WINDOW = 30  # MoLaP: mean of the last 30 steps
-DEFAULT_DELTA = 0.1  # MoLaP paper A.3
-ANGLE_TOLERANCE = 0.1 * np.pi  # Duncker / Driscoll
-DEFAULT_THRESHOLD = 0.5  # binary 0/1 targets (Jarne)
+DEFAULT_DELTA = DELTA  # the tasks' value rule (MoLaP paper A.3)
+DEFAULT_THRESHOLD = THRESHOLD  # binary 0/1 targets (Jarne)
 
 
 @keras.saving.register_keras_serializable(package="ctxrnn")
@@ -203,11 +204,13 @@ def _scorer(correct) -> Callable:
                     f"`correct(outputs, batch)` or None; received {correct!r}.")
 
 
-def _check_outputs(outputs, batch) -> np.ndarray:
+def _check_outputs(outputs, batch, variants: bool = False) -> np.ndarray:
     outputs = np.asarray(outputs)
-    if outputs.shape != np.shape(batch.targets):
-        raise ValueError(f"Argument `outputs` must have the targets' shape "
-                         f"{np.shape(batch.targets)}; received {outputs.shape}.")
+    target = tuple(np.shape(batch.targets))
+    if outputs.shape != target and not (variants and outputs.shape[1:] == target):
+        expected = f"{target} or (variants,) + {target}" if variants else f"{target}"
+        raise ValueError(f"Argument `outputs` must have the targets' shape {expected}; "
+                         f"received {outputs.shape}.")
     return outputs
 
 
@@ -236,15 +239,75 @@ def default_correct(outputs, batch, delta: float = DEFAULT_DELTA) -> np.ndarray:
     return (hits.sum(axis=1) / np.maximum(used.sum(axis=1), 1)).astype(np.float32)
 
 
+def score_trials(outputs, batch, correct=None) -> np.ndarray:
+    """Per-trial decision scores in [0, 1], kept as fractions: the one scorer of ctxrnn.
+
+    A task's rule may give a fraction (MoLaP: of the output units within
+    delta), so scores are never cast to `bool`; every accuracy ctxrnn reports
+    (callbacks, pruning, evaluation, transfer, MoLaP, perturbations) is a
+    mean of these scores.
+
+    Args:
+        outputs: `(trials, time, outputs)` model outputs, or
+            `(variants, trials, time, outputs)` for many weight variants of one
+            model answering the same batch (`ctxrnn.simulate`).
+        batch: the `TrialBatch` they answer.
+        correct: whose decision rule: a `Task` or `TaskSuite` (its `correct`),
+            any `correct(outputs, batch) -> (trials,)` callable, or `None` for
+            `default_correct` (MoLaP rule on the decision windows).
+
+    Returns:
+        float64 scores, `(trials,)` or `(variants, trials)`.
+
+    Example:
+
+    >>> task = tasks.make("delay_pro")
+    >>> batch = task.generate(8, seed=0)
+    >>> score_trials(batch.targets, batch, task).mean()
+    1.0
+    """
+    outputs = _check_outputs(outputs, batch, variants=True)
+    rule = _scorer(correct)
+    if outputs.ndim == 4:
+        return np.stack([_rule_scores(rule, variant, batch) for variant in outputs]
+                        ) if len(outputs) else np.zeros((0, len(batch.targets)))
+    return _rule_scores(rule, outputs, batch)
+
+
+def _rule_scores(rule, outputs, batch) -> np.ndarray:
+    scores = np.asarray(rule(outputs, batch), dtype=np.float64)
+    if scores.shape != (len(outputs),):
+        raise ValueError(f"The decision rule {rule!r} must return one score per trial, "
+                         f"shape ({len(outputs)},); returned shape {scores.shape}.")
+    return scores
+
+
+def accuracy_summary(outputs, batch, correct=None) -> dict:
+    """Accuracy over all trials and per task, from `score_trials`.
+
+    Args:
+        outputs: `(trials, time, outputs)` model outputs.
+        batch: the `TrialBatch` they answer (split by `batch.task_ids`).
+        correct: as in `score_trials`; pass the suite to use every task's rule.
+
+    Returns:
+        `{"accuracy": mean score, "per_task_accuracy": {task: mean score}}`,
+        tasks in `batch.task_names` order (tasks absent from `batch` left out).
+    """
+    scores = score_trials(_check_outputs(outputs, batch), batch, correct)
+    ids = np.asarray(batch.task_ids)
+    return {"accuracy": float(scores.mean()),
+            "per_task_accuracy": {name: float(scores[ids == k].mean())
+                                  for k, name in enumerate(batch.task_names) if np.any(ids == k)}}
+
+
 def decision_accuracy(outputs, batch, correct=None) -> float:
-    """Mean per-trial decision score of `outputs` on `batch`.
+    """Mean per-trial decision score of `outputs` on `batch` (see `score_trials`).
 
     Args:
         outputs: `(batch, time, outputs)` model outputs (numpy or tensor).
         batch: the `TrialBatch` they answer.
-        correct: whose decision rule: a `Task` or `TaskSuite` (its `correct`),
-            any `correct(outputs, batch) -> (batch,)` callable, or `None` for
-            `default_correct` (MoLaP rule on the decision windows).
+        correct: as in `score_trials`.
 
     Returns:
         Accuracy in [0, 1].
@@ -256,8 +319,7 @@ def decision_accuracy(outputs, batch, correct=None) -> float:
     >>> decision_accuracy(batch.targets, batch, task)
     1.0
     """
-    outputs = _check_outputs(outputs, batch)
-    return float(np.mean(_scorer(correct)(outputs, batch)))
+    return accuracy_summary(outputs, batch, correct)["accuracy"]
 
 
 def per_task_accuracy(outputs, batch, correct=None) -> dict[str, float]:
@@ -266,14 +328,9 @@ def per_task_accuracy(outputs, batch, correct=None) -> dict[str, float]:
     Args:
         outputs: `(batch, time, outputs)` model outputs.
         batch: a `TrialBatch`, e.g. `suite.validation_data(100)`.
-        correct: as in `decision_accuracy`; pass the suite to use every
-            task's own rule.
+        correct: as in `score_trials`; pass the suite to use every task's rule.
 
     Returns:
-        `{task name: accuracy in [0, 1]}` in `batch.task_names` order.
+        `{task name: mean score in [0, 1]}` in `batch.task_names` order.
     """
-    outputs = _check_outputs(outputs, batch)
-    scores = np.asarray(_scorer(correct)(outputs, batch), dtype=np.float64)
-    ids = np.asarray(batch.task_ids)
-    return {name: float(scores[ids == k].mean())
-            for k, name in enumerate(batch.task_names) if np.any(ids == k)}
+    return accuracy_summary(outputs, batch, correct)["per_task_accuracy"]

@@ -35,6 +35,7 @@ import numpy as np
 
 from ctxrnn import masks
 from ctxrnn.layers import find_ctrnn
+from ctxrnn.metrics import score_trials
 from ctxrnn.simulate import run_variants
 
 KINDS = ("module", "inter_module", "global", "noise", "silence")
@@ -200,8 +201,7 @@ def evaluate_variants(model: keras.Model, layout, tasks: Sequence, stacked, *,
                                unit_masks, readout_kernel=w_out[:, columns])
         outputs += b_out[columns]
         batch = stacked.batches[index]
-        for draw in range(k):
-            correct[draw, index] = np.mean(np.asarray(task.correct(outputs[draw], batch), float))
+        correct[:, index] = score_trials(outputs, batch, task).mean(axis=1)
     return correct
 
 
@@ -272,12 +272,12 @@ def plot_sweeps(results: dict[str, Sequence[dict]], path, *, task: str | None = 
     Returns:
         The path written.
     """
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(4.5, 3.2))
+    figure = Figure(figsize=(4.5, 3.2))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
     kind = None
     for approach, rows in results.items():
         summary = summarize(rows, task)
@@ -293,5 +293,4 @@ def plot_sweeps(results: dict[str, Sequence[dict]], path, *, task: str | None = 
     axes.legend(frameon=False, fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path

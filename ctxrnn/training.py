@@ -179,18 +179,18 @@ def save_model_atomic(model: keras.Model, path: os.PathLike) -> pathlib.Path:
 
 def evaluate_run(model, suite, batch) -> tuple[dict[str, Any], np.ndarray]:
     """Per-task accuracy and output-target distance on `batch`; returns (evaluation, outputs)."""
-    from ctxrnn.metrics import output_target_distance
+    from ctxrnn.metrics import accuracy_summary, output_target_distance
 
     outputs = model.predict(batch.inputs, batch_size=256, verbose=0)
-    correct = np.asarray(suite.correct(outputs, batch), dtype=bool)
-    per_task, distance = {}, {}
+    summary = accuracy_summary(outputs, batch, suite.correct)
+    distance = {}
     for index, name in enumerate(batch.task_names):
         chosen = batch.task_ids == index
-        per_task[name] = float(correct[chosen].mean())
         distance[name] = float(output_target_distance(
             outputs[chosen], batch.targets[chosen], batch.loss_mask[chosen]))
-    evaluation = {"per_task_accuracy": per_task, "accuracy": float(correct.mean()),
-                  "per_task_distance": distance, "n_trials": int(len(correct))}
+    evaluation = {"per_task_accuracy": summary["per_task_accuracy"],
+                  "accuracy": summary["accuracy"], "per_task_distance": distance,
+                  "n_trials": int(len(batch.task_ids))}
     return evaluation, outputs
 
 

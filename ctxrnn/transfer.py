@@ -30,6 +30,7 @@ import numpy as np
 from ctxrnn import seeding
 from ctxrnn.layers import CTRNN, find_ctrnn
 from ctxrnn.tasks.datasets import TrialDataset
+from ctxrnn.metrics import decision_accuracy
 
 DEFAULT_CRITERION = 0.9  # per-task accuracy that counts as "learned"
 # Only a few hundred entries learn in a transfer (the new rows), so a larger step
@@ -283,7 +284,7 @@ def task_accuracy(model, single, grown, batch) -> float:
     outputs = model.predict(remap(batch, single.input_names, grown.input_names),
                             batch_size=256, verbose=0)
     columns = [list(grown.output_names).index(name) for name in single.output_names]
-    return float(np.mean(single.correct(outputs[..., columns], batch)))
+    return decision_accuracy(outputs[..., columns], batch, single)
 
 
 class _Accuracy(keras.callbacks.Callback):

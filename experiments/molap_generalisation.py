@@ -60,14 +60,14 @@ def main(argv=None):
 
 
 def _plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     groups = sorted({(r["method"], r["leave"]) for r in results})
     tasks = list(dict.fromkeys(r["task"] for r in results))
-    figure, axes = plt.subplots(figsize=(9, 3.2))
+    figure = Figure(figsize=(9, 3.2))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
     width = 0.8 / max(1, len(groups))
     for i, (method, leave) in enumerate(groups):
         values = [next((100 * r["accuracy"] for r in results if r["task"] == t
@@ -81,7 +81,6 @@ def _plot(results, path):
     axes.legend(frameon=False, fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 if __name__ == "__main__":

@@ -25,14 +25,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)
-
-import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from ctxrnn.analysis.statistics import (  # noqa: E402
+from ctxrnn.analysis.statistics import (
     DEFAULT_BINS,
     UNIT_CIRCLE_TOLERANCE,
     weight_statistics,

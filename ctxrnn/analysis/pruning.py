@@ -17,31 +17,21 @@ import keras
 import numpy as np
 
 from ctxrnn import masks, simulate
-from ctxrnn.analysis.knee import find_knee
+from ctxrnn.analysis.knee import DEFAULT_TOLERANCE, find_knee
 from ctxrnn.layers import find_ctrnn
-from ctxrnn.metrics import output_target_distance
+from ctxrnn.metrics import accuracy_summary, output_target_distance
 from ctxrnn.runs import PRUNING_FAMILIES
 
 # Jarne's figure spans 0-36 % in steps of 2 %; ctxrnn goes on to 90 % because trained
 # context networks keep their decisions far beyond 50 % (measured, experiments/RESULTS.md),
 # and a knee at the grid's end is a bound, not a measurement.
 DEFAULT_FRACTIONS = tuple(np.round(np.arange(0.0, 0.901, 0.02), 2))
-DEFAULT_TOLERANCE = 0.05  # accuracy may drop by 5 points before the output "deteriorates"
 DEFAULT_DISTANCE_TOLERANCE = 0.25  # or the output-target distance grow by 25 %
 
 
 def _score(outputs, batch, correct) -> dict[str, Any]:
-    per_trial = np.asarray(correct(outputs, batch), dtype=bool)
-    per_task = {
-        name: float(per_trial[batch.task_ids == index].mean())
-        for index, name in enumerate(batch.task_names)
-        if np.any(batch.task_ids == index)
-    }
-    return {
-        "accuracy": float(per_trial.mean()),
-        "per_task_accuracy": per_task,
-        "distance": float(output_target_distance(outputs, batch.targets, batch.loss_mask)),
-    }
+    return {**accuracy_summary(outputs, batch, correct),
+            "distance": float(output_target_distance(outputs, batch.targets, batch.loss_mask))}
 
 
 def pruning_sweep(
@@ -61,7 +51,8 @@ def pruning_sweep(
         model: trained `Input -> CTRNN -> Dense` model (not modified).
         batch: a fixed validation `TrialBatch` (inputs, targets, loss_mask,
             task_ids, task_names).
-        correct: `correct(outputs, batch) -> (batch,) bool`, e.g. `suite.correct`.
+        correct: the decision rule, `correct(outputs, batch) -> (batch,)` scores in
+            [0, 1], e.g. `suite.correct` (`ctxrnn.metrics.score_trials`).
         fractions: increasing fractions of existing connections to remove,
             starting at 0.
         families: damage families, keys of `ctxrnn.runs.PRUNING_FAMILIES`.

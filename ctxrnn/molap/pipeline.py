@@ -21,9 +21,9 @@ from ctxrnn import io
 from ctxrnn.molap import baselines, counts
 from ctxrnn.molap import network as net
 from ctxrnn.molap import training as tr
+from ctxrnn.tasks.molap import MOLAP_TASKS
 
-MOLAP_TASK_NAMES = ("delay_pro", "delay_anti", "mem_pro", "mem_anti", "mem_dm1", "mem_dm2",
-                    "context_mem_dm1", "context_mem_dm2", "multi_mem")
+MOLAP_TASK_NAMES = MOLAP_TASKS  # the nine tasks, in the paper's order
 APPROACHES = ("molap", "no_pretraining", "pca", "separate", "dni")
 
 #: Trial layouts of the memory tasks. "code": the reference code's trials, which
@@ -149,15 +149,15 @@ def plot_accuracy(accuracy: dict[str, dict[str, float]], path, *,
     Returns:
         The path written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     approaches = list(accuracy)
     tasks = list(next(iter(accuracy.values())))
     width = 0.8 / max(1, len(approaches))
-    figure, axes = plt.subplots(figsize=(9, 3.4))
+    figure = Figure(figsize=(9, 3.4))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
     x = np.arange(len(tasks))
     for i, approach in enumerate(approaches):
         errors = None if spread is None else [100 * spread[approach][t] for t in tasks]
@@ -171,7 +171,6 @@ def plot_accuracy(accuracy: dict[str, dict[str, float]], path, *,
     axes.legend(frameon=False, fontsize=8, ncol=len(approaches))
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return pathlib.Path(path)
 
 

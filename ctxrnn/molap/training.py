@@ -25,6 +25,7 @@ import numpy as np
 
 from ctxrnn import masks
 from ctxrnn.layers import CTRNN
+from ctxrnn.metrics import score_trials
 from ctxrnn.molap import network as net
 from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
 from ctxrnn.readout import ReadoutFit, fit_readout
@@ -444,5 +445,5 @@ def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,
         outputs = model.predict(net.task_inputs(model, stacked), batch_size=1000, verbose=0)
         for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
             batch = stacked.batches[index]
-            correct[layout.names[index]].append(np.asarray(task.correct(out, batch), float))
+            correct[layout.names[index]].append(score_trials(out, batch, task))
     return {name: float(np.concatenate(values).mean()) for name, values in correct.items()}

@@ -19,6 +19,11 @@ import numpy as np
 
 from ctxrnn.tasks.datasets import TrialDataset, check_batch_size
 
+# The decision rules' constants, defined once for the tasks and the Keras metric.
+DELTA = 0.1  # MoLaP paper A.3: an output unit is right within 0.1 of its target
+ANGLE_TOLERANCE = 0.1 * np.pi  # Duncker / Driscoll angular rule, radians
+THRESHOLD = 0.5  # a binary 0/1 output is "1" above this level (Jarne)
+
 
 @dataclasses.dataclass(frozen=True)
 class TrialBatch:
@@ -357,7 +362,7 @@ def decision_means(outputs: np.ndarray, batch: TrialBatch) -> tuple[np.ndarray, 
 
 
 def binary_choice(outputs: np.ndarray, batch: TrialBatch, channel: int = 0,
-                  threshold: float = 0.5) -> np.ndarray:
+                  threshold: float = THRESHOLD) -> np.ndarray:
     """1 where the mean output over the decision window is on the target's side of `threshold`."""
     out, target = decision_means(outputs, batch)
     return ((out[:, channel] > threshold) == (target[:, channel] > threshold)).astype(np.float32)

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ctxrnn.tasks.base import Task, TrialBatch, binary_choice
+from ctxrnn.tasks.base import THRESHOLD, Task, TrialBatch, binary_choice
 
 JARNE_INPUT_NOISE = 0.1  # std per step (reference code, XOR/NOT top-level copies)
 JARNE_DT = 1.0  # ms per step in the reference code
-THRESHOLD = 0.5  # a binary output is "1" above this level
 OSCILLATION_AMPLITUDE = 0.5
 OSCILLATION_PERIOD_MS = 50.0
 OSCILLATION_TOLERANCE = 0.5  # correct if RMS error < this fraction of the signal's RMS

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ctxrnn.tasks.base import Task, decision_means, within_delta
+from ctxrnn.tasks.base import ANGLE_TOLERANCE, DELTA, Task, decision_means, within_delta
 
 MOLAP_DT = 10.0  # ms; T = 1 s over the code's 100 steps
 MOLAP_INPUT_NOISE = 0.002  # paper; code: 0.002 / sqrt(0.01) = 0.02
-DELTA = 0.1  # paper A.3
 DECISION_MS = 300.0  # last 30 steps at dt = 10 ms
-ANGLE_TOLERANCE = 0.1 * np.pi  # Duncker / Driscoll angular rule
 MEMORY_STIMULUS_MS = (100.0, 300.0)  # variable stimulus duration of Mem Pro/Anti
 DM_STIMULUS_MS = 100.0  # Mem DM: stim1 100 ms, gap 200 ms, stim2 100 ms, delay 100 ms
 DM_GAP_MS = 200.0
