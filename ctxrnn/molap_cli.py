@@ -33,8 +33,10 @@ def add_parser(subparsers):
     parser.add_argument("--task-module", default="ctxrnn.tasks",
                         help="module (or .py file) whose make(name) builds the tasks")
     parser.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
-    parser.add_argument("--method", default="cca", choices=("cca", "pca", "pca_joint"),
-                        help="latent primitives of the MoLaP approach")
+    parser.add_argument("--method", default="cca",
+                        choices=("cca", "pca", "pca_joint", "cca_history"),
+                        help="latent primitives of the MoLaP approach (cca_history: target "
+                             "variates related to the input primitives' past, not in the paper)")
     parser.add_argument("--primitive-scale", default="minmax",
                         choices=("minmax", "centered", "raw"),
                         help="primitives scaled to [0, 1] with bounds fixed on the corpus "
