@@ -442,6 +442,8 @@ class HeadsResult:
         trainable_parameters: number of trainable scalars of the model.
         iterations: optimizer steps taken.
         readout: the `ReadoutFit` of the least-squares readout, or `None`.
+        task_losses: sequential training only (`baselines.train_dni`): task
+            `j`'s loss after training task `i` at `[i, j]`, else `None`.
     """
 
     model: keras.Model
@@ -451,6 +453,7 @@ class HeadsResult:
     trainable_parameters: int
     iterations: int
     readout: ReadoutFit | None = None
+    task_losses: np.ndarray | None = None
 
 
 def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed: int):
