@@ -2,7 +2,8 @@
 
     ctxrnn molap --out runs/molap                      # paper sizes, all approaches
     ctxrnn molap --out runs/quick --quick              # small fast configuration
-    ctxrnn molap --out runs/m --approaches molap no_pretraining --initial-state
+    ctxrnn molap --out runs/m --approaches molap no_pretraining --wiring module
+    ctxrnn molap --out runs/seeds --seeds 0 1 2 3 4    # every seed, molap_seeds.json
     ctxrnn molap --out runs/paper --no-input-bias --no-solve-readout   # the paper's heads
 
 Schedule (defaults): a constant Adam rate everywhere, as in the reference code
@@ -89,6 +90,9 @@ def add_parser(subparsers):
                              "network is a job); default 'auto': one per core, or 1 when the "
                              "tasks cannot be sent to another process")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="run the whole study once per seed (into OUT/seed<k>) and write "
+                             "OUT/molap_seeds.json, seeds.md and accuracy_seeds.png")
     parser.set_defaults(func=run)
     return parser
 
@@ -144,15 +148,41 @@ def config_from_args(args):
 
 
 def run(args) -> int:
+    if getattr(args, "seeds", None):
+        return _run_seeds(args)
+    return _run_one(args, config_from_args(args), args.out)
+
+
+def _run_seeds(args) -> int:
+    import dataclasses
+    import pathlib
+
+    from ctxrnn.molap.seeds import markdown, write_summary
+
+    seeds = list(dict.fromkeys(args.seeds))
+    config = config_from_args(args)
+    runs = []
+    for number, seed in enumerate(seeds):
+        print(f"=== seed {seed} ({number + 1}/{len(seeds)}) ===", flush=True)
+        run_dir = pathlib.Path(args.out) / f"seed{seed}"
+        _run_one(args, dataclasses.replace(config, seed=seed), run_dir)
+        runs.append(run_dir)
+    table = write_summary(args.out, runs)
+    print(f"\n% decisions correct over seeds {seeds} (mean ± sd):")
+    print(markdown(table))
+    print(f"molap_seeds.json in {args.out}")
+    return 0
+
+
+def _run_one(args, config, out) -> int:
     from ctxrnn.molap.pipeline import run_pipeline
 
-    config = config_from_args(args)
     start = time.perf_counter()
 
     def progress(message):
         print(f"[{time.perf_counter() - start:7.1f} s] {message}", flush=True)
 
-    results = run_pipeline(config, args.out, progress=progress, workers=args.workers)
+    results = run_pipeline(config, out, progress=progress, workers=args.workers)
     print("\n% decisions correct on held-out trials:")
     approaches = list(results["accuracy"])
     print(f"  {'task':<18}" + "".join(f"{a:>16}" for a in approaches))
@@ -166,7 +196,7 @@ def run(args) -> int:
           f"DNI-style / MoLaP = {ratios['per_task_dni_over_molap']:.0f}, separate / MoLaP = "
           f"{ratios['per_task_separate_over_molap']:.0f}")
     print(f"total {results['seconds']['total']:.0f} s in {results['workers']} process(es); "
-          f"results in {args.out}", file=sys.stdout)
+          f"results in {out}", file=sys.stdout)
     return 0
 
 

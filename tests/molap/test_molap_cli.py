@@ -165,3 +165,24 @@ def test_auto_workers_one_per_core_unless_the_tasks_cannot_travel(monkeypatch):
     assert _parse(["--out", "x", "--workers", "2"]).workers == 2
     with pytest.raises(SystemExit):
         _parse(["--out", "x", "--workers", "0"])
+
+
+def test_seeds_write_molap_seeds_json(tmp_path, capsys):
+    args = _parse(["--out", str(tmp_path / "study"), "--task-module", FAKE, "--quick",
+                   "--approaches", "molap", "no_pretraining", "--tasks", "delay_pro", "mem_dm1",
+                   "--pretrain-iterations", "20", "--head-iterations", "20", "--test-trials", "50",
+                   "--workers", "1", "--seeds", "3", "4", "3"])
+    assert args.func(args) == 0
+    study = tmp_path / "study"
+    data = json.loads((study / "molap_seeds.json").read_text())
+    assert data["seeds"] == [3, 4]
+    assert set(data["approaches"]) == {"molap", "no_pretraining"}
+    for approach in data["approaches"].values():
+        assert approach["seeds"] == [3, 4]
+        assert set(approach["per_task"]) == {"delay_pro", "mem_dm1"}
+        assert all(len(v) == 2 and all(0 <= x <= 1 for x in v)
+                   for v in approach["per_task"].values())
+    per_seed = json.loads((study / "seed4" / "results.json").read_text())["accuracy"]
+    assert data["approaches"]["molap"]["per_task"]["mem_dm1"][1] == per_seed["molap"]["mem_dm1"]
+    assert (study / "accuracy_seeds.png").exists() and (study / "seeds.md").exists()
+    assert "seed 4 (2/2)" in capsys.readouterr().out
