@@ -261,3 +261,17 @@ def test_input_bias_is_a_constant_channel_per_head(tasks, heads):
     assert net.HeadLayout.for_model(heads.model, tasks, NAMES) == heads.layout
     with pytest.raises(ValueError, match="input channels"):
         net.HeadLayout.for_model(heads.model, tasks[:2], NAMES[:2])
+
+
+def test_heads_with_core_bias_and_initial_states_survive_save_and_load(tmp_path, tasks):
+    layout = net.HeadLayout.from_tasks(tasks[:2], NAMES[:2], input_bias=True)
+    model = net.build_network(layout, 12, recurrent_bias=tr.initial_recurrent_bias(12, seed=1),
+                              per_task_initial_state=True, initial_state_std=1.0, seed=0)
+    model.compile(optimizer="adam", loss=net.masked_mse)
+    x = net.task_inputs(model, tr.stacked_batch(tasks[:2], layout, 3, seed=0))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert not find_ctrnn(loaded).cell.bias.trainable
+    with pytest.raises(ValueError, match="recurrent_bias"):
+        net.build_network(layout, 12, recurrent_bias=np.zeros(5))
