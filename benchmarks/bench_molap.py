@@ -4,9 +4,9 @@
                                      [--trials 250 50] [--draws 30]
 
 1. The pipeline of the target (primitives, module pre-training, nine heads,
-   separate networks, DNI-style network) at the default schedule (200
-   iterations per learning-rate stage, 5 stages: pre-training per module,
-   heads, each separate network, the DNI-style network; 2000-trial
+   separate networks, DNI-style network) at the default constant-rate
+   schedules (pre-training 4 x 200 iterations per module; 5 x 200 for the
+   heads, each separate network and the DNI-style network; 2000-trial
    evaluations) at N = 100 (DNI: 200), in `--workers` processes
    (default 2, one per core); prints the wall time and each part's compute time.
 2. One perturbation level (10 % weight lesion) with 30 random draws on the

@@ -10,6 +10,7 @@ computation (`ctxrnn.perturb`). Writes `rows.json` (tidy rows with an
 """
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import sys
@@ -33,6 +34,11 @@ SWEEPS = (("module", 0, "module1"), ("module", 1, "module2"), ("inter_module", 0
           ("global", 0, "global"), ("noise", 0, "noise"), ("silence", 0, "silence"))
 
 
+def _own_channels(layout):
+    """A `task_model`'s layout: its head bias lives in the layer, not in an input channel."""
+    return dataclasses.replace(layout, input_bias=False)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
@@ -50,8 +56,13 @@ def main(argv=None):
         path = run / "models" / f"{approach}.keras"
         if path.exists():
             model = keras.models.load_model(path)
-            entries[approach] = [(model, network.HeadLayout.for_model(model, tasks, names),
-                                  tasks)]
+            layout = network.HeadLayout.for_model(model, tasks, names)
+            if len(model.inputs) == 1:
+                entries[approach] = [(model, layout, tasks)]
+            else:  # per-task initial states: one single-task model per head
+                entries[approach] = [
+                    (network.task_model(model, layout, name), _own_channels(layout.single(i)),
+                     [tasks[i]]) for i, name in enumerate(names)]
     separate = [(run / "models" / f"separate_{name}.keras", i) for i, name in enumerate(names)]
     if all(path.exists() for path, _ in separate):
         entries["separate"] = []

@@ -2,14 +2,17 @@
 
     ctxrnn molap --out runs/molap                      # paper sizes, all approaches
     ctxrnn molap --out runs/quick --quick              # small fast configuration
-    ctxrnn molap --out runs/m --approaches molap no_pretraining --initial-state
+    ctxrnn molap --out runs/m --approaches molap no_pretraining --wiring module
+    ctxrnn molap --out runs/seeds --seeds 0 1 2 3 4    # every seed, molap_seeds.json
     ctxrnn molap --out runs/paper --no-input-bias --no-solve-readout   # the paper's heads
 
-Schedule (defaults): 200 iterations per learning-rate stage (A.2, Table 2; the
-code's stages), lr x 1/3 per stage, 5 stages everywhere: pre-training (per
-module), task heads, each separate network and the DNI-style network (whose
-batches of ~200 trials mix all tasks). `--quick` runs one
-stage of 20 iterations everywhere and 200 test trials.
+Schedule (defaults): a constant Adam rate everywhere, as in the reference code
+(its "stages" only print smaller rates). Pre-training: 4 x 200 iterations per
+module at 5e-3 (the reference's); task heads, each separate network and the
+DNI-style network (whose batches of ~200 trials mix all tasks): 5 x 200.
+`--budget reference` runs the reference code's head and separate-network
+budgets (9 x 500 iterations, batch 500). `--quick` runs one stage of 20
+iterations everywhere and 200 test trials.
 """
 
 from __future__ import annotations
@@ -31,31 +34,42 @@ def add_parser(subparsers):
     parser.add_argument("--task-module", default="ctxrnn.tasks",
                         help="module (or .py file) whose make(name) builds the tasks")
     parser.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
-    parser.add_argument("--method", default="cca", choices=("cca", "pca", "pca_joint"),
-                        help="latent primitives of the MoLaP approach")
+    parser.add_argument("--method", default="cca",
+                        choices=("cca", "pca", "pca_joint", "cca_history"),
+                        help="latent primitives of the MoLaP approach (cca_history: target "
+                             "variates related to the input primitives' past, not in the paper)")
     parser.add_argument("--primitive-scale", default="minmax",
                         choices=("minmax", "centered", "raw"),
                         help="primitives scaled to [0, 1] with bounds fixed on the corpus "
                              "(default, as the reference code), to [-0.5, 0.5] (centered) or "
                              "raw canonical scores")
     parser.add_argument("--pretrain-iterations", type=int, default=200,
-                        help="pre-training iterations per lr stage (paper A.2: 200)")
-    parser.add_argument("--pretrain-stages", type=int, default=5,
-                        help="lr stages per module, lr x 1/3 each (reference code: 5)")
+                        help="pre-training iterations per stage (paper A.2: 200)")
+    parser.add_argument("--pretrain-stages", type=int, default=4,
+                        help="stages per module, constant rate (reference code: 4 run)")
+    parser.add_argument("--wiring", default="reference", choices=("reference", "module"),
+                        help="pre-training wiring: the reference code's (one input row into "
+                             "and one readout from all N units, carried over; frozen random "
+                             "bias; trainable h0) or module-local (primitive k into and out of "
+                             "module k only)")
     parser.add_argument("--head-iterations", type=int, default=200,
-                        help="task-training iterations per lr stage (paper A.2: 200)")
+                        help="task-training iterations per stage (paper A.2: 200)")
     parser.add_argument("--head-stages", type=int, default=5,
-                        help="task-training lr stages, lr x 1/3 each (reference code: 10; 5 changed "
-                             "T3-T9 by <= 0.2 points at half the cost)")
+                        help="task-training stages, constant rate (reference code: 9 run)")
     parser.add_argument("--baseline-iterations", type=int, default=200,
-                        help="iterations per lr stage of each separate network and of the "
+                        help="iterations per stage of each separate network and of the "
                              "DNI-style network (whose batches mix all tasks)")
     parser.add_argument("--baseline-stages", type=int, default=5,
-                        help="lr stages of the separate and DNI-style baselines")
+                        help="stages of the separate and DNI-style baselines")
+    parser.add_argument("--budget", default="default", choices=("default", "reference"),
+                        help="'reference': the reference code's head schedule (9 x 500 at 1e-3, "
+                             "batch 500) and separate networks (N = 200, 9 x 500 at 3e-3, batch "
+                             "500); overrides the iteration and stage options")
     parser.add_argument("--gain", type=float, default=1.5,
                         help="g of the random core W_rec ~ g N(0, 1) / sqrt(N) (paper A.2: 1.5)")
-    parser.add_argument("--initial-state", action="store_true",
-                        help="heads also learn a per-task initial state")
+    parser.add_argument("--initial-state", action=argparse.BooleanOptionalAction, default=True,
+                        help="heads learn a per-task initial state from h0 ~ N(0, 1), as the "
+                             "reference code (default on)")
     parser.add_argument("--input-bias", action=argparse.BooleanOptionalAction, default=True,
                         help="every head (and baseline network) learns a bias into the core, "
                              "the constant drive of the reference code's [0, 1]-rescaled inputs "
@@ -76,6 +90,9 @@ def add_parser(subparsers):
                              "network is a job); default 'auto': one per core, or 1 when the "
                              "tasks cannot be sent to another process")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="run the whole study once per seed (into OUT/seed<k>) and write "
+                             "OUT/molap_seeds.json, seeds.md and accuracy_seeds.png")
     parser.set_defaults(func=run)
     return parser
 
@@ -105,18 +122,25 @@ def config_from_args(args):
 
     pre = tr.PretrainConfig(iterations=max(1, args.pretrain_iterations // scale),
                             stages=stages(args.pretrain_stages), method=args.method,
-                            rescale=None if args.primitive_scale == "raw" else args.primitive_scale)
+                            rescale=None if args.primitive_scale == "raw" else args.primitive_scale,
+                            wiring=args.wiring)
     head_options = {"input_bias": args.input_bias, "solve_readout": args.solve_readout}
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
                           stages=stages(args.head_stages),
                           per_task_initial_state=args.initial_state, **head_options)
     baseline_iterations = max(1, args.baseline_iterations // scale)
     baseline_stages = stages(args.baseline_stages)
+    separate = baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages,
+                                         **head_options)
+    separate_units = baselines.SEPARATE_UNITS
+    if getattr(args, "budget", "default") == "reference":
+        heads = tr.HeadConfig.reference(per_task_initial_state=args.initial_state,
+                                        **head_options)
+        separate = baselines.separate_reference_config(**head_options)
+        separate_units = baselines.SEPARATE_REFERENCE_UNITS
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
-        approaches=args.approaches,
-        separate=baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages,
-                                           **head_options),
+        approaches=args.approaches, separate=separate, separate_units=separate_units,
         dni=baselines.dni_config(len(args.tasks), iterations=baseline_iterations,
                                  stages=baseline_stages, **head_options),
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
@@ -124,15 +148,41 @@ def config_from_args(args):
 
 
 def run(args) -> int:
+    if getattr(args, "seeds", None):
+        return _run_seeds(args)
+    return _run_one(args, config_from_args(args), args.out)
+
+
+def _run_seeds(args) -> int:
+    import dataclasses
+    import pathlib
+
+    from ctxrnn.molap.seeds import markdown, write_summary
+
+    seeds = list(dict.fromkeys(args.seeds))
+    config = config_from_args(args)
+    runs = []
+    for number, seed in enumerate(seeds):
+        print(f"=== seed {seed} ({number + 1}/{len(seeds)}) ===", flush=True)
+        run_dir = pathlib.Path(args.out) / f"seed{seed}"
+        _run_one(args, dataclasses.replace(config, seed=seed), run_dir)
+        runs.append(run_dir)
+    table = write_summary(args.out, runs)
+    print(f"\n% decisions correct over seeds {seeds} (mean ± sd):")
+    print(markdown(table))
+    print(f"molap_seeds.json in {args.out}")
+    return 0
+
+
+def _run_one(args, config, out) -> int:
     from ctxrnn.molap.pipeline import run_pipeline
 
-    config = config_from_args(args)
     start = time.perf_counter()
 
     def progress(message):
         print(f"[{time.perf_counter() - start:7.1f} s] {message}", flush=True)
 
-    results = run_pipeline(config, args.out, progress=progress, workers=args.workers)
+    results = run_pipeline(config, out, progress=progress, workers=args.workers)
     print("\n% decisions correct on held-out trials:")
     approaches = list(results["accuracy"])
     print(f"  {'task':<18}" + "".join(f"{a:>16}" for a in approaches))
@@ -146,7 +196,7 @@ def run(args) -> int:
           f"DNI-style / MoLaP = {ratios['per_task_dni_over_molap']:.0f}, separate / MoLaP = "
           f"{ratios['per_task_separate_over_molap']:.0f}")
     print(f"total {results['seconds']['total']:.0f} s in {results['workers']} process(es); "
-          f"results in {args.out}", file=sys.stdout)
+          f"results in {out}", file=sys.stdout)
     return 0
 
 

@@ -1,7 +1,8 @@
 """The comparisons of MoLaP's Fig. 2 and Table 1.
 
 - `train_separate`: one fully trained network (W_in, W_rec, readout) per task,
-  N = 100, lr 3e-3 (paper A.2.3), 5 learning-rate stages of 200 iterations.
+  N = 100, constant lr 3e-3 (paper A.2.3), 5 stages of 200 iterations
+  (`separate_reference_config` is the reference code's budget).
 - `train_dni_style`: one shared network of N = 200 with task-specific inputs and
   readouts, every weight trained (lr 3e-3). Duncker et al.'s dynamical
   non-interference learns the tasks one after another and projects each new
@@ -9,6 +10,9 @@
   keeps the shared-network-plus-heads architecture and the full plasticity but
   trains the tasks jointly (every batch mixes all tasks), which needs no
   projection and is the interference-free upper bound of sequential training.
+- `train_dni`: Duncker et al.'s continual learning with projected gradients
+  (tasks one after another, each update projected away from the activity
+  subspace of the earlier tasks).
 - The no-pre-training control of Fig. 2 is `train_heads` on the random initial
   kernel; the PCA control is `pretrain_modules` with `method="pca"`.
 """
@@ -16,7 +20,10 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from ctxrnn.molap import network as net
 from ctxrnn.molap.training import HeadConfig, HeadsResult, fit_multihead
@@ -27,17 +34,28 @@ BASELINE_LEARNING_RATE = 3e-3
 
 
 def separate_config(**overrides) -> HeadConfig:
-    """Paper A.2.3 settings of the separate networks: lr 3e-3, batch 200, 200 iterations
-    per learning-rate stage (A.2, Table 2; the code's stages), 5 stages (lr x 1/3 each),
-    the schedule of the MoLaP heads."""
+    """Paper A.2.3 settings of the separate networks: constant lr 3e-3, batch 200,
+    5 stages of 200 iterations, the schedule of the MoLaP heads."""
     return dataclasses.replace(HeadConfig(learning_rate=BASELINE_LEARNING_RATE), **overrides)
+
+
+#: N and start gain of the reference code's separate networks.
+SEPARATE_REFERENCE_UNITS = 200
+SEPARATE_REFERENCE_GAIN = 1.5
+
+
+def separate_reference_config(**overrides) -> HeadConfig:
+    """The reference code's separate-network budget: batch 500, 9 x 500 iterations
+    at a constant 3e-3 (train with `units=SEPARATE_REFERENCE_UNITS`,
+    `gain=SEPARATE_REFERENCE_GAIN`)."""
+    return separate_config(**{"batch_size": 500, "iterations": 500, "stages": 9, **overrides})
 
 
 def dni_config(n_tasks: int = 9, **overrides) -> HeadConfig:
     """DNI-style settings: lr 3e-3; batches of ~200 trials mixing all tasks
     (`ceil(200 / n_tasks)` per task); 200 optimizer steps per learning-rate stage
-    and 5 stages (lr x 1/3 each): the step count and batch size of one separate
-    network, shared by all tasks.
+    and 5 stages at a constant rate: the step count and batch size of one
+    separate network, shared by all tasks.
 
     Sequential DNI would give each task its own 200 steps per stage; at N = 200
     that is n_tasks times this compute (> 45 min on one core for nine tasks),
@@ -50,7 +68,7 @@ def dni_config(n_tasks: int = 9, **overrides) -> HeadConfig:
 
 def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
                    units: int = SEPARATE_UNITS, config: HeadConfig | None = None,
-                   seed: int = 0, first_index: int = 0,
+                   gain: float = net.GAIN, seed: int = 0, first_index: int = 0,
                    progress: Callable[[str], None] | None = None) -> list[HeadsResult]:
     """Trains one fully plastic network per task.
 
@@ -59,6 +77,7 @@ def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
         names: task names (default: each task's `name`).
         units: N of each network. Default: `100`.
         config: `HeadConfig`; default `separate_config()`.
+        gain: g of the random initial kernels. Default: `1.5`.
         seed: int; network `j` uses `seed + first_index + j`.
         first_index: position of `tasks[0]` in the whole task list, so that a
             network's seeds do not depend on how the list is split into jobs.
@@ -73,7 +92,7 @@ def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
     for index, task in enumerate(tasks):
         single = layout.single(index)
         number = first_index + index
-        model = net.build_network(single, units, train_recurrent=True, l2=config.l2,
+        model = net.build_network(single, units, train_recurrent=True, gain=gain, l2=config.l2,
                                   activity_l2=config.activity_l2, seed=seed + number,
                                   name=f"separate_{layout.names[index]}")
         results.append(fit_multihead(model, [task], single, config, seed=seed + 1000 * number,
@@ -103,3 +122,149 @@ def train_dni_style(tasks: Sequence, names: Sequence[str] | None = None, *,
                               activity_l2=config.activity_l2, seed=seed, name="dni_style")
     return fit_multihead(model, tasks, layout, config, seed=seed + 30_000, progress=progress,
                          label="dni-style")
+
+
+#: The reference code's DNI network: N, start gain and per-task budget.
+DNI_REFERENCE = {"units": 200, "gain": 1.3, "batch_size": 400, "iterations_per_task": 3600}
+
+
+def dni_projected_config(**overrides) -> HeadConfig:
+    """Settings of `train_dni`: per task 5 x 200 iterations of 200 trials at a
+    constant 1e-3 (the reference code's rate; its budget is
+    `DNI_REFERENCE`, 3600 iterations of 400 trials per task at N = 200, g = 1.3).
+    No least-squares readout (it would refit the earlier tasks' readouts too)."""
+    base = HeadConfig(learning_rate=1e-3, solve_readout=False, per_task_initial_state=False)
+    return dataclasses.replace(base, **overrides)
+
+
+def _only(batches, index):
+    """Task `index`'s batch, the others emptied (a stacked batch of one task)."""
+    def empty(batch):
+        fields = {"inputs": batch.inputs[:0], "targets": batch.targets[:0]}
+        for name in ("loss_mask", "decision_mask"):
+            value = getattr(batch, name, None)
+            if value is not None and np.ndim(value) == 3:  # per-trial masks
+                fields[name] = np.asarray(value)[:0]
+        return dataclasses.replace(batch, **fields)
+    return [batch if i == index else empty(batch) for i, batch in enumerate(batches)]
+
+
+def _soft_projection(covariance: np.ndarray, alpha: float) -> np.ndarray:
+    """`alpha (C + alpha I)^-1`: ~0 along directions of high variance in `C`, ~1
+    along unused ones (Duncker et al. 2020, eq. 8)."""
+    units = covariance.shape[0]
+    return (alpha * np.linalg.inv(covariance + alpha * np.eye(units))).astype(np.float32)
+
+
+def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
+              units: int = DNI_UNITS, gain: float = net.GAIN,
+              config: HeadConfig | None = None, alpha: float = 1e-3,
+              covariance_trials: int = 200, project: bool = True, seed: int = 0,
+              progress: Callable[[str], None] | None = None) -> HeadsResult:
+    """Continual learning with projected gradients (Duncker et al. 2020, "DNI").
+
+    One shared, fully plastic network with a head per task learns the tasks
+    one after another. After each task the covariance of its hidden states
+    (`covariance_trials` trials, all steps) is added to a running sum `C`;
+    every later update `D` of `W_rec` (the optimizer's step, after Adam's
+    per-entry scaling) is projected as `P D P` and of the input kernel as
+    `D P`, with `P = alpha (C + alpha I)^-1`, so it avoids the
+    activity subspace the earlier tasks use (their inputs to `W_rec` and the
+    units their recurrent drive reaches are both those states). Earlier heads
+    receive no gradient from later tasks.
+
+    Args:
+        tasks: task objects, trained in this order.
+        names: task names (default: each task's `name`).
+        units: N. Default: `200`.
+        gain: g of the random initial kernel. Default: `1.5`.
+        config: `HeadConfig` of each task's training; default
+            `dni_projected_config()`. `config.total_iterations` is per task.
+        alpha: float > 0, softness of the projection. Default: `1e-3`.
+        covariance_trials: int, trials per task of the covariance estimate.
+        project: bool, `False` trains the same sequence without projection
+            (the interference control). Default: `True`.
+        seed: int, seed of weights, noise and trials.
+        progress: optional callable receiving progress lines.
+
+    Returns:
+        A `HeadsResult` (`iterations`: all tasks together; `task_losses[i, j]`:
+        task `j`'s loss after training task `i`, on fixed trials, for `j <= i`).
+
+    Example:
+
+    ```python
+    result = train_dni(tasks, names, config=dni_projected_config(iterations=50))
+    accuracy = ctxrnn.molap.training.evaluate(result.model, tasks, result.layout)
+    ```
+    """
+    import tensorflow as tf
+
+    from ctxrnn.layers import find_ctrnn, hidden_states
+    from ctxrnn.molap.training import _adam, _check_positive_int, _schedule, stacked_batch
+
+    if not alpha > 0:
+        raise ValueError(f"Argument `alpha` must be > 0; received alpha={alpha!r}.")
+    _check_positive_int("covariance_trials", covariance_trials)
+    config = config or dni_projected_config()
+    say = progress or (lambda message: None)
+    layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
+    model = net.build_network(layout, units, train_recurrent=True, gain=gain, l2=config.l2,
+                              activity_l2=config.activity_l2, seed=seed, name="dni")
+    core = find_ctrnn(model)
+    recurrent, kernel = core.cell.recurrent_kernel, core.cell.kernel
+    weights = model.trainable_weights
+    readout = model.get_layer("readout")
+    head_masks = []
+    for index in range(len(tasks)):
+        rows = np.zeros((layout.total_inputs, 1), np.float32)
+        rows[layout.input_slice(index)] = 1.0
+        columns = np.zeros(layout.total_outputs, np.float32)
+        columns[layout.output_slice(index)] = 1.0
+        head_masks.append({id(kernel): rows, id(readout.kernel): columns[None, :],
+                           id(readout.bias): columns})
+    probe = layout.stack([t.generate(covariance_trials, seed=seed + 60_000) for t in tasks])
+    task_losses = np.full((len(tasks), len(tasks)), np.nan)
+    covariance = np.zeros((units, units), np.float64)
+    projection = tf.constant(np.eye(units, dtype=np.float32))
+    schedule = _schedule(config)
+    losses, start = [], time.perf_counter()
+    for index, task in enumerate(tasks):
+        optimizer = _adam(schedule[0], config.clipnorm)
+        for step, rate in enumerate(schedule):
+            optimizer.learning_rate.assign(rate)
+            stacked = layout.stack(_only(
+                [t.generate(config.batch_size if i == index else 1,
+                            seed=seed + 40_000 + 1000 * index + step)
+                 for i, t in enumerate(tasks)], index))
+            with tf.GradientTape() as tape:
+                outputs = model(stacked.inputs, training=True)
+                loss = net.masked_mse(stacked.packed_targets, outputs) + sum(model.losses)
+            # only this task's head learns: the L2 term would otherwise move the
+            # earlier heads, by full Adam steps
+            grads = [g * head_masks[index][id(w)] if id(w) in head_masks[index] else g
+                     for g, w in zip(tape.gradient(loss, weights), weights)]
+            before = (tf.identity(recurrent), tf.identity(kernel))
+            optimizer.apply_gradients(zip(grads, weights))
+            if project and index > 0:
+                # Adam rescales every entry, which would undo a projection of the
+                # gradient: project the update itself
+                recurrent.assign(before[0] + projection @ (recurrent - before[0]) @ projection)
+                kernel.assign(before[1] + (kernel - before[1]) @ projection)
+            losses.append(float(loss))
+            if (step + 1) % max(1, len(schedule) // 2) == 0:
+                say(f"dni {layout.names[index]}: iteration {step + 1}/{len(schedule)} "
+                    f"loss {float(loss):.4f}")
+        outputs = model.predict(probe.inputs, verbose=0, batch_size=1000)
+        for earlier in range(index + 1):
+            rows = probe.rows(earlier)
+            task_losses[index, earlier] = float(net.masked_mse(
+                probe.packed_targets[rows], outputs[rows]))
+        sample = stacked_batch(tasks, layout, covariance_trials, seed + 50_000 + index)
+        rows = sample.rows(index)
+        states = hidden_states(model, sample.inputs[rows]).reshape(-1, units)
+        covariance += states.T @ states / len(states)
+        projection = tf.constant(_soft_projection(covariance, alpha))
+    trainable = int(sum(np.prod(w.shape) for w in weights))
+    return HeadsResult(model, layout, losses, time.perf_counter() - start, trainable,
+                       len(schedule) * len(tasks), task_losses=task_losses)

@@ -227,6 +227,8 @@ def build_network(
     l2: float = L2,
     activity_l2: float = ACTIVITY_L2,
     per_task_initial_state: bool = False,
+    initial_state_std: float = 0.0,
+    recurrent_bias: np.ndarray | None = None,
     seed: int = 0,
     name: str = "molap",
 ) -> keras.Model:
@@ -256,6 +258,12 @@ def build_network(
         activity_l2: float, coefficient of the mean squared activity. Default: `1e-7`.
         per_task_initial_state: bool, learn one initial state per task (an
             extra model input `"task"`, one-hot `(batch, n_tasks)`). Default: `False`.
+        initial_state_std: float, std of those initial states' start values
+            (the reference code draws `h_0 ~ N(0, 1)`). Default: `0.0` (zeros).
+        recurrent_bias: optional `(N,)` bias of the core (the reference
+            code's random bias row). Frozen with the kernel when
+            `train_recurrent=False`, learned with it otherwise. Default: `None`
+            (no bias).
         seed: int, seed of the weights and the noise.
         name: model name.
 
@@ -267,17 +275,29 @@ def build_network(
     rng = np.random.default_rng(seed)
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input((None, layout.total_inputs), name="inputs")
+    if recurrent_bias is not None:
+        recurrent_bias = np.asarray(recurrent_bias, np.float32)
+        if recurrent_bias.shape != (units,):
+            raise ValueError(f"Argument `recurrent_bias` must have shape ({units},); received "
+                             f"{recurrent_bias.shape}.")
+    if initial_state_std < 0:
+        raise ValueError(f"Argument `initial_state_std` must be >= 0; received "
+                         f"initial_state_std={initial_state_std!r}.")
     layer = CTRNN(
-        units, dt=1.0, tau=1.0, use_bias=False, recurrent_initializer="gain_normal", gain=gain,
+        units, dt=1.0, tau=1.0, use_bias=recurrent_bias is not None,
+        recurrent_initializer="gain_normal", gain=gain,
         recurrent_noise=noise, input_noise=input_noise, scale_noise=False, seed=seed,
         kernel_regularizer=regularizer,
         recurrent_regularizer=regularizer if train_recurrent else None, name="ctrnn",
+        frozen=() if train_recurrent or recurrent_bias is None else ("bias",),
     )
     model_inputs = [inputs]
     if per_task_initial_state:
         task = keras.Input((len(layout.names),), name="task")
         model_inputs.append(task)
-        h0 = keras.layers.Dense(units, use_bias=False, kernel_initializer="zeros",
+        start = (keras.initializers.RandomNormal(stddev=initial_state_std, seed=seed + 3)
+                 if initial_state_std > 0 else "zeros")
+        h0 = keras.layers.Dense(units, use_bias=False, kernel_initializer=start,
                                 name="initial_states")(task)
         states = layer(inputs, initial_state=h0)
     else:
@@ -298,6 +318,8 @@ def build_network(
                 f"{recurrent_kernel.shape}."
             )
         layer.cell.recurrent_kernel.assign(recurrent_kernel)
+    if recurrent_bias is not None:
+        layer.cell.bias.assign(recurrent_bias)
     if not train_recurrent:
         layer.set_masks(recurrent_plasticity=np.zeros((units, units), np.float32))
         layer.cell.recurrent_kernel.trainable = False
@@ -326,8 +348,8 @@ def task_model(model: keras.Model, layout: HeadLayout, name: str) -> keras.Model
         A new `Input -> CTRNN -> Dense` model for that task alone, with the
         task's input rows, the shared recurrent kernel, the task's readout
         columns (and its initial state). A head's input bias (`input_bias`
-        layouts) becomes the layer's bias, so the model takes the task's own
-        channels. Noise settings are kept; the recurrent kernel is frozen.
+        layouts) becomes the layer's bias (added to the core's own bias, if
+        any), so the model takes the task's own channels. Noise settings are kept; the recurrent kernel is frozen.
     """
     index = layout.index(name)
     core = find_ctrnn(model)
@@ -339,14 +361,20 @@ def task_model(model: keras.Model, layout: HeadLayout, name: str) -> keras.Model
     if any(layer.name == "initial_states" for layer in model.layers):
         h0 = keras.ops.convert_to_numpy(model.get_layer("initial_states").kernel)[index]
     config["initial_state_trainable"] = h0 is not None
-    config["use_bias"] = layout.input_bias  # the head's bias row becomes the layer's bias
+    # the head's bias row becomes (part of) the layer's bias
+    config["use_bias"] = layout.input_bias or core.cell.bias is not None
+    config["frozen"] = [name for name in config.get("frozen", ()) if name != "bias"]
     inputs = keras.Input((None, layout.n_inputs[index]), name="inputs")
     layer = CTRNN(name="ctrnn", **config)
     head = keras.layers.Dense(layout.n_outputs[index], name="readout")
     single = keras.Model(inputs, head(layer(inputs)), name=f"{model.name}_{name}")
     rows = keras.ops.convert_to_numpy(core.kernel)[layout.input_slice(index)]
+    bias = np.zeros(core.units, np.float32)
+    if core.cell.bias is not None:
+        bias = bias + keras.ops.convert_to_numpy(core.cell.bias)
     if layout.input_bias:
-        rows, bias = rows[:-1], rows[-1]
+        rows, bias = rows[:-1], bias + rows[-1]
+    if config["use_bias"]:
         layer.cell.bias.assign(bias)
     layer.cell.kernel.assign(rows)
     layer.cell.recurrent_kernel.assign(keras.ops.convert_to_numpy(core.effective_recurrent_kernel))

@@ -52,6 +52,8 @@ class PipelineConfig:
         heads: `HeadConfig` of task training.
         approaches: which of `APPROACHES` to run.
         separate: `HeadConfig` of the separate networks (default `separate_config()`).
+        separate_units: N of each separate network. Default: `100` (the
+            reference code's: `baselines.SEPARATE_REFERENCE_UNITS`, 200).
         dni: `HeadConfig` of the DNI-style network (default `dni_config()`).
         dni_units: N of the DNI-style network. Default: `200`.
         test_trials: test trials per task (paper: 2000).
@@ -70,6 +72,7 @@ class PipelineConfig:
     heads: tr.HeadConfig = dataclasses.field(default_factory=tr.HeadConfig)
     approaches: Sequence[str] = APPROACHES
     separate: tr.HeadConfig = dataclasses.field(default_factory=baselines.separate_config)
+    separate_units: int = baselines.SEPARATE_UNITS
     dni: tr.HeadConfig | None = None
     dni_units: int = baselines.DNI_UNITS
     test_trials: int = 2000
@@ -128,7 +131,7 @@ def _layout_counts(layout: net.HeadLayout, config: PipelineConfig, iterations_pe
         head_iterations=config.heads.total_iterations,
         initial_state=config.heads.per_task_initial_state, input_bias=config.heads.input_bias)
     separate = counts.separate_counts(
-        layout.n_inputs, layout.n_outputs, units=baselines.SEPARATE_UNITS,
+        layout.n_inputs, layout.n_outputs, units=config.separate_units,
         iterations=config.separate.total_iterations, input_bias=config.separate.input_bias)
     dni = counts.dni_counts(layout.n_inputs, layout.n_outputs, units=config.dni_units,
                             iterations=config.dni.total_iterations,
@@ -207,7 +210,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             config.pretrain, method="pca")
         pre = tr.pretrain_modules(tasks, units=config.units, module_sizes=config.module_sizes,
                                   gain=config.gain, config=pretrain, seed=seed, progress=say)
-        heads = tr.train_heads(pre.recurrent_kernel, tasks, config.tasks, config=config.heads,
+        heads = tr.train_heads(pre.recurrent_kernel, tasks, config.tasks,
+                               recurrent_bias=pre.recurrent_bias, config=config.heads,
                                seed=seed, progress=say)
         seconds[f"{approach}_pretraining"] = sum(pre.seconds.values())
         seconds[f"{approach}_heads"] = heads.seconds
@@ -224,16 +228,19 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
         accuracy = evaluate(heads.model, tasks, heads.layout)
     elif approach == "no_pretraining":
         kernel = tr.initial_recurrent_kernel(config.units, config.gain, seed)
-        heads = tr.train_heads(kernel, tasks, config.tasks, config=config.heads, seed=seed,
-                               progress=say)
+        # the random core of the same seed, with the bias MoLaP's core keeps frozen
+        bias = (tr.initial_recurrent_bias(config.units, config.gain, seed)
+                if config.pretrain.wiring == "reference" else None)
+        heads = tr.train_heads(kernel, tasks, config.tasks, recurrent_bias=bias,
+                               config=config.heads, seed=seed, progress=say)
         models = {approach: heads.model}
         accuracy = evaluate(heads.model, tasks, heads.layout)
     elif approach == "separate":
         indices = tuple(range(len(tasks))) if task_indices is None else tuple(task_indices)
         chosen = [tasks[i] for i in indices]
         nets = baselines.train_separate(chosen, [config.tasks[i] for i in indices],
-                                        config=config.separate, seed=seed, first_index=indices[0],
-                                        progress=say)
+                                        units=config.separate_units, config=config.separate,
+                                        seed=seed, first_index=indices[0], progress=say)
         models, accuracy = {}, {}
         for task, result in zip(chosen, nets):
             accuracy.update(evaluate(result.model, [task], result.layout))

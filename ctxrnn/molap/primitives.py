@@ -25,7 +25,10 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
-METHODS = ("cca", "pca", "pca_joint")
+METHODS = ("cca", "pca", "pca_joint", "cca_history")
+#: Default lags (steps) of `method="cca_history"`: the past the target primitives
+#: are related to (the code trials' stimulus epoch is 50 steps long).
+HISTORY_LAGS = (5, 10, 20, 30, 40, 50)
 RESCALES = (None, "minmax", "centered")
 
 
@@ -51,6 +54,14 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
     - `method="pca_joint"` (the reference code's PCA variant): one PCA of the
       concatenation `[X | Y]`, its scores used as both input and target
       primitives.
+    - `method="cca_history"` (not in the paper; fitted with `fit_trials`
+      only): the input primitives are the instantaneous input canonical
+      variates `U` of `"cca"`; the target primitives are the target canonical
+      variates of a second CCA, between the targets and the delay embedding
+      `[U(t - l) for l in lags]` of the input primitives' past. With the
+      MoLaP corpus the `"cca"` target variates are same-step copies of the
+      inputs (`memory_demand`), which a module learns without remembering
+      anything; these must be computed from what the inputs were.
 
     Signs are fixed once: each component's largest-magnitude input loading is
     made positive, and for CCA the target component gets the same flip so
@@ -76,6 +87,8 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
         tol: float, NIPALS tolerance. Default: `1e-6`.
         rescale: `None` (raw scores, default), `"minmax"` (to [0, 1], bounds
             fixed at fit time) or `"centered"` (to [-0.5, 0.5], same bounds).
+        lags: steps of the delay embedding of `method="cca_history"`.
+            Default: `HISTORY_LAGS`.
 
     Attributes:
         x_scaler_, y_scaler_: fitted `StandardScaler`s of inputs and targets.
@@ -86,7 +99,9 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
         x_bounds_, y_bounds_: `(min, max)` of the fit data's input and target
             scores (used by `rescale="minmax"` and `"centered"`).
         correlations_: `(n_components,)` correlation of each input primitive
-            with its target primitive on the fit data.
+            with its target primitive on the fit data (`"cca_history"`: of
+            the input history's canonical variate with the target primitive).
+        history_estimator_: the second `CCA` of `method="cca_history"`, else `None`.
         target_variance_explained_: `(n_components,)` cumulative fraction of
             the (z-scored) target variance explained by a least-squares map
             from the first `k` input primitives.
@@ -104,12 +119,14 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_components: int = 2, *, method: str = "cca", max_iter: int = 500,
-                 tol: float = 1e-6, rescale: str | None = None):
+                 tol: float = 1e-6, rescale: str | None = None,
+                 lags: Sequence[int] = HISTORY_LAGS):
         self.n_components = n_components
         self.method = method
         self.max_iter = max_iter
         self.tol = tol
         self.rescale = rescale
+        self.lags = lags
 
     # ------------------------------------------------------------------ fit
     def _check_params(self, n_x: int, n_y: int, n_samples: int):
@@ -128,7 +145,8 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
                 f"n_components={n!r}."
             )
         upper = {"cca": min(n_x, n_y, n_samples), "pca": min(n_x, n_y, n_samples),
-                 "pca_joint": min(n_x + n_y, n_samples)}[self.method]
+                 "pca_joint": min(n_x + n_y, n_samples),
+                 "cca_history": min(n_x, n_y, n_samples)}[self.method]
         if n > upper:
             raise ValueError(
                 f"`n_components` upper bound is {upper} for method={self.method!r} with "
@@ -155,6 +173,21 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
             Y = Y[:, None]
         check_consistent_length(X, Y)
         self._check_params(X.shape[1], Y.shape[1], X.shape[0])
+        if self.method == "cca_history":
+            raise ValueError("method='cca_history' relates targets to the inputs' past; fit it "
+                             "on trial arrays with `fit_trials`.")
+        self._fit_rows(X, Y)
+        u, v = self._scores(*self._standardized(X, Y))
+        self._set_fit_statistics(u, v, self._standardized(X, Y)[1])
+        return self
+
+    def _standardized(self, X, Y):
+        return self.x_scaler_.transform(X), self.y_scaler_.transform(Y)
+
+    def _fit_rows(self, X, Y):
+        """Scalers, decomposition and signs of the instantaneous methods (and of the
+        first stage of `"cca_history"`)."""
+        self.history_estimator_ = None
         self.n_features_in_ = X.shape[1]
         self.n_targets_in_ = Y.shape[1]
         self.x_scaler_ = StandardScaler().fit(X)
@@ -162,7 +195,7 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
         xz, yz = self.x_scaler_.transform(X), self.y_scaler_.transform(Y)
         n = int(self.n_components)
         self.y_estimator_ = None
-        if self.method == "cca":
+        if self.method in ("cca", "cca_history"):
             self.estimator_ = CCA(n_components=n, scale=False, max_iter=self.max_iter,
                                   tol=self.tol).fit(xz, yz)
             self.x_signs_ = _sign_of_largest(self.estimator_.x_rotations_)
@@ -176,20 +209,26 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
             self.estimator_ = PCA(n_components=n, svd_solver="full").fit(np.hstack([xz, yz]))
             self.x_signs_ = _sign_of_largest(self.estimator_.components_.T)
             self.y_signs_ = self.x_signs_.copy()
-        u, v = self._scores(xz, yz)
+
+    def _set_fit_statistics(self, u, v, yz, partner=None):
+        """Bounds, correlations (of `partner`, default `u`, with `v`) and explained variance."""
+        n = int(self.n_components)
+        partner = u if partner is None else partner
         self.x_bounds_ = (float(u.min()), float(u.max()))
         self.y_bounds_ = (float(v.min()), float(v.max()))
         self.correlations_ = np.array([
-            np.corrcoef(u[:, k], v[:, k])[0, 1] if u[:, k].std() > 0 and v[:, k].std() > 0
-            else 0.0
+            np.corrcoef(partner[:, k], v[:, k])[0, 1]
+            if partner[:, k].std() > 0 and v[:, k].std() > 0 else 0.0
             for k in range(n)
         ])
         self.target_variance_explained_ = np.array(
             [_explained(u[:, : k + 1], yz) for k in range(n)])
-        return self
 
     def _scores(self, xz, yz=None):
-        if self.method == "cca":
+        if self.method == "cca_history":
+            u = self.estimator_.transform(xz)
+            v = None if yz is None else yz @ self.history_estimator_.y_rotations_
+        elif self.method == "cca":
             if yz is None:
                 u = self.estimator_.transform(xz)
                 v = None
@@ -261,7 +300,29 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
                 f"`inputs` {inputs.shape} and `targets` {targets.shape} must share "
                 "(batch, time)."
             )
-        return self.fit(inputs.reshape(-1, inputs.shape[-1]), targets.reshape(-1, targets.shape[-1]))
+        flat_x = inputs.reshape(-1, inputs.shape[-1]).astype(np.float64)
+        flat_y = targets.reshape(-1, targets.shape[-1]).astype(np.float64)
+        if self.method != "cca_history":
+            return self.fit(flat_x, flat_y)
+        lags = [int(lag) for lag in self.lags]
+        if not lags or min(lags) < 1 or max(lags) >= inputs.shape[1]:
+            raise ValueError(f"Argument `lags` must hold steps in [1, {inputs.shape[1] - 1}]; "
+                             f"received lags={self.lags!r}.")
+        self._check_params(flat_x.shape[1], flat_y.shape[1], flat_x.shape[0])
+        self._fit_rows(flat_x, flat_y)
+        xz, yz = self._standardized(flat_x, flat_y)
+        u = self._scores(xz)[0]
+        past = _delay_embed(u.reshape(inputs.shape[:2] + (-1,)), lags).reshape(len(u), -1)
+        self.history_estimator_ = CCA(n_components=int(self.n_components), scale=False,
+                                      max_iter=self.max_iter, tol=self.tol).fit(past, yz)
+        h, v = self.history_estimator_.transform(past, yz)
+        # orient each target primitive like its input primitive's own past
+        signs = np.sign([np.corrcoef(u[:, k], v[:, k])[0, 1] or 1.0
+                         for k in range(v.shape[1])])
+        self.history_estimator_.y_rotations_ = self.history_estimator_.y_rotations_ * signs
+        u, v = self._scores(xz, yz)
+        self._set_fit_statistics(u, v, yz, partner=h * signs)
+        return self
 
     def transform_trials(self, inputs, targets=None):
         """Primitive time series of trial arrays.
@@ -281,6 +342,16 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
         targets = _check_trials(targets, "targets")
         u, v = self.transform(flat_x, targets.reshape(-1, targets.shape[-1]))
         return u.reshape(shape).astype(np.float32), v.reshape(shape).astype(np.float32)
+
+
+def _delay_embed(series: np.ndarray, lags: Sequence[int]) -> np.ndarray:
+    """`(batch, time, c)` -> `(batch, time, c * len(lags))`: the series `lag` steps
+    earlier for each lag (zeros before the trial starts)."""
+    out = np.zeros(series.shape[:2] + (series.shape[-1] * len(lags),), series.dtype)
+    width = series.shape[-1]
+    for index, lag in enumerate(lags):
+        out[:, lag:, index * width:(index + 1) * width] = series[:, :-lag]
+    return out
 
 
 def _to_unit(scores: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
@@ -337,3 +408,55 @@ def corpus_arrays(tasks: Sequence, batch_size: int, seed: int) -> tuple[np.ndarr
     inputs = np.concatenate([np.asarray(b.inputs, np.float32) for b in batches], axis=-1)
     targets = np.concatenate([np.asarray(b.targets, np.float32) for b in batches], axis=-1)
     return inputs, targets
+
+
+def _r2(design: np.ndarray, target: np.ndarray, train: np.ndarray, ridge: float) -> float:
+    """Held-out R^2 of an affine ridge fit of `target` on `design` (rows `train` fit,
+    the rest test)."""
+    design = np.hstack([design, np.ones((len(design), 1))])
+    a, b = design[train], target[train]
+    penalty = ridge * np.eye(design.shape[1])
+    penalty[-1, -1] = 0.0
+    coef = np.linalg.solve(a.T @ a + penalty, a.T @ b)
+    test_x, test_y = design[~train], target[~train]
+    total = np.sum((test_y - test_y.mean()) ** 2)
+    return float(1.0 - np.sum((test_y - test_x @ coef) ** 2) / total) if total > 0 else 0.0
+
+
+def memory_demand(u, v, *, history: slice, response: slice, ridge: float = 1e-3,
+                  seed: int = 0) -> dict[str, list[float]]:
+    """How much each primitive pair needs memory: R^2 of the target variate from the
+    same step's input variate vs from the input variate's history.
+
+    For pair `k`, on held-out trials (half of them): `"same_step"` is the R^2 of an
+    affine map `U_k(t) -> V_k(t)` over all steps; `"history"` the R^2 of
+    the trial's mean `V_k` over `response` from `U_k` over the `history` steps (an
+    affine ridge map of the whole stretch). A pair whose target is a copy of the
+    same step's input (`same_step` near 1, `history` near 0) can be learned
+    without holding any information.
+
+    Args:
+        u, v: `(trials, time, components)` input and target primitives
+            (`LatentPrimitives.transform_trials`).
+        history: the steps whose inputs may be remembered (e.g. the stimulus epoch).
+        response: the steps where the targets are read.
+        ridge: ridge coefficient of the history fit. Default: `1e-3`.
+        seed: seed of the train/test split of trials.
+
+    Returns:
+        `{"same_step": [R^2 per pair], "history": [R^2 per pair]}`.
+    """
+    u, v = _check_trials(u, "u"), _check_trials(v, "v")
+    if u.shape != v.shape:
+        raise ValueError(f"Arguments `u` {u.shape} and `v` {v.shape} must have one shape.")
+    trials = u.shape[0]
+    if trials < 4:
+        raise ValueError(f"Argument `u` must hold at least 4 trials; received {trials}.")
+    train = np.zeros(trials, bool)
+    train[np.random.default_rng(seed).permutation(trials)[: trials // 2]] = True
+    rows = np.repeat(train, u.shape[1])
+    same, past = [], []
+    for k in range(u.shape[-1]):
+        same.append(_r2(u[..., k].reshape(-1, 1), v[..., k].reshape(-1), rows, 0.0))
+        past.append(_r2(u[:, history, k], v[:, response, k].mean(axis=1), train, ridge))
+    return {"same_step": same, "history": past}

@@ -1,17 +1,27 @@
 """MoLaP training: module pre-training on latent primitives, then frozen-core heads.
 
 1. `pretrain_modules`: module `k` learns to map input primitive `U_k` to target
-   primitive `V_k` (paper 3.1, A.2.1). Modules are trained one after another;
-   during module `k`'s phase only its intra-module block of `W_rec` is plastic
-   (plus the phase's own input weights into module `k` and a readout from
-   module `k`, which are discarded afterwards). The error gradient flows
-   through the whole network, inter-module weights included; they keep their
-   random initial values.
-2. `train_heads`: `W_rec` is frozen; every task trains its own input weights,
-   input bias and readout (optionally its initial state), all nine in one
-   batched step (see `ctxrnn.molap.network`); then each readout is replaced by
-   the least-squares minimiser of the training loss (`ctxrnn.readout`).
+   primitive `V_k` (paper 3.1, A.2.1), one module after another. With the
+   default `wiring="reference"` (the reference code, dashirn/MoLaP
+   `rnn_build.py`) it is one network throughout: the primitive enters through
+   one input row into all N units (plastic in module 1's phase, frozen after),
+   one readout of all N units plus a bias and a trainable `h_0 ~ N(0, 1)` are
+   carried from phase to phase, and the core has a frozen random bias
+   (std `g / sqrt(N + 1)`). During module `k`'s phase only its intra-module
+   block of `W_rec` is plastic; the inter-module weights keep their random
+   initial values. `wiring="module"` instead feeds primitive `k` only into
+   module `k` and reads it only from module `k`, with new input and readout
+   weights every phase (no bias, `h_0 = 0`).
+2. `train_heads`: `W_rec` (and the core's bias) is frozen; every task trains
+   its own input weights, input bias, readout and initial state (`h_0 ~ N(0,
+   1)` at the start, as in the reference code), all nine in one batched step
+   (see `ctxrnn.molap.network`); then each readout is replaced by the
+   least-squares minimiser of the training loss (`ctxrnn.readout`).
    `HeadConfig(input_bias=False, solve_readout=False)` gives the paper's heads.
+
+The learning rate is constant by default, as in the reference code (its loop
+over "stages" only prints smaller step sizes; `../shared/tasks.md` 1.6).
+`PretrainConfig.reference()` and `HeadConfig.reference()` are its budgets.
 """
 
 from __future__ import annotations
@@ -30,9 +40,11 @@ from ctxrnn.molap import network as net
 from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
 from ctxrnn.readout import ReadoutFit, fit_readout
 
+WIRINGS = ("reference", "module")
+
 
 class _StagedSchedule:
-    """`iterations` per learning-rate stage, `stages` stages (shared by the configs)."""
+    """`iterations` per stage, `stages` stages (shared by the configs)."""
 
     @classmethod
     def fast(cls, iterations: int = 20, **overrides):
@@ -47,67 +59,89 @@ class _StagedSchedule:
 
 @dataclasses.dataclass
 class PretrainConfig(_StagedSchedule):
-    """Module pre-training settings (paper A.2.1 defaults).
+    """Module pre-training settings.
 
-    Schedule: 200 iterations per learning-rate stage (A.2, Table 2; the code's
-    stages): 5 stages per module, the lr cut by 1/3 at each stage, i.e.
-    1000 iterations per module. `PretrainConfig.fast()` is a short schedule
-    for tests and smoke runs.
+    Defaults are the reference code's (dashirn/MoLaP, `train_modules_pcs.py`):
+    4 stages of 200 iterations per module (it asks for 5, its loop runs
+    `nstep - 1`) at a constant Adam rate of 5e-3, batch 200.
+    `PretrainConfig.reference()` is the same; `PretrainConfig.fast()` a short
+    schedule for tests and smoke runs.
 
     Args:
-        learning_rate: Adam learning rate of the first stage. Default: `3e-3`.
+        learning_rate: Adam learning rate. Default: `5e-3`.
         batch_size: trials per iteration. Default: `200`.
-        iterations: iterations per learning-rate stage. Default: `200`.
-        stages: number of learning-rate stages per module (the reference
-            code, `shared/tasks.md` 1.6). Default: `5`.
-        stage_factor: lr multiplier between stages. Default: `1/3`.
+        iterations: iterations per stage. Default: `200`.
+        stages: number of stages per module. Default: `4`.
+        stage_factor: lr multiplier between stages; `1.0` is the reference's
+            constant rate (an earlier ctxrnn default of `1/3` came from a
+            misreading of that code). Default: `1.0`.
         l2: L2 coefficient on the plastic weights. Default: `1e-5`.
         activity_l2: coefficient of the mean squared activity. Default: `1e-7`.
         corpus_trials: trials per task in the fixed corpus sample that the
             primitives are fitted on and pre-training batches are drawn from.
             Default: `1000`.
-        method: `"cca"`, `"pca"` or `"pca_joint"` (see `LatentPrimitives`).
+        method: a method of `LatentPrimitives` (`"cca"`, `"pca"`, ...).
         rescale: `"minmax"` (primitives scaled to [0, 1] with bounds fixed on
             the corpus sample, as in the reference code; default),
             `"centered"` (the same shifted to [-0.5, 0.5]) or `None` (raw
-            z-score-sized scores; pre-training on them makes the core worse
-            than a random one, experiments/RESULTS_molap.md).
+            z-score-sized scores).
         clipnorm: optional gradient-norm clip. Default: `1.0`.
+        wiring: `"reference"` (one input row into all N units, one readout of
+            all N units carried over, frozen random bias, trainable `h_0`;
+            default) or `"module"` (primitive `k` into and out of module `k`
+            only; with it seed 1 grows a real positive leading eigenvalue and
+            fails the memory tasks, experiments/RESULTS_molap.md).
     """
 
-    learning_rate: float = 3e-3
+    learning_rate: float = 5e-3
     batch_size: int = 200
     iterations: int = 200
-    stages: int = 5
-    stage_factor: float = 1.0 / 3.0
+    stages: int = 4
+    stage_factor: float = 1.0
     l2: float = net.L2
     activity_l2: float = net.ACTIVITY_L2
     corpus_trials: int = 1000
     method: str = "cca"
     rescale: str | None = "minmax"
     clipnorm: float | None = 1.0
+    wiring: str = "reference"
+
+    def __post_init__(self):
+        if self.wiring not in WIRINGS:
+            raise ValueError(f"Argument `wiring` must be one of {list(WIRINGS)}; received "
+                             f"wiring={self.wiring!r}.")
+
+    @classmethod
+    def reference(cls, **overrides) -> "PretrainConfig":
+        """The reference code's pre-training: 4 x 200 iterations per module at a
+        constant 5e-3, batch 200, reference wiring."""
+        return cls(**{"learning_rate": 5e-3, "batch_size": 200, "iterations": 200,
+                      "stages": 4, "stage_factor": 1.0, "wiring": "reference", **overrides})
 
 
 @dataclasses.dataclass
 class HeadConfig(_StagedSchedule):
-    """Task-training settings (paper A.2.3 defaults for MoLaP).
+    """Task-training settings.
 
-    Schedule: 200 iterations per learning-rate stage (A.2, Table 2; the code's
-    stages): 5 stages, the lr cut by 1/3 at each stage, i.e. 1000
-    iterations. The reference code runs 10 stages (its leave-one-out
-    configuration; its main one 10 x 500), but after 5 cuts the lr is
-    1e-2 / 243 and the rest changes little (experiments/RESULTS_molap.md);
-    `stages=10` gives the code's schedule. `HeadConfig.fast()` is a short
-    schedule for tests and smoke runs.
+    Default schedule: 5 stages of 200 iterations at a constant Adam rate of
+    1e-2, batch 200 per task (1000 iterations, the time budget of one seed on
+    a 2-core machine). `HeadConfig.reference()` is the reference code's main
+    schedule (9 x 500 at 1e-3, batch 500),
+    `HeadConfig.reference(budget="short")` its leave-one-out one (9 x 200 at
+    1e-2, batch 200). `HeadConfig.fast()` is a short schedule for tests.
 
     Args:
-        learning_rate: Adam learning rate of the first stage. Default: `1e-2`.
+        learning_rate: Adam learning rate. Default: `1e-2`.
         batch_size: trials per task per iteration. Default: `200`.
-        iterations: iterations per learning-rate stage. Default: `200`.
-        stages: number of learning-rate stages. Default: `5`.
-        stage_factor: lr multiplier between stages. Default: `1/3`.
+        iterations: iterations per stage. Default: `200`.
+        stages: number of stages. Default: `5`.
+        stage_factor: lr multiplier between stages (`1.0`: constant, as in
+            the reference code). Default: `1.0`.
         l2, activity_l2: regularisation. Defaults: `1e-5`, `1e-7`.
-        per_task_initial_state: also learn each task's initial state.
+        per_task_initial_state: also learn each task's initial state, as the
+            reference code does. Default: `True`.
+        initial_state_std: std of those initial states at the start (the
+            reference: `h_0 ~ N(0, 1)`). Default: `1.0`.
         clipnorm: optional gradient-norm clip. Default: `1.0`.
         solve_readout: bool, after the gradient steps replace the readout by
             the least-squares minimiser of the same loss on fresh trials
@@ -126,14 +160,26 @@ class HeadConfig(_StagedSchedule):
     batch_size: int = 200
     iterations: int = 200
     stages: int = 5
-    stage_factor: float = 1.0 / 3.0
+    stage_factor: float = 1.0
     l2: float = net.L2
     activity_l2: float = net.ACTIVITY_L2
-    per_task_initial_state: bool = False
+    per_task_initial_state: bool = True
+    initial_state_std: float = 1.0
     clipnorm: float | None = 1.0
     solve_readout: bool = True
     readout_trials: int = 500
     input_bias: bool = True
+
+    @classmethod
+    def reference(cls, budget: str = "main", **overrides) -> "HeadConfig":
+        """The reference code's head schedule: `budget="main"` 9 x 500 iterations
+        at a constant 1e-3, batch 500; `budget="short"` 9 x 200 at 1e-2, batch 200."""
+        budgets = {"main": {"learning_rate": 1e-3, "batch_size": 500, "iterations": 500},
+                   "short": {"learning_rate": 1e-2, "batch_size": 200, "iterations": 200}}
+        if budget not in budgets:
+            raise ValueError(f"Argument `budget` must be one of {sorted(budgets)}; received "
+                             f"budget={budget!r}.")
+        return cls(**{**budgets[budget], "stages": 9, "stage_factor": 1.0, **overrides})
 
 
 def _check_positive_int(name, value):
@@ -161,6 +207,14 @@ class PretrainResult:
         recurrent_kernel: `(N, N)` pre-trained kernel (`h @ W` convention).
         initial_kernel: `(N, N)` kernel before pre-training.
         module_kernels: the kernel after each module's phase.
+        recurrent_bias: `(N,)` frozen core bias (reference wiring), or `None`.
+        model: the pre-training `keras.Model` after the last phase (reference
+            wiring: the one network of all phases; module wiring: the last
+            phase's).
+        phase_weights: the pre-training model's non-recurrent weights
+            (`"kernel"`, `"bias"`, `"initial_state"`, `"readout"`,
+            `"readout_bias"`, `None` where absent) before the first phase and
+            after each phase (`len(module_sizes) + 1` dicts).
         primitives: the fitted `LatentPrimitives`.
         losses: one list of per-iteration losses per module.
         seconds: wall time of the fit and of each module.
@@ -172,6 +226,18 @@ class PretrainResult:
     primitives: LatentPrimitives
     losses: list[list[float]]
     seconds: dict[str, float]
+    recurrent_bias: np.ndarray | None = None
+    model: keras.Model | None = None
+    phase_weights: list[dict] = dataclasses.field(default_factory=list)
+
+
+def _phase_weights(model, layer) -> dict:
+    def value(weight):
+        return None if weight is None else keras.ops.convert_to_numpy(weight).copy()
+    readout = model.get_layer("readout")
+    return {"kernel": value(layer.cell.kernel), "bias": value(layer.cell.bias),
+            "initial_state": value(layer.cell.initial_state),
+            "readout": value(readout.kernel), "readout_bias": value(readout.bias)}
 
 
 def initial_recurrent_kernel(units: int = net.UNITS, gain: float = net.GAIN,
@@ -179,6 +245,40 @@ def initial_recurrent_kernel(units: int = net.UNITS, gain: float = net.GAIN,
     """`gain * N(0, 1) / sqrt(N)`, float32 `(N, N)`."""
     rng = np.random.default_rng(seed)
     return (gain * rng.normal(size=(units, units)) / np.sqrt(units)).astype(np.float32)
+
+
+def initial_recurrent_bias(units: int = net.UNITS, gain: float = net.GAIN,
+                           seed: int = 0) -> np.ndarray:
+    """The reference code's core bias, `gain * N(0, 1) / sqrt(N + 1)`, float32 `(N,)`
+    (drawn from its own stream, so the kernel of `seed` is unchanged)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    return (gain * rng.normal(size=units) / np.sqrt(units + 1)).astype(np.float32)
+
+
+def _reference_model(units, kernel, bias, config, seed):
+    """Primitive -> one input row into all N units -> core (frozen bias,
+    trainable h0) -> one readout of all N units plus a bias."""
+    regularizer = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
+    inputs = keras.Input((None, 1), name="primitive")
+    layer = CTRNN(
+        units, dt=1.0, tau=1.0, use_bias=True, recurrent_initializer="zeros", gain=1.0,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=seed),
+        recurrent_noise=net.NOISE, scale_noise=False, seed=seed, initial_state_trainable=True,
+        kernel_regularizer=regularizer, recurrent_regularizer=regularizer, frozen=("bias",),
+        name="ctrnn",
+    )
+    states = net.ActivityL2(config.activity_l2, name="activity_l2")(layer(inputs))
+    output = keras.layers.Dense(
+        1, name="readout",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(units + 1),
+                                                           seed=seed + 7),
+    )(states)
+    model = keras.Model(inputs, output, name="pretrain_reference")
+    layer.cell.recurrent_kernel.assign(kernel)
+    layer.cell.bias.assign(bias)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    layer.cell.initial_state.assign(rng.normal(size=units).astype(np.float32))
+    return model, layer
 
 
 def _module_model(units, module_sizes, module, kernel, config, seed):
@@ -293,9 +393,24 @@ def pretrain_modules(
     rng = np.random.default_rng(seed)
     schedule = _schedule(config)
     losses, module_kernels = [], []
+    bias, phase_weights = None, []
+    if config.wiring == "reference":
+        bias = initial_recurrent_bias(units, gain, seed)
+        model, layer = _reference_model(units, kernel, bias, config, seed)
+        phase_weights.append(_phase_weights(model, layer))
     for module in range(len(module_sizes)):
         start = time.perf_counter()
-        model, layer = _module_model(units, module_sizes, module, kernel, config, seed + module)
+        if config.wiring == "module":
+            model, layer = _module_model(units, module_sizes, module, kernel, config,
+                                         seed + module)
+            if module == 0:
+                phase_weights.append(_phase_weights(model, layer))
+        else:
+            # the input row learns in module 1's phase only (the reference's gradient mask)
+            layer.set_masks(
+                recurrent_plasticity=masks.intra_module_mask(module_sizes, module),
+                kernel_plasticity=np.full((1, units), float(module == 0), np.float32),
+            )
         optimizer = _adam(schedule[0], config.clipnorm)
         model.compile(optimizer=optimizer, loss="mse")
         x_all, y_all = u[..., module:module + 1], v[..., module:module + 1]
@@ -308,10 +423,12 @@ def pretrain_modules(
             if (step + 1) % max(1, len(schedule) // 4) == 0:
                 say(f"module {module + 1}: iteration {step + 1}/{len(schedule)} loss {loss:.4f}")
         kernel = keras.ops.convert_to_numpy(layer.recurrent_kernel).copy()
+        phase_weights.append(_phase_weights(model, layer))
         losses.append(history)
         module_kernels.append(kernel)
         seconds[f"module{module + 1}"] = time.perf_counter() - start
-    return PretrainResult(kernel, initial, module_kernels, fitted, losses, seconds)
+    return PretrainResult(kernel, initial, module_kernels, fitted, losses, seconds, bias, model,
+                          phase_weights)
 
 
 @dataclasses.dataclass
@@ -326,6 +443,8 @@ class HeadsResult:
         trainable_parameters: number of trainable scalars of the model.
         iterations: optimizer steps taken.
         readout: the `ReadoutFit` of the least-squares readout, or `None`.
+        task_losses: sequential training only (`baselines.train_dni`): task
+            `j`'s loss after training task `i` at `[i, j]`, else `None`.
     """
 
     model: keras.Model
@@ -335,6 +454,7 @@ class HeadsResult:
     trainable_parameters: int
     iterations: int
     readout: ReadoutFit | None = None
+    task_losses: np.ndarray | None = None
 
 
 def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed: int):
@@ -392,6 +512,7 @@ def train_heads(
     tasks: Sequence,
     names: Sequence[str] | None = None,
     *,
+    recurrent_bias: np.ndarray | None = None,
     config: HeadConfig | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
@@ -403,6 +524,9 @@ def train_heads(
             no-pre-training control); it stays bit-identical.
         tasks: task objects, one head each.
         names: task names (default: each task's `name`).
+        recurrent_bias: optional `(N,)` frozen core bias
+            (`PretrainResult.recurrent_bias`; for a random core
+            `initial_recurrent_bias`). Default: `None` (no bias).
         config: `HeadConfig`; default `HeadConfig()`.
         seed: int, seed of the heads, noise and trials.
         progress: optional callable receiving progress lines.
@@ -416,7 +540,9 @@ def train_heads(
     model = net.build_network(
         layout, recurrent_kernel.shape[0], recurrent_kernel=recurrent_kernel,
         train_recurrent=False, l2=config.l2, activity_l2=config.activity_l2,
-        per_task_initial_state=config.per_task_initial_state, seed=seed, name="molap",
+        per_task_initial_state=config.per_task_initial_state,
+        initial_state_std=config.initial_state_std, recurrent_bias=recurrent_bias, seed=seed,
+        name="molap",
     )
     return fit_multihead(model, tasks, layout, config, seed=seed + 20_000, progress=progress,
                          label="heads")

@@ -30,3 +30,28 @@ def test_paper_settings():
     assert config.iterations == 200 and config.batch_size == 23 and config.learning_rate == 3e-3
     assert config.stages == 5 and baselines.separate_config().total_iterations == 1000
     assert np.isclose(baselines.dni_config(9, iterations=5).iterations, 5)
+
+
+def test_dni_projection_protects_earlier_tasks():
+    """Duncker et al.'s projected gradients: training task 2 raises task 1's loss
+    less with the projection than without, from the same network after task 1."""
+    tasks = make_all()[:2]
+    config = baselines.dni_projected_config(iterations=40, stages=1, batch_size=16,
+                                            learning_rate=1e-2, input_bias=False)
+    runs = {project: baselines.train_dni(tasks, NAMES[:2], units=16, config=config,
+                                         covariance_trials=16, project=project, seed=5)
+            for project in (True, False)}
+    free, projected = runs[False].task_losses, runs[True].task_losses
+    np.testing.assert_allclose(projected[0], free[0], rtol=1e-5)  # the same first task
+    rise_free, rise_projected = free[1, 0] - free[0, 0], projected[1, 0] - projected[0, 0]
+    assert rise_free > 0, free
+    assert rise_projected < 0.5 * rise_free, (projected, free)
+    assert np.isnan(projected[0, 1]) and runs[True].iterations == 80
+
+
+def test_reference_presets():
+    config = baselines.separate_reference_config()
+    assert (config.batch_size, config.total_iterations, config.learning_rate) == (500, 4500, 3e-3)
+    assert baselines.SEPARATE_REFERENCE_UNITS == 200
+    assert baselines.DNI_REFERENCE == {"units": 200, "gain": 1.3, "batch_size": 400,
+                                       "iterations_per_task": 3600}

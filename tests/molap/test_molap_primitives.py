@@ -134,3 +134,28 @@ def test_corpus_stacks_channels():
     assert inputs.shape == (5, 7, 5) and targets.shape == (5, 7, 5)
     with pytest.raises(ValueError, match="length"):
         corpus_arrays([_FakeTask(3, 3), _FakeTask(2, 2, steps=8)], batch_size=5, seed=1)
+
+
+def test_cca_targets_are_same_step_copies_and_history_targets_are_not():
+    """With the MoLaP corpus the CCA target variates are affine copies of the same
+    step's input variates; `cca_history` relates the targets to the inputs' past."""
+    from ctxrnn.molap import pipeline
+    from ctxrnn.molap.primitives import corpus_arrays, memory_demand
+
+    tasks = pipeline.load_tasks(pipeline.MOLAP_TASK_NAMES)
+    inputs, targets = corpus_arrays(tasks, 150, seed=0)
+    test_inputs, test_targets = corpus_arrays(tasks, 150, seed=1)
+    demand = {}
+    for method in ("cca", "cca_history"):
+        fitted = LatentPrimitives(2, method=method).fit_trials(inputs, targets)
+        u, v = fitted.transform_trials(test_inputs, test_targets)
+        demand[method] = memory_demand(u, v, history=slice(35, 85), response=slice(85, 110))
+        demand[method]["correlations"] = fitted.correlations_
+    assert min(demand["cca"]["same_step"]) > 0.999
+    assert min(demand["cca"]["correlations"]) > 0.999
+    assert max(demand["cca_history"]["same_step"]) < 0.2
+    assert min(demand["cca_history"]["correlations"]) > 0.5
+    with pytest.raises(ValueError, match="fit_trials"):
+        LatentPrimitives(2, method="cca_history").fit(inputs[:, 0], targets[:, 0])
+    with pytest.raises(ValueError, match="lags"):
+        LatentPrimitives(2, method="cca_history", lags=(0,)).fit_trials(inputs, targets)
