@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover - Keras internals moved
         return False
 
 from ctxrnn import masks as masks_lib
+from ctxrnn import seeding
 from ctxrnn.constraints import MaskedUpdate, MinValue
 from ctxrnn.initializers import resolve, resolve_recurrent_initializer
 from ctxrnn.noise import SAMPLERS, standard_normal
@@ -135,7 +136,9 @@ class CTRNNCell(keras.layers.Layer):
         recurrent_signs: optional `(N,)` array of +1/-1: Dale's law, unit i's
             outgoing weights keep sign `recurrent_signs[i]`
             (see `ctxrnn.masks.dale_signs`).
-        seed: int or `None`, seeds the initializers and the noise.
+        seed: non-negative int or `None`, seeds the initializers and the noise
+            (three `ctxrnn.seeding` streams of it: `kernel`, `recurrent_kernel`,
+            `noise`).
         frozen: names of weights made non-trainable (`trainable = False`), a
             subset of `FREEZABLE`. The cell's config records which of them are
             frozen when it is saved (also when set later on the variable, as
@@ -195,13 +198,15 @@ class CTRNNCell(keras.layers.Layer):
         self.gain = _check_positive("gain", gain)
         self._recurrent_initializer_id = recurrent_initializer
         self.recurrent_initializer = resolve_recurrent_initializer(
-            recurrent_initializer, self.gain, None if seed is None else seed + 1
+            recurrent_initializer, self.gain,
+            None if seed is None else seeding.derive(seed, "recurrent_kernel")
         )
         self.kernel_initializer = resolve(
             "kernel_initializer", kernel_initializer, keras.initializers.get
         )
         if seed is not None and "seed" in self.kernel_initializer.get_config():
-            config = {**self.kernel_initializer.get_config(), "seed": seed}
+            config = {**self.kernel_initializer.get_config(),
+                      "seed": seeding.derive(seed, "kernel")}
             self.kernel_initializer = type(self.kernel_initializer).from_config(config)
         self.bias_initializer = resolve("bias_initializer", bias_initializer, keras.initializers.get)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -237,7 +242,8 @@ class CTRNNCell(keras.layers.Layer):
                 f"Argument `frozen` must name weights among {FREEZABLE}; received {frozen!r}."
             )
         self._frozen = tuple(name for name in FREEZABLE if name in frozen)
-        self.seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 3)
+        self.seed_generator = keras.random.SeedGenerator(
+            None if seed is None else seeding.derive(seed, "noise"))
         self.state_size = self.units
         self.output_size = self.units
 

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from ctxrnn import masks
+from ctxrnn import masks, seeding
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.metrics import score_trials
 from ctxrnn.simulate import run_variants
@@ -221,7 +221,7 @@ def perturbation_sweep(model: keras.Model, layout, tasks: Sequence, kind: str,
         draws: random draws per level (paper: 30). Default: `30`.
         n_trials: test trials per task (paper's supplement: 250). Default: `250`.
         module_sizes, module: modules of the network and the lesioned module.
-        seed: seed of the draws (level `i` uses `seed + i`).
+        seed: seed of the draws (level `i` uses the stream `("perturbation", i)`).
         test_seed: seed of the test trials.
 
     Returns:
@@ -237,7 +237,8 @@ def perturbation_sweep(model: keras.Model, layout, tasks: Sequence, kind: str,
     rows = []
     for i, level in enumerate(levels):
         kernels, unit_masks = variants(kind, kernel, float(level), draws,
-                                       module_sizes=module_sizes, module=module, seed=seed + i)
+                                       module_sizes=module_sizes, module=module,
+                                       seed=seeding.derive(seed, "perturbation", i))
         accuracy = evaluate_variants(model, layout, tasks, stacked, recurrent_kernels=kernels,
                                      unit_masks=unit_masks)
         for draw in range(draws):

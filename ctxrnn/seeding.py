@@ -39,6 +39,9 @@ STREAMS = (
     "evaluation",        # evaluation trial sets outside a training run
     "perturbation",      # lesion / noise draws
     "transfer",          # transfer of a saved model to a new task
+    "readout",           # readout initializers
+    "initial_state",     # learned initial states
+    "dni",               # MoLaP's DNI-style / projected-gradient baseline
 )
 
 _MAX_SEED = 2**31 - 1

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from ctxrnn import seeding
 from ctxrnn.molap import training as tr
 from ctxrnn.molap.pipeline import MOLAP_TASK_NAMES, load_tasks
 
@@ -48,7 +49,7 @@ def main(argv=None):
                                           seed=args.seed)
                 heads = tr.train_heads(pre.recurrent_kernel, [tasks[j]], [name], seed=args.seed)
                 accuracy = tr.evaluate(heads.model, [tasks[j]], heads.layout,
-                                       n_trials=args.test_trials, seed=args.seed + 777)[name]
+                                       n_trials=args.test_trials, seed=seeding.derive(args.seed, "evaluation"))[name]
                 results.append({"method": method, "leave": leave, "task": name,
                                 "left_out": sorted(left_out), "accuracy": accuracy,
                                 "seconds": time.perf_counter() - start})

@@ -16,6 +16,7 @@ import time
 
 import keras
 
+from ctxrnn import seeding
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.molap import training as tr
 from ctxrnn.molap.pipeline import load_tasks
@@ -41,7 +42,7 @@ def main(argv=None):
     for seed in args.head_seeds:
         start = time.perf_counter()
         heads = tr.train_heads(kernel, tasks, names, config=head_config, seed=seed)
-        accuracy = tr.evaluate(heads.model, tasks, heads.layout, n_trials=2000, seed=seed + 777)
+        accuracy = tr.evaluate(heads.model, tasks, heads.layout, n_trials=2000, seed=seeding.derive(seed, "evaluation"))
         print(f"{seed:>9}  " + " ".join(f"{100 * accuracy[n]:>8.1f}%" for n in names)
               + f"  ({time.perf_counter() - start:.0f} s)", flush=True)
     return 0

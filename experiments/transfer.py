@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from ctxrnn import seeding
 from ctxrnn import io, tasks, zoo
 from ctxrnn import transfer as tr
 from ctxrnn.models import context_multitask
@@ -70,7 +71,7 @@ def run_pair(pair: str, seed: int, args) -> list[dict]:
                                   input_noise=card["cell"]["input_noise"])
         history, reached = tr.fit_task(fresh, single, single, learning_rate=learning_rate,
                                        **common)
-        test = single.validation_data(400, seed=seed + 2)
+        test = single.validation_data(400, seed=seeding.derive(seed, "test"))
         rows.append({
             "pair": pair, "seed": seed, "condition": "scratch", "learning_rate": learning_rate,
             "epochs_to_criterion": reached,

@@ -157,3 +157,25 @@ def test_a_resumed_dataset_yields_the_uninterrupted_batches():
             np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="epoch=-1"):
         suite.dataset(4, 3, seed=2, epoch=-1)
+
+
+def test_cli_defaults_are_the_config_defaults():
+    import dataclasses
+    import inspect
+
+    from ctxrnn import cli
+    from ctxrnn.cli import molap as molap_cli
+    from ctxrnn.molap.pipeline import PipelineConfig
+
+    parser = cli.build_parser()
+    config = molap_cli.config_from_args(parser.parse_args(["molap", "--out", "x"]))
+    expected = PipelineConfig()
+    for field in ("tasks", "task_module", "gain", "approaches", "test_trials", "seed", "trials"):
+        assert list(np.atleast_1d(getattr(config, field))) == \
+            list(np.atleast_1d(getattr(expected, field))), field
+    assert dataclasses.asdict(config.pretrain) == dataclasses.asdict(expected.pretrain)
+    assert dataclasses.asdict(config.heads) == dataclasses.asdict(expected.heads)
+    args = parser.parse_args(["transfer", "jarne_context4", "--task", "xor"])
+    signature = inspect.signature(ctxrnn.transfer_task).parameters
+    for name in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "criterion", "seed"):
+        assert getattr(args, name) == signature[name].default, name

@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from ctxrnn import runs as run_layout
+from ctxrnn import seeding
 
 # |lambda| within this of 1 counts as marginal (neither stable nor unstable).
 MARGINAL_TOLERANCE = 1e-6
@@ -718,7 +719,7 @@ def analyze(model, suite, out_dir, *, progress: bool = True, n_per_task: int = 2
 
     out = pathlib.Path(out_dir)
     network = NetworkMap.from_model(model)
-    batch = suite.validation_data(n_per_task, seed=seed + 1)
+    batch = suite.validation_data(n_per_task, seed=seeding.derive(seed, "validation"))
     trajectories = hidden_states(model, batch.inputs)
     conditions = regimes.context_inputs(suite)
     seeds = np.random.SeedSequence(seed).spawn(len(suite.task_names))

@@ -24,72 +24,79 @@ import time
 
 def add_parser(subparsers):
     """Registers the `molap` subcommand on an `argparse` subparsers object."""
-    from ctxrnn.molap.pipeline import APPROACHES, MOLAP_TASK_NAMES
+    from ctxrnn.molap.pipeline import APPROACHES, PipelineConfig
 
+    # Every default comes from the configuration dataclasses, never re-typed here.
+    defaults = PipelineConfig()
+    pre, heads, separate = defaults.pretrain, defaults.heads, defaults.separate
     parser = subparsers.add_parser(
         "molap", help="MoLaP: pre-train modules on latent primitives, train one head per task, "
                       "compare with baselines")
     parser.add_argument("--out", required=True, help="run directory to write")
-    parser.add_argument("--tasks", nargs="+", default=list(MOLAP_TASK_NAMES))
-    parser.add_argument("--task-module", default="ctxrnn.tasks",
+    parser.add_argument("--tasks", nargs="+", default=list(defaults.tasks))
+    parser.add_argument("--task-module", default=defaults.task_module,
                         help="module (or .py file) whose make(name) builds the tasks")
-    parser.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
-    parser.add_argument("--method", default="cca",
+    parser.add_argument("--approaches", nargs="+", default=list(defaults.approaches),
+                        choices=APPROACHES)
+    parser.add_argument("--method", default=pre.method,
                         choices=("cca", "pca", "pca_joint", "cca_history"),
                         help="latent primitives of the MoLaP approach (cca_history: target "
                              "variates related to the input primitives' past, not in the paper)")
-    parser.add_argument("--primitive-scale", default="minmax",
+    parser.add_argument("--primitive-scale", default=pre.rescale or "raw",
                         choices=("minmax", "centered", "raw"),
                         help="primitives scaled to [0, 1] with bounds fixed on the corpus "
                              "(default, as the reference code), to [-0.5, 0.5] (centered) or "
                              "raw canonical scores")
-    parser.add_argument("--pretrain-iterations", type=int, default=200,
+    parser.add_argument("--pretrain-iterations", type=int, default=pre.iterations,
                         help="pre-training iterations per stage (paper A.2: 200)")
-    parser.add_argument("--pretrain-stages", type=int, default=4,
+    parser.add_argument("--pretrain-stages", type=int, default=pre.stages,
                         help="stages per module, constant rate (reference code: 4 run)")
-    parser.add_argument("--wiring", default="reference", choices=("reference", "module"),
+    parser.add_argument("--wiring", default=pre.wiring, choices=("reference", "module"),
                         help="pre-training wiring: the reference code's (one input row into "
                              "and one readout from all N units, carried over; frozen random "
                              "bias; trainable h0) or module-local (primitive k into and out of "
                              "module k only)")
-    parser.add_argument("--head-iterations", type=int, default=200,
+    parser.add_argument("--head-iterations", type=int, default=heads.iterations,
                         help="task-training iterations per stage (paper A.2: 200)")
-    parser.add_argument("--head-stages", type=int, default=5,
+    parser.add_argument("--head-stages", type=int, default=heads.stages,
                         help="task-training stages, constant rate (reference code: 9 run)")
-    parser.add_argument("--baseline-iterations", type=int, default=200,
+    parser.add_argument("--baseline-iterations", type=int, default=separate.iterations,
                         help="iterations per stage of each separate network and of the "
                              "DNI-style network (whose batches mix all tasks)")
-    parser.add_argument("--baseline-stages", type=int, default=5,
+    parser.add_argument("--baseline-stages", type=int, default=separate.stages,
                         help="stages of the separate and DNI-style baselines")
     parser.add_argument("--budget", default="default", choices=("default", "reference"),
                         help="'reference': the reference code's head schedule (9 x 500 at 1e-3, "
                              "batch 500) and separate networks (N = 200, 9 x 500 at 3e-3, batch "
                              "500); overrides the iteration and stage options")
-    parser.add_argument("--gain", type=float, default=1.5,
+    parser.add_argument("--gain", type=float, default=defaults.gain,
                         help="g of the random core W_rec ~ g N(0, 1) / sqrt(N) (paper A.2: 1.5)")
-    parser.add_argument("--initial-state", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--initial-state", action=argparse.BooleanOptionalAction,
+                        default=heads.per_task_initial_state,
                         help="heads learn a per-task initial state from h0 ~ N(0, 1), as the "
                              "reference code (default on)")
-    parser.add_argument("--input-bias", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--input-bias", action=argparse.BooleanOptionalAction,
+                        default=heads.input_bias,
                         help="every head (and baseline network) learns a bias into the core, "
                              "the constant drive of the reference code's [0, 1]-rescaled inputs "
                              "(default on; --no-input-bias: the paper's eq. 1)")
-    parser.add_argument("--solve-readout", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--solve-readout", action=argparse.BooleanOptionalAction,
+                        default=heads.solve_readout,
                         help="after the gradient steps, replace each readout by the "
                              "least-squares minimiser of the training loss (default on; "
                              "--no-solve-readout: Adam's readout as in the paper)")
-    parser.add_argument("--test-trials", type=int, default=2000)
+    parser.add_argument("--test-trials", type=int, default=defaults.test_trials)
     parser.add_argument("--quick", action="store_true",
                         help="small fast configuration (one lr stage of 1/10 the iterations, "
                              "200 test trials)")
-    parser.add_argument("--trials", default="code", choices=("code", "text"),
+    parser.add_argument("--trials", default=defaults.trials, choices=("code", "text"),
                         help="memory-task trials: the reference code's (default; produced the "
                              "paper's Fig. 2) or the paper text's (variable stimulus, memory delay)")
     parser.add_argument("--workers", type=_workers, default="auto",
                         help="processes to run the jobs in (each approach and each separate "
                              "network is a job); default 'auto': one per core, or 1 when the "
                              "tasks cannot be sent to another process")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="run the whole study once per seed (into OUT/seed<k>) and write "
                              "OUT/molap_seeds.json, seeds.md and accuracy_seeds.png")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 
@@ -21,20 +22,25 @@ def add_parser(subparsers):
     models.add_argument("--json", action="store_true", help="print the whole card as JSON")
     models.set_defaults(func=run_models)
 
+    from ctxrnn.transfer import transfer_task
+
+    # Defaults are transfer_task's own, never re-typed here.
+    defaults = {name: parameter.default
+                for name, parameter in inspect.signature(transfer_task).parameters.items()}
     transfer = subparsers.add_parser(
         "transfer", help="add a task to a saved model and train only the new context/head")
     transfer.add_argument("model", help="a shipped name or a .keras path")
     transfer.add_argument("--task", required=True, help="the new task (see `ctxrnn tasks`)")
     transfer.add_argument("--out", help="directory to save the grown model and its card in")
-    transfer.add_argument("--epochs", type=int, default=20)
-    transfer.add_argument("--steps-per-epoch", type=int, default=50)
-    transfer.add_argument("--batch-size", type=int, default=64)
-    transfer.add_argument("--learning-rate", type=float, default=1e-2,
+    transfer.add_argument("--epochs", type=int, default=defaults["epochs"])
+    transfer.add_argument("--steps-per-epoch", type=int, default=defaults["steps_per_epoch"])
+    transfer.add_argument("--batch-size", type=int, default=defaults["batch_size"])
+    transfer.add_argument("--learning-rate", type=float, default=defaults["learning_rate"],
                           help="only the new rows learn, so larger than full training's")
-    transfer.add_argument("--criterion", type=float, default=0.9,
+    transfer.add_argument("--criterion", type=float, default=defaults["criterion"],
                           help="accuracy that counts as learned")
-    transfer.add_argument("--seed", type=int, default=0)
-    transfer.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
+    transfer.add_argument("--seed", type=int, default=defaults["seed"])
+    transfer.add_argument("--verbose", type=int, default=defaults["verbose"], choices=(0, 1, 2))
     transfer.set_defaults(func=run_transfer)
     return models, transfer
 

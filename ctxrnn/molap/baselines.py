@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ctxrnn import seeding
 from ctxrnn.molap import network as net
 from ctxrnn.molap.training import HeadConfig, HeadsResult, fit_multihead
 
@@ -78,7 +79,7 @@ def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
         units: N of each network. Default: `100`.
         config: `HeadConfig`; default `separate_config()`.
         gain: g of the random initial kernels. Default: `1.5`.
-        seed: int; network `j` uses `seed + first_index + j`.
+        seed: int; network `j` uses the `ctxrnn.seeding` stream `("baselines", first_index + j)`.
         first_index: position of `tasks[0]` in the whole task list, so that a
             network's seeds do not depend on how the list is split into jobs.
         progress: optional callable receiving progress lines.
@@ -93,9 +94,9 @@ def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
         single = layout.single(index)
         number = first_index + index
         model = net.build_network(single, units, train_recurrent=True, gain=gain, l2=config.l2,
-                                  activity_l2=config.activity_l2, seed=seed + number,
+                                  activity_l2=config.activity_l2, seed=seeding.derive(seed, "baselines", number),
                                   name=f"separate_{layout.names[index]}")
-        results.append(fit_multihead(model, [task], single, config, seed=seed + 1000 * number,
+        results.append(fit_multihead(model, [task], single, config, seed=seeding.derive(seed, "baselines", number, 1),
                                      progress=progress, label=f"separate {single.names[0]}"))
     return results
 
@@ -120,7 +121,7 @@ def train_dni_style(tasks: Sequence, names: Sequence[str] | None = None, *,
     layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
     model = net.build_network(layout, units, train_recurrent=True, l2=config.l2,
                               activity_l2=config.activity_l2, seed=seed, name="dni_style")
-    return fit_multihead(model, tasks, layout, config, seed=seed + 30_000, progress=progress,
+    return fit_multihead(model, tasks, layout, config, seed=seeding.derive(seed, "dni"), progress=progress,
                          label="dni-style")
 
 
@@ -223,7 +224,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         columns[layout.output_slice(index)] = 1.0
         head_masks.append({id(kernel): rows, id(readout.kernel): columns[None, :],
                            id(readout.bias): columns})
-    probe = layout.stack([t.generate(covariance_trials, seed=seed + 60_000) for t in tasks])
+    probe = layout.stack([t.generate(covariance_trials, seed=seeding.derive(seed, "dni", 0)) for t in tasks])
     task_losses = np.full((len(tasks), len(tasks)), np.nan)
     covariance = np.zeros((units, units), np.float64)
     projection = tf.constant(np.eye(units, dtype=np.float32))
@@ -235,7 +236,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
             optimizer.learning_rate.assign(rate)
             stacked = layout.stack(_only(
                 [t.generate(config.batch_size if i == index else 1,
-                            seed=seed + 40_000 + 1000 * index + step)
+                            seed=seeding.derive(seed, "dni", 1, index, step))
                  for i, t in enumerate(tasks)], index))
             with tf.GradientTape() as tape:
                 outputs = model(stacked.inputs, training=True)
@@ -260,7 +261,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
             rows = probe.rows(earlier)
             task_losses[index, earlier] = float(net.masked_mse(
                 probe.packed_targets[rows], outputs[rows]))
-        sample = stacked_batch(tasks, layout, covariance_trials, seed + 50_000 + index)
+        sample = stacked_batch(tasks, layout, covariance_trials, seeding.derive(seed, "dni", 2, index))
         rows = sample.rows(index)
         states = hidden_states(model, sample.inputs[rows]).reshape(-1, units)
         covariance += states.T @ states / len(states)

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from ctxrnn import seeding
 from ctxrnn.layers import CTRNN, ActivityL2, find_ctrnn
 from ctxrnn.losses import masked_mse
 
@@ -295,7 +296,7 @@ def build_network(
     if per_task_initial_state:
         task = keras.Input((len(layout.names),), name="task")
         model_inputs.append(task)
-        start = (keras.initializers.RandomNormal(stddev=initial_state_std, seed=seed + 3)
+        start = (keras.initializers.RandomNormal(stddev=initial_state_std, seed=seeding.derive(seed, "initial_state"))
                  if initial_state_std > 0 else "zeros")
         h0 = keras.layers.Dense(units, use_bias=False, kernel_initializer=start,
                                 name="initial_states")(task)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ctxrnn import io
+from ctxrnn import io, seeding
 from ctxrnn.molap import baselines, counts
 from ctxrnn.molap import network as net
 from ctxrnn.molap import training as tr
@@ -201,7 +201,7 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
     seed = config.seed
 
     def evaluate(model, task_list, lay):
-        return tr.evaluate(model, task_list, lay, n_trials=config.test_trials, seed=seed + 777)
+        return tr.evaluate(model, task_list, lay, n_trials=config.test_trials, seed=seeding.derive(seed, "evaluation"))
 
     start = time.perf_counter()
     seconds, extra = {}, {}

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 import keras
 import numpy as np
 
-from ctxrnn import masks
+from ctxrnn import masks, seeding
 from ctxrnn.layers import CTRNN
 from ctxrnn.metrics import score_trials
 from ctxrnn.molap import network as net
@@ -271,7 +271,7 @@ def _reference_model(units, kernel, bias, config, seed):
     output = keras.layers.Dense(
         1, name="readout",
         kernel_initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(units + 1),
-                                                           seed=seed + 7),
+                                                           seed=seeding.derive(seed, "readout")),
     )(states)
     model = keras.Model(inputs, output, name="pretrain_reference")
     layer.cell.recurrent_kernel.assign(kernel)
@@ -299,7 +299,7 @@ def _module_model(units, module_sizes, module, kernel, config, seed):
     output = keras.layers.Dense(
         1, name="readout",
         kernel_initializer=keras.initializers.RandomNormal(stddev=1.0 / np.sqrt(stop - start),
-                                                           seed=seed + 7),
+                                                           seed=seeding.derive(seed, "readout")),
     )(states[:, :, start:stop])
     model = keras.Model(inputs, output, name=f"pretrain_module{module}")
     layer.cell.recurrent_kernel.assign(kernel)
@@ -377,7 +377,8 @@ def pretrain_modules(
     if primitives is None:
         primitives = fit_primitives(tasks, n_components=len(module_sizes), method=config.method,
                                     rescale=config.rescale,
-                                    corpus_trials=config.corpus_trials, seed=seed + 10_000)
+                                    corpus_trials=config.corpus_trials,
+                                    seed=seeding.derive(seed, "primitives"))
     fitted, u, v = primitives
     if u.shape[-1] < len(module_sizes):
         raise ValueError(
@@ -402,7 +403,7 @@ def pretrain_modules(
         start = time.perf_counter()
         if config.wiring == "module":
             model, layer = _module_model(units, module_sizes, module, kernel, config,
-                                         seed + module)
+                                         seeding.derive(seed, "pretraining", module))
             if module == 0:
                 phase_weights.append(_phase_weights(model, layer))
         else:
@@ -472,7 +473,7 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
         tasks: the tasks, in layout order.
         layout: the model's `HeadLayout`.
         config: a `HeadConfig` (or any object with its fields).
-        seed: int, trials of iteration `i` use seed `seed + i`; the trials of
+        seed: int, trials of iteration `i` use `seeding.derive(seed, "trials", i)`; the trials of
             the least-squares readout (`config.solve_readout`) the next seed.
         progress: optional callable receiving progress lines.
         label: name used in progress lines.
@@ -489,7 +490,8 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
     start = time.perf_counter()
     for step, rate in enumerate(schedule):
         optimizer.learning_rate.assign(rate)
-        stacked = stacked_batch(tasks, layout, config.batch_size, seed + step)
+        stacked = stacked_batch(tasks, layout, config.batch_size,
+                                seeding.derive(seed, "trials", step))
         loss = model.train_on_batch(net.task_inputs(model, stacked), stacked.packed_targets,
                                     return_dict=True)["loss"]
         losses.append(float(loss))
@@ -498,7 +500,8 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
     readout = None
     if getattr(config, "solve_readout", False):
         _check_positive_int("readout_trials", config.readout_trials)
-        sample = stacked_batch(tasks, layout, config.readout_trials, seed + len(schedule))
+        sample = stacked_batch(tasks, layout, config.readout_trials,
+                               seeding.derive(seed, "trials", len(schedule)))
         readout = fit_readout(model, net.task_inputs(model, sample), sample.targets,
                               sample.loss_mask)
         say(f"{label}: least-squares readout, loss {readout.loss_before:.4f} -> "
@@ -544,7 +547,7 @@ def train_heads(
         initial_state_std=config.initial_state_std, recurrent_bias=recurrent_bias, seed=seed,
         name="molap",
     )
-    return fit_multihead(model, tasks, layout, config, seed=seed + 20_000, progress=progress,
+    return fit_multihead(model, tasks, layout, config, seed=seeding.derive(seed, "heads"), progress=progress,
                          label="heads")
 
 
@@ -567,7 +570,7 @@ def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,
     correct = {name: [] for name in layout.names}
     for start in range(0, n_trials, chunk):
         size = min(chunk, n_trials - start)
-        stacked = stacked_batch(tasks, layout, size, seed + start)
+        stacked = stacked_batch(tasks, layout, size, seeding.derive(seed, "evaluation", start))
         outputs = model.predict(net.task_inputs(model, stacked), batch_size=1000, verbose=0)
         for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
             batch = stacked.batches[index]
