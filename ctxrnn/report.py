@@ -166,9 +166,6 @@ def _config_section(report: _Report) -> str:
 def _dynamics_section(report: _Report) -> str:
     from ctxrnn.analysis import dynamics
 
-    if not (report.run.path / runs.DYNAMICS_FILE).is_file():
-        raise FileNotFoundError(f"no {runs.DYNAMICS_FILE} yet (run `ctxrnn analyze "
-                                f"{report.run.path}`)")
     return dynamics.report_section(report.run.path)
 
 
@@ -391,8 +388,10 @@ def write_report(run_dir: io.PathLike, *, output: io.PathLike | None = None) -> 
         ("statistics", "Weight statistics during training", _training_section),
         ("pruning", "Damage: pruning curves", _pruning_section),
         ("examples", "Example trials", _examples_section),
-        ("dynamics", "Dynamics: fixed points and regimes per context", _dynamics_section),
     ):
         report.section(key, title, lambda build=build: build(report))
+    if (run.path / runs.DYNAMICS_FILE).is_file():  # optional: written by `ctxrnn analyze`
+        report.section("dynamics", "Dynamics: fixed points and regimes per context",
+                       lambda: _dynamics_section(report))
     io.write_json(output_dir / runs.REPORT_STATS_FILE, report.stats)
     return io.write_text(output_dir / runs.REPORT_FILE, _render(report))

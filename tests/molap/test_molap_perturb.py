@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from molap_fake_tasks import NAMES, make_all
 
-from ctxrnn import masks, perturb
+from ctxrnn import masks, perturb, seeding
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.molap import network as net
 from ctxrnn.molap import training as tr
@@ -88,7 +88,8 @@ def test_batched_equals_one_model_at_a_time(trained):
 
 def test_silencing_zeroes_the_units_and_no_perturbation_is_baseline(trained):
     tasks, layout, model = trained
-    stacked = tr.stacked_batch(tasks, layout, 16, seed=5)
+    # tr.evaluate draws chunk k from the ("evaluation", start) stream of its seed
+    stacked = tr.stacked_batch(tasks, layout, 16, seed=seeding.derive(5, "evaluation", 0))
     baseline = tr.evaluate(model, tasks, layout, n_trials=16, seed=5, chunk=16)
     none = perturb.evaluate_variants(model, layout, tasks, stacked,
                                      unit_masks=np.ones((2, 20), np.float32))
@@ -118,7 +119,7 @@ def test_real_molap_tasks_fractional_scores():
     layout = net.HeadLayout.from_tasks(tasks, names)
     assert layout.names == tuple(names) and layout.n_inputs == (3, 2, 3)
     model = net.build_network(layout, 20, seed=0)
-    stacked = tr.stacked_batch(tasks, layout, 24, seed=3)
+    stacked = tr.stacked_batch(tasks, layout, 24, seed=seeding.derive(3, "evaluation", 0))
     baseline = tr.evaluate(model, tasks, layout, n_trials=24, seed=3, chunk=24)
     batched = perturb.evaluate_variants(model, layout, tasks, stacked,
                                         unit_masks=np.ones((2, 20), np.float32))
