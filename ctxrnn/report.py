@@ -40,18 +40,11 @@ import numpy as np
 from ctxrnn import io, runs
 from ctxrnn.analysis import eigenvalues, figures, find_knee, weight_statistics
 from ctxrnn.analysis.knee import DEFAULT_TOLERANCE
+from ctxrnn.analysis.statistics import STATISTIC_LABELS
 from ctxrnn.runs import RunDirectory
 
 # Rows of the W_rec statistics table: (key of `weight_statistics`, label).
-STATISTICS_ROWS = (
-    ("mean", "Mean"),
-    ("std", "Standard deviation (ddof = 0)"),
-    ("skewness", "Skewness (biased)"),
-    ("kurtosis", "Excess kurtosis (Fisher, biased)"),
-    ("spectral_radius", "Spectral radius max |λ|"),
-    ("n_outside_unit_circle", "Eigenvalues with |λ| > 1"),
-    ("n_connections", "Existing connections"),
-)
+STATISTICS_ROWS = (*STATISTIC_LABELS, ("n_connections", "Existing connections"))
 # Significant digits of numbers in tables.
 TABLE_DIGITS = 4
 PERCENT = 100.0

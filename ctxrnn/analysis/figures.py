@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 
 from ctxrnn.analysis.statistics import (
     DEFAULT_BINS,
+    STATISTIC_LABELS,
     UNIT_CIRCLE_TOLERANCE,
     weight_statistics,
 )
@@ -82,14 +83,7 @@ PANEL_WIDTH = 3.4
 PANEL_HEIGHT = 2.6
 TRIAL_ROW_HEIGHT = 1.7
 # Statistics over training: (record key, axis label).
-TRAINING_PANELS = (
-    ("mean", "Mean"),
-    ("std", "Standard deviation"),
-    ("skewness", "Skewness"),
-    ("kurtosis", "Excess kurtosis"),
-    ("spectral_radius", "Spectral radius |λ|max"),
-    ("n_outside_unit_circle", "Eigenvalues with |λ| > 1"),
-)
+TRAINING_PANELS = STATISTIC_LABELS
 # Accuracy bars: value labels sit inside bars longer than BAR_LABEL_MIN (%),
 # BAR_LABEL_PAD (%) from the bar's start, else just after the bar's end.
 BAR_LABEL_MIN = 15.0

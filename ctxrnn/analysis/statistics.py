@@ -43,6 +43,16 @@ DEFAULT_BINS = 50
 # |lambda| = 1 within ~1e-6), so a matrix exactly on the circle counts 0.
 UNIT_CIRCLE_TOLERANCE = 1e-5
 
+#: `(key, label)` of the W_rec statistics that reports and figures show, in order.
+STATISTIC_LABELS = (
+    ("mean", "Mean"),
+    ("std", "Standard deviation (ddof = 0)"),
+    ("skewness", "Skewness (biased)"),
+    ("kurtosis", "Excess kurtosis (Fisher, biased)"),
+    ("spectral_radius", "Spectral radius max |λ|"),
+    ("n_outside_unit_circle", "Eigenvalues with |λ| > 1"),
+)
+
 
 def _as_matrix(weights: Any, connectivity: Any) -> tuple[np.ndarray, np.ndarray]:
     """Returns (float64 weights, boolean existence mask), validated."""
