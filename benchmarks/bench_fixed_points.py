@@ -13,7 +13,9 @@ Gaussian noise (sd 0.1), searched under the AND context input (stimuli 0).
   for all candidates is that time scaled by `candidates / loop`.
 
 Prints the seconds, the ratio and how many candidates reached q < 1e-8 (the
-rest are reported as slow points by `find_fixed_points`), measured in this run.
+rest are slow points, or unconverged: `find_fixed_points(...,
+return_unconverged=True)` reports them), measured in this run. The optimisation
+includes the final Levenberg-Marquardt refinement (`newton_steps`).
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ def main():
           f"steps, Jacobians {jacobians:.2f} s)")
     print(f"q < 1e-8: {int(np.sum(q < 1e-8))} of {args.candidates}; "
           f"1e-8 <= q < 1e-4 (slow): {int(np.sum((q >= 1e-8) & (q < 1e-4)))}; "
-          f"q >= 1e-4: {int(np.sum(q >= 1e-4))}")
+          f"q >= 1e-4 (unconverged): {int(np.sum(q >= 1e-4))} at "
+          f"{len(dynamics._unique(h[q >= 1e-4], inputs[q >= 1e-4], q[q >= 1e-4], 1e-3))} "
+          f"distinct states, q {np.unique(np.round(q[q >= 1e-4], 4)).tolist()}")
     print(f"per point ({args.loop} timed, scaled to {args.candidates}): {looped:.1f} s; "
           f"ratio {looped / batched:.1f}x")
 

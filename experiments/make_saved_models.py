@@ -16,6 +16,8 @@ Models:
   100 units, AND, OR, XOR, NOT, time reproduction, one-hot context).
 - `jarne_context4`: the same without XOR (the held-out task of
   `experiments/transfer.py`).
+- `jarne_context_osc`: AND, OR, XOR, NOT, oscillation and flip-flop in one
+  network (issue 16 item 3: fixed-point and oscillatory regimes by context).
 - `dubreuil_dm_cdm`: DM and CDM (Dubreuil, Valente et al. 2022) in one network.
 """
 
@@ -49,6 +51,13 @@ MODELS = {
         "The default context multitask network trained without XOR (AND, OR, NOT, time "
         "reproduction): the pre-trained core of the transfer experiment, where XOR is added "
         "as a new context.",
+    ),
+    "jarne_context_osc": (
+        TrainConfig(tasks=("and", "or", "xor", "not", "oscillation", "flip_flop")),
+        "Jarne's context multitask network with an oscillatory and a memory task: one 100-unit "
+        "CTRNN (dt 5 ms, tau 10 ms) doing AND, OR, XOR, NOT, stimulus-triggered oscillation and "
+        "flip-flop, selected by a one-hot context input; the dynamics-analysis model of "
+        "`experiments/dynamics_shipped.py` (fixed-point and oscillatory regimes by context).",
     ),
     "dubreuil_dm_cdm": (
         TrainConfig(tasks=("dm", "cdm"), dt=20.0, tau=100.0, epochs=30),

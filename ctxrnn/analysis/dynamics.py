@@ -17,8 +17,11 @@ any `alpha`. (MSE-style tools use `2 q / N`.)
 Candidates are optimised all at once in TensorFlow: Adam with a rate per
 candidate (halved when that candidate's q rises, grown slowly while it
 falls) and a stop per candidate (q below `tol_q`, a change of q below
-`tol_dq * rate`, or `max_iters`). Jacobians `dF/dh` of all points come from
-one batched call, and their eigenvalues from one batched `numpy.linalg.eig`.
+`tol_dq * rate`, or `max_iters`); candidates still above `tol_q` then take
+up to `newton_steps` batched Levenberg-Marquardt steps on `f(z) - h`, which
+finish in a few steps what Adam approaches only slowly. Jacobians `dF/dh` of
+all points come from one batched call, and their eigenvalues from one batched
+`numpy.linalg.eig`.
 
 Example:
 
@@ -235,6 +238,8 @@ class FixedPoints:
         is_outlier: `(n,)` far from the initial states (reported, not removed).
         alpha: the network's alpha (scalar or `(units,)`).
         dt: step in ms.
+        n_candidates: how many candidates ended in this set before duplicates
+            merged (`None` when not from a search).
     """
 
     states: np.ndarray
@@ -249,6 +254,7 @@ class FixedPoints:
     is_outlier: np.ndarray
     alpha: Any = 1.0
     dt: float = 1.0
+    n_candidates: int | None = None
 
     def __len__(self) -> int:
         return len(self.states)
@@ -286,7 +292,7 @@ class FixedPoints:
         return {"n": len(self), **{f"n_{label}": 0 for label in STABILITY_LABELS},
                 **{f"n_{label}": int(c) for label, c in zip(labels, counts)},
                 "saddles_by_unstable_directions": {int(a): int(b) for a, b in zip(k, kc)},
-                "n_outliers": int(np.sum(self.is_outlier)),
+                "n_outliers": int(np.sum(self.is_outlier)), "n_candidates": self.n_candidates,
                 "max_q": float(np.max(self.q)) if len(self) else None}
 
     def to_dict(self, *, readout: np.ndarray | None = None) -> dict[str, Any]:
@@ -455,10 +461,12 @@ def optimize_candidates(model, initial_states, inputs, *, progress: bool = False
         initial_states: `(n, units)` candidates.
         inputs: `(n, inputs)` constant input of each candidate.
         progress: show a progress bar.
-        **optimizer: overrides of `DEFAULT_HPS`.
+        **optimizer: overrides of `DEFAULT_HPS` (`newton_steps=0` turns the
+            final Levenberg-Marquardt refinement off).
 
     Returns:
-        `(states, q, n_iters)` arrays of the `n` optimised candidates.
+        `(states, q, n_iters)` arrays of the `n` optimised candidates
+        (`n_iters` counts Adam and refinement steps).
     """
     network = as_network(model)
     unknown = set(optimizer) - set(DEFAULT_HPS)
@@ -471,7 +479,9 @@ def optimize_candidates(model, initial_states, inputs, *, progress: bool = False
         raise ValueError(f"Arguments `initial_states` and `inputs` must have shapes (n, "
                          f"{network.n_units}) and (n, {network.n_inputs}); received "
                          f"{h0.shape} and {x.shape}.")
-    return _optimise(network, h0, x, {**DEFAULT_HPS, **optimizer}, progress)
+    hps = {**DEFAULT_HPS, **optimizer}
+    h, q, iters = _optimise(network, h0, x, hps, progress)
+    return _refine(network, h, x, q, iters, hps)
 
 
 def _new_state(arrays: dict[str, np.ndarray]) -> _State:
@@ -521,7 +531,52 @@ def _optimise(network, h0, x, hps, progress):
 
 DEFAULT_HPS = {"lr_init": 0.1, "lr_max": 1.0, "lr_decrease": 0.5, "lr_increase": 1.05,
                "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-3, "tol_q": 1e-12,
-               "tol_dq": 1e-20, "max_iters": 5000, "chunk": 100}
+               "tol_dq": 1e-20, "max_iters": 5000, "chunk": 100, "newton_steps": 20,
+               "newton_damping": 1e-3}
+
+
+def _residual(network, h, x) -> np.ndarray:
+    """The alpha-free residual `f(z) - h` (whose half squared norm is q), as numpy."""
+    h = tf.constant(h, tf.float64)
+    return (network._rate(h, tf.constant(x, tf.float64)) - h).numpy()
+
+
+def _refine(network, h, x, q, iters, hps):
+    """Batched Levenberg-Marquardt steps on the residual `f(z) - h` for every
+    candidate Adam left at `q >= tol_q`.
+
+    Adam creeps near a root where the gradient of q vanishes quadratically;
+    Gauss-Newton converges there in a few steps, at saddles as well as at
+    stable points. A step is kept only if it lowers q (so q never rises); the
+    damping of each candidate shrinks tenfold after a kept step and grows
+    tenfold after a rejected one, and a candidate stops at `tol_q` or once its
+    damping exceeds 1e8 (no root nearby: a genuine slow point).
+    """
+    h, q, iters = h.copy(), q.copy(), iters.copy()
+    rows = np.flatnonzero(np.isfinite(q) & (q >= hps["tol_q"]) & np.all(np.isfinite(h), axis=1))
+    damping = np.full(len(rows), float(hps["newton_damping"]))
+    identity = np.eye(network.n_units)
+    # dF/dh = I + alpha (dr/dh - I), alpha per row; a discrete network's is dr/dh.
+    scale = np.reshape(network.alpha, (-1, 1)) if network.leaky else 1.0
+    for _ in range(int(hps["newton_steps"])):
+        if len(rows) == 0:
+            break
+        hr, xr = h[rows], x[rows]
+        residual = _residual(network, hr, xr)
+        a = (network.jacobians(hr, xr) - identity) / scale  # d(f(z) - h)/dh
+        at = np.swapaxes(a, 1, 2)
+        normal = at @ a + damping[:, None, None] * identity
+        with np.errstate(all="ignore"):
+            delta = np.linalg.solve(normal, -(at @ residual[..., None]))[..., 0]
+            trial = hr + delta
+            q_trial = 0.5 * np.sum(_residual(network, trial, xr) ** 2, axis=1)
+        better = np.isfinite(q_trial) & (q_trial < q[rows])
+        h[rows[better]], q[rows[better]] = trial[better], q_trial[better]
+        iters[rows] += 1
+        damping = np.where(better, np.maximum(damping * 0.1, 1e-12), damping * 10.0)
+        active = (q[rows] >= hps["tol_q"]) & (damping <= 1e8)
+        rows, damping = rows[active], damping[active]
+    return h, q, iters
 
 
 def _unique(states, inputs, q, tol_unique):
@@ -559,7 +614,7 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
                       tol_q: float = 1e-12, slow_q: float = 1e-4, tol_unique: float = 1e-3,
                       max_iters: int = 5000, outlier_scale: float = 10.0,
                       eigenvectors: bool = False, seed: int = 0, progress: bool = False,
-                      **optimizer) -> tuple[FixedPoints, FixedPoints]:
+                      return_unconverged: bool = False, **optimizer):
     """Finds fixed and slow points of the network under constant inputs.
 
     Args:
@@ -583,11 +638,19 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
         eigenvectors: also return right eigenvectors.
         seed: int or `numpy.random.SeedSequence` of the candidates.
         progress: show a progress bar of the optimisation.
+        return_unconverged: also return the candidates that ended at
+            `q >= slow_q` (or non-finite), which are neither fixed nor slow
+            points (typically local minima of q, where its gradient vanishes
+            with q > 0).
         **optimizer: overrides of `DEFAULT_HPS` (`lr_init`, `epsilon`, `chunk`, ...).
 
     Returns:
         `(fixed, slow)`: two `FixedPoints`, unique points with `q < tol_q` and
-        with `tol_q <= q < slow_q`, each sorted by q.
+        with `tol_q <= q < slow_q`, each sorted by q. With
+        `return_unconverged=True`, `(fixed, slow, unconverged)`: the third the
+        unique finite candidates with `q >= slow_q`, its `n_candidates`
+        attribute the number of candidates (non-finite ones included) that
+        ended there.
 
     Example:
 
@@ -638,13 +701,20 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
     centroid = h0.mean(0)
     scale = np.mean(np.linalg.norm(h0 - centroid, axis=1)) or 1.0
     outlier = np.linalg.norm(h - centroid, axis=1) / scale >= outlier_scale
+    groups = [finite & (q < tol_q), finite & (q >= tol_q) & (q < slow_q)]
+    if return_unconverged:
+        groups.append(finite & (q >= slow_q))
     results = []
-    for keep in (finite & (q < tol_q), finite & (q >= tol_q) & (q < slow_q)):
+    for keep in groups:
         index = np.flatnonzero(keep)
         index = index[_unique(h[index], x[index], q[index], tol_unique)]
         results.append(_points(network, h[index], x[index], condition[index], q[index],
                                iters[index], outlier[index], eigenvectors))
-    return results[0], results[1]
+    for points, keep in zip(results, groups):
+        points.n_candidates = int(np.sum(keep))
+    if return_unconverged:
+        results[2].n_candidates = int(np.sum(~(groups[0] | groups[1])))
+    return tuple(results)
 
 
 # ------------------------------------------------------------ analyze
@@ -735,9 +805,10 @@ def analyze(model, suite, out_dir, *, progress: bool = True, n_per_task: int = 2
     for k, name in enumerate(suite.task_names):
         own = batch.task_ids == k
         means[name] = trajectories[own].mean(0)
-        fixed, slow = find_fixed_points(network, conditions[k], trajectories=trajectories[own],
-                                        n_initial=n_initial, noise=noise, seed=seeds[k],
-                                        progress=progress, max_iters=max_iters)
+        fixed, slow, unconverged = find_fixed_points(
+            network, conditions[k], trajectories=trajectories[own], n_initial=n_initial,
+            noise=noise, seed=seeds[k], progress=progress, max_iters=max_iters,
+            return_unconverged=True)
         found = regimes.regime(network, conditions[k], trajectories[own][:, -1],
                                steps=free_run_steps)
         found.pop("final_states")
@@ -749,6 +820,7 @@ def analyze(model, suite, out_dir, *, progress: bool = True, n_per_task: int = 2
         summary["contexts"][name] = {
             "input": conditions[k].tolist(), "regime": found,
             "fixed_points": fixed.to_dict(readout=readout), "slow_points": slow.summary(),
+            "unconverged": {**unconverged.summary(), "q": unconverged.q.tolist()},
             "pca_fixed_points": pca.transform(fixed.states).tolist() if len(fixed) else []}
     io.write_json(out / DYNAMICS_FILE, summary)
     made = {"dynamics_trajectories": dynamics_figures.trajectories_figure(pca, means, points),
@@ -786,10 +858,11 @@ def report_section(out_dir) -> str:
         rows.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
             name, found["regime"], period, f"{found['amplitude']:.3g}", counts["n_stable"],
             counts["n_saddle"], counts["n_marginal"] + counts["n_unstable"],
-            context["slow_points"]["n"])) + "</tr>")
+            context["slow_points"]["n"],
+            context.get("unconverged", {}).get("n_candidates", ""))) + "</tr>")
     header = "".join(f"<th>{title}</th>" for title in (
         "context", "regime", "period (ms)", "amplitude", "stable", "saddles",
-        "marginal/unstable", "slow points"))
+        "marginal/unstable", "slow points", "unconverged candidates"))
     dominance = summary["eigen_dominance"]
     parts = [
         f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>",

@@ -182,7 +182,8 @@ def test_relu_network_every_exact_stable_point_is_found(seed):
 def test_no_point_gives_empty_results_with_shapes():
     net = network(2.0 * np.eye(3), np.zeros((2, 3)))
     fixed, slow = dynamics.find_fixed_points(net, np.zeros(2), initial_states=grid(3),
-                                             tol_q=1e-30, slow_q=1e-29, max_iters=1)
+                                             tol_q=1e-30, slow_q=1e-29, max_iters=1,
+                                             newton_steps=0)
     for points in (fixed, slow):
         assert len(points) == 0
         assert points.states.shape == (0, 3) and points.inputs.shape == (0, 2)
@@ -194,9 +195,37 @@ def test_no_point_gives_empty_results_with_shapes():
 def test_slow_points_are_reported_separately():
     net = network(2.0 * np.eye(2))
     fixed, slow = dynamics.find_fixed_points(net, np.zeros(1), initial_states=grid(2),
-                                             max_iters=3, slow_q=1.0)
+                                             max_iters=3, slow_q=1.0, newton_steps=0)
     assert len(slow) > 0
     assert np.all((slow.q >= 1e-12) & (slow.q < 1.0))
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.2])
+def test_newton_refinement_finishes_what_three_adam_steps_start(alpha):
+    """After 3 Adam steps every candidate is still slow; the Levenberg-Marquardt
+    steps then reach all 9 points of two bistable units, saddles included."""
+    net = network(2.0 * np.eye(2), alpha=alpha)
+    fixed, slow = dynamics.find_fixed_points(net, np.zeros(1), initial_states=grid(2),
+                                             max_iters=3, slow_q=1.0)
+    assert len(fixed) == 9 and len(slow) == 0
+    assert np.all(fixed.q < 1e-12) and np.all(fixed.n_iters <= 3 + 20)
+    levels = np.abs(fixed.states)
+    assert np.all((np.abs(levels - H_STAR) < 1e-5) | (levels < 1e-5))
+    assert fixed.summary()["n_stable"] == 4 and fixed.summary()["n_candidates"] == 25
+
+
+def test_candidates_that_cannot_converge_are_reported_as_unconverged():
+    """With W = I and a bias c, f(z) - h = c everywhere: no fixed point, q = |c|^2 / 2."""
+    c = np.array([0.3, -0.4])
+    net = network(np.eye(2), np.zeros((1, 2)), c, activation="linear")
+    init = grid(2)
+    fixed, slow, unconverged = dynamics.find_fixed_points(net, np.zeros(1), initial_states=init,
+                                                          return_unconverged=True)
+    assert len(fixed) == len(slow) == 0
+    assert unconverged.n_candidates == len(init) == len(unconverged)
+    np.testing.assert_allclose(unconverged.q, 0.5 * np.sum(c ** 2), rtol=1e-9)
+    assert unconverged.summary()["n_candidates"] == len(init)
+    assert len(dynamics.find_fixed_points(net, np.zeros(1), initial_states=init)) == 2
 
 
 def test_network_map_reads_effective_weights_and_readout_from_a_model():
