@@ -43,8 +43,21 @@ from ctxrnn.readout import ReadoutFit, fit_readout
 WIRINGS = ("reference", "module")
 
 
+@dataclasses.dataclass
 class _StagedSchedule:
-    """`iterations` per stage, `stages` stages (shared by the configs)."""
+    """`iterations` per stage, `stages` stages (shared by the configs).
+
+    The fields common to pre-training and heads, in the configs' order; a
+    config redefines only the defaults that differ (`learning_rate`, `stages`).
+    """
+
+    learning_rate: float = 1e-2
+    batch_size: int = 200
+    iterations: int = 200
+    stages: int = 5
+    stage_factor: float = 1.0
+    l2: float = net.L2
+    activity_l2: float = net.ACTIVITY_L2
 
     @classmethod
     def fast(cls, iterations: int = 20, **overrides):
@@ -94,12 +107,7 @@ class PretrainConfig(_StagedSchedule):
     """
 
     learning_rate: float = 5e-3
-    batch_size: int = 200
-    iterations: int = 200
     stages: int = 4
-    stage_factor: float = 1.0
-    l2: float = net.L2
-    activity_l2: float = net.ACTIVITY_L2
     corpus_trials: int = 1000
     method: str = "cca"
     rescale: str | None = "minmax"
@@ -156,13 +164,6 @@ class HeadConfig(_StagedSchedule):
             initial network is the bias-free one. Default: `True`.
     """
 
-    learning_rate: float = 1e-2
-    batch_size: int = 200
-    iterations: int = 200
-    stages: int = 5
-    stage_factor: float = 1.0
-    l2: float = net.L2
-    activity_l2: float = net.ACTIVITY_L2
     per_task_initial_state: bool = True
     initial_state_std: float = 1.0
     clipnorm: float | None = 1.0
