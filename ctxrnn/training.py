@@ -361,8 +361,6 @@ def train_run(run_dir: os.PathLike, config: TrainConfig | None = None, *,
         model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, shuffle=False,
                   callbacks=[*own, *callbacks], verbose=verbose)
     except TrainingDivergedError as error:
-        for path in (run.final_weights_path, run.pruning_path):
-            path.unlink(missing_ok=True)
         run.write_status("failed", epoch=progress.epoch, message=str(error))
         raise
     save_model_atomic(model, run.model_path)

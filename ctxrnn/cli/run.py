@@ -76,18 +76,16 @@ def given_config(args: argparse.Namespace) -> dict:
 
 
 def _train(args) -> int:
+    from ctxrnn.runs import RunDirectory
     from ctxrnn.training import TrainConfig, TrainingDivergedError, train_run
-    from ctxrnn.runs import RunDirectory, is_run_directory
 
     given = given_config(args)
-    if args.resume:
-        if not is_run_directory(args.out):
-            raise FileNotFoundError(f"Cannot resume {args.out!r}: it is not a ctxrnn run "
-                                    "directory (no config.json).")
-        saved = RunDirectory(args.out).load_config()
-        config = TrainConfig.from_dict({**saved, **given})
-    else:
+    if not args.resume:
         config = TrainConfig(**given)
+    elif given:  # flags given with --resume must agree with the saved run (train_run checks)
+        config = TrainConfig.from_dict({**RunDirectory(args.out).load_config(), **given})
+    else:
+        config = None  # the saved run's configuration
     try:
         run = train_run(args.out, config, verbose=args.verbose, overwrite=args.overwrite,
                         resume=args.resume, tensorboard=args.tensorboard)
