@@ -172,13 +172,36 @@ def _run_seeds(args) -> int:
     for number, seed in enumerate(seeds):
         print(f"=== seed {seed} ({number + 1}/{len(seeds)}) ===", flush=True)
         run_dir = pathlib.Path(args.out) / f"seed{seed}"
-        _run_one(args, dataclasses.replace(config, seed=seed), run_dir)
+        seed_config = dataclasses.replace(config, seed=seed)
+        if _finished(run_dir, seed_config):
+            print(f"{run_dir} already holds this seed's finished run; skipped", flush=True)
+        else:
+            _run_one(args, seed_config, run_dir)
         runs.append(run_dir)
     table = write_summary(args.out, runs)
     print(f"\n% decisions correct over seeds {seeds} (mean ± sd):")
     print(markdown(table))
     print(f"molap_seeds.json in {args.out}")
     return 0
+
+
+def _finished(run_dir, config) -> bool:
+    """Whether `run_dir` holds a finished run of exactly `config` (so a rerun of
+    `--seeds` resumes); a finished run of another configuration is refused."""
+    import json
+
+    results, saved = run_dir / "results.json", run_dir / "config.json"
+    if not (results.exists() and saved.exists()):
+        return False
+    # Through JSON so that tuples and lists compare equal.
+    wanted = json.loads(json.dumps(config.to_dict()))
+    found = json.loads(saved.read_text())
+    differing = sorted(k for k in set(wanted) | set(found) if wanted.get(k) != found.get(k))
+    if differing:
+        raise SystemExit(f"--out: {str(run_dir)!r} holds a finished run whose configuration "
+                         f"differs in {differing}; expected an empty directory or the same "
+                         f"configuration (choose another --out).")
+    return True
 
 
 def _run_one(args, config, out) -> int:
