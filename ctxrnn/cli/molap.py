@@ -8,11 +8,12 @@
 
 Schedule (defaults): a constant Adam rate everywhere, as in the reference code
 (its "stages" only print smaller rates). Pre-training: 4 x 200 iterations per
-module at 5e-3 (the reference's); task heads, each separate network and the
-DNI-style network (whose batches of ~200 trials mix all tasks): 5 x 200.
-`--budget reference` runs the reference code's head and separate-network
-budgets (9 x 500 iterations, batch 500). `--quick` runs one stage of 20
-iterations everywhere and 200 test trials.
+module at 5e-3 (the reference's); task heads and each separate network: 5 x 200;
+DNI (Duncker et al.'s projected continual learning, N = 200, g = 1.3): 2 x 200
+per task at 1e-3. `--budget reference` runs the reference code's budgets (heads
+and separate networks 9 x 500 iterations of batch 500, DNI 3600 iterations of
+400 trials per task). `--quick` runs one stage of a tenth of the iterations
+everywhere and 200 test trials.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 
 def add_parser(subparsers):
     """Registers the `molap` subcommand on an `argparse` subparsers object."""
+    from ctxrnn.molap.baselines import DNI_METHODS
     from ctxrnn.molap.pipeline import APPROACHES, PipelineConfig
 
     # Every default comes from the configuration dataclasses, never re-typed here.
@@ -61,14 +63,22 @@ def add_parser(subparsers):
     parser.add_argument("--head-stages", type=int, default=heads.stages,
                         help="task-training stages, constant rate (reference code: 9 run)")
     parser.add_argument("--baseline-iterations", type=int, default=separate.iterations,
-                        help="iterations per stage of each separate network and of the "
-                             "DNI-style network (whose batches mix all tasks)")
+                        help="iterations per stage of each separate network")
     parser.add_argument("--baseline-stages", type=int, default=separate.stages,
-                        help="stages of the separate and DNI-style baselines")
+                        help="stages of the separate networks")
+    parser.add_argument("--dni-method", default=defaults.dni_method, choices=DNI_METHODS,
+                        help="'projected': Duncker et al.'s DNI, tasks one after another with "
+                             "each update projected away from the earlier tasks' activity "
+                             "(default); 'joint': the same network trained on all tasks at once")
+    parser.add_argument("--dni-iterations", type=int, default=defaults.dni.iterations,
+                        help="iterations per stage of the DNI network (per task when projected)")
+    parser.add_argument("--dni-stages", type=int, default=defaults.dni.stages,
+                        help="stages of the DNI network (per task when projected)")
     parser.add_argument("--budget", default="default", choices=("default", "reference"),
                         help="'reference': the reference code's head schedule (9 x 500 at 1e-3, "
-                             "batch 500) and separate networks (N = 200, 9 x 500 at 3e-3, batch "
-                             "500); overrides the iteration and stage options")
+                             "batch 500), separate networks (N = 200, 9 x 500 at 3e-3, batch "
+                             "500) and projected DNI (3600 iterations of 400 trials per task); "
+                             "overrides the iteration and stage options")
     parser.add_argument("--gain", type=float, default=defaults.gain,
                         help="g of the random core W_rec ~ g N(0, 1) / sqrt(N) (paper A.2: 1.5)")
     parser.add_argument("--initial-state", action=argparse.BooleanOptionalAction,
@@ -140,16 +150,24 @@ def config_from_args(args):
     separate = baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages,
                                          **head_options)
     separate_units = baselines.SEPARATE_UNITS
+    dni_schedule = {"iterations": max(1, args.dni_iterations // scale),
+                    "stages": stages(args.dni_stages)}
+    if args.dni_method == "projected":
+        # no least-squares readout: it would refit the earlier tasks' readouts too
+        dni = baselines.dni_projected_config(input_bias=args.input_bias, **dni_schedule)
+    else:
+        dni = baselines.dni_config(len(args.tasks), **dni_schedule, **head_options)
     if getattr(args, "budget", "default") == "reference":
         heads = tr.HeadConfig.reference(per_task_initial_state=args.initial_state,
                                         **head_options)
         separate = baselines.separate_reference_config(**head_options)
         separate_units = baselines.SEPARATE_REFERENCE_UNITS
+        if args.dni_method == "projected":
+            dni = baselines.dni_reference_config(input_bias=args.input_bias)
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches, separate=separate, separate_units=separate_units,
-        dni=baselines.dni_config(len(args.tasks), iterations=baseline_iterations,
-                                 stages=baseline_stages, **head_options),
+        dni=dni, dni_method=args.dni_method,
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )
 
@@ -220,10 +238,10 @@ def _run_one(args, config, out) -> int:
         print(f"  {task:<18}" + "".join(
             f"{100 * results['accuracy'][a][task]:>15.1f}%" for a in approaches))
     ratios = results["ratios"]
-    print(f"parameter updates, whole training: DNI-style / MoLaP = "
+    print(f"parameter updates, whole training: DNI / MoLaP = "
           f"{ratios['updates_dni_over_molap']:.1f}, separate / MoLaP = "
           f"{ratios['updates_separate_over_molap']:.1f}; parameters trained per added task: "
-          f"DNI-style / MoLaP = {ratios['per_task_dni_over_molap']:.0f}, separate / MoLaP = "
+          f"DNI / MoLaP = {ratios['per_task_dni_over_molap']:.0f}, separate / MoLaP = "
           f"{ratios['per_task_separate_over_molap']:.0f}")
     print(f"total {results['seconds']['total']:.0f} s in {results['workers']} process(es); "
           f"results in {out}", file=sys.stdout)

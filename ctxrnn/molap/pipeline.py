@@ -54,8 +54,18 @@ class PipelineConfig:
         separate: `HeadConfig` of the separate networks (default `separate_config()`).
         separate_units: N of each separate network. Default: `100` (the
             reference code's: `baselines.SEPARATE_REFERENCE_UNITS`, 200).
-        dni: `HeadConfig` of the DNI-style network (default `dni_config()`).
-        dni_units: N of the DNI-style network. Default: `200`.
+        dni: `HeadConfig` of the DNI network; with `dni_method="projected"`
+            its iterations are per task (default `dni_projected_config()` at
+            2 x 200 iterations per task), with `"joint"` in all (default
+            `dni_config()`).
+        dni_units: N of the DNI network. Default: `200`.
+        dni_method: `"projected"` (default): Duncker et al.'s continual
+            learning, tasks one after another with each update projected away
+            from the earlier tasks' activity (`baselines.train_dni`);
+            `"joint"`: the same shared network trained on all tasks at once
+            (`baselines.train_dni_style`, the interference-free bound).
+        dni_gain: start gain g of the DNI network. Default: `1.3` (the
+            reference code's).
         test_trials: test trials per task (paper: 2000).
         trials: memory-task trial layout, a key of `TRIAL_OPTIONS`: `"code"`
             (the reference code's, default) or `"text"` (the paper's text:
@@ -75,6 +85,8 @@ class PipelineConfig:
     separate_units: int = baselines.SEPARATE_UNITS
     dni: tr.HeadConfig | None = None
     dni_units: int = baselines.DNI_UNITS
+    dni_method: str = "projected"
+    dni_gain: float = baselines.DNI_REFERENCE["gain"]
     test_trials: int = 2000
     seed: int = 0
     trials: str = "code"
@@ -93,8 +105,12 @@ class PipelineConfig:
         if unknown:
             raise ValueError(
                 f"Unknown approach(es) {sorted(unknown)}; expected some of {list(APPROACHES)}.")
+        if self.dni_method not in baselines.DNI_METHODS:
+            raise ValueError(f"Argument `dni_method` must be one of {list(baselines.DNI_METHODS)}; "
+                             f"received dni_method={self.dni_method!r}.")
         if self.dni is None:
-            self.dni = baselines.dni_config(len(self.tasks))
+            self.dni = (baselines.dni_projected_config() if self.dni_method == "projected"
+                        else baselines.dni_config(len(self.tasks)))
         for name in ("pretrain", "heads", "separate", "dni"):
             value = getattr(self, name)
             if isinstance(value, dict):
@@ -135,6 +151,7 @@ def _layout_counts(layout: net.HeadLayout, config: PipelineConfig, iterations_pe
         iterations=config.separate.total_iterations, input_bias=config.separate.input_bias)
     dni = counts.dni_counts(layout.n_inputs, layout.n_outputs, units=config.dni_units,
                             iterations=config.dni.total_iterations,
+                            joint=config.dni_method == "joint",
                             input_bias=config.dni.input_bias)
     return {"molap": molap, "separate": separate, "dni": dni}
 
@@ -245,9 +262,19 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
         for task, result in zip(chosen, nets):
             accuracy.update(evaluate(result.model, [task], result.layout))
             models[f"separate_{result.layout.names[0]}"] = result.model
-    else:  # dni
+    elif config.dni_method == "projected":
+        dni = baselines.train_dni(tasks, config.tasks, units=config.dni_units,
+                                  gain=config.dni_gain, config=config.dni, seed=seed,
+                                  progress=say)
+        models = {"dni": dni.model}
+        accuracy = evaluate(dni.model, tasks, dni.layout)
+        # task j's loss after training task i (j <= i); null above the diagonal
+        extra["dni_task_losses"] = [[None if np.isnan(x) else float(x) for x in row]
+                                    for row in dni.task_losses]
+    else:  # joint DNI-style
         dni = baselines.train_dni_style(tasks, config.tasks, units=config.dni_units,
-                                        config=config.dni, seed=seed, progress=say)
+                                        gain=config.dni_gain, config=config.dni, seed=seed,
+                                        progress=say)
         models = {"dni": dni.model}
         accuracy = evaluate(dni.model, tasks, dni.layout)
     seconds[approach] = time.perf_counter() - start

@@ -26,9 +26,17 @@ def test_arguments_map_to_the_config():
                    "--baseline-iterations", "30", "--initial-state", "--approaches", "molap"])
     config = molap_cli.config_from_args(args)
     assert config.pretrain.stages == 5 and config.heads.iterations == 50
-    assert config.heads.stages == 5 and config.separate.stages == config.dni.stages == 5
+    assert config.heads.stages == 5 and config.separate.stages == 5
     assert config.heads.per_task_initial_state and config.approaches == ("molap",)
-    assert config.dni.iterations == 30 and config.separate.iterations == 30
+    assert config.separate.iterations == 30
+    # DNI: Duncker's projected continual learning, its own per-task schedule
+    assert config.dni_method == "projected" and config.dni_gain == 1.3
+    assert (config.dni.iterations, config.dni.stages, config.dni.learning_rate) == (200, 2, 1e-3)
+    assert not config.dni.solve_readout
+    joint = molap_cli.config_from_args(_parse(["--out", "x", "--dni-method", "joint",
+                                               "--dni-iterations", "40", "--dni-stages", "3"]))
+    assert joint.dni_method == "joint" and (joint.dni.iterations, joint.dni.stages) == (40, 3)
+    assert joint.dni.learning_rate == 3e-3 and joint.dni.solve_readout
     assert config.test_trials == 2000 and config.pretrain.learning_rate == 5e-3
     assert config.pretrain.wiring == "reference" and config.pretrain.stage_factor == 1.0
     defaults = molap_cli.config_from_args(_parse(["--out", "x"]))
@@ -40,6 +48,8 @@ def test_arguments_map_to_the_config():
     assert reference.heads == tr.HeadConfig.reference()
     assert (reference.separate.total_iterations, reference.separate.batch_size,
             reference.separate.learning_rate, reference.separate_units) == (4500, 500, 3e-3, 200)
+    assert (reference.dni.total_iterations, reference.dni.batch_size,
+            reference.dni.learning_rate, reference.dni_units) == (3600, 400, 1e-3, 200)
     assert config.trials == "code"
     assert config.gain == 1.5
     assert molap_cli.config_from_args(_parse(["--out", "x", "--gain", "1.2"])).gain == 1.2
@@ -51,6 +61,8 @@ def test_arguments_map_to_the_config():
                                                "--no-solve-readout"]))
     for heads in (paper.heads, paper.separate, paper.dni):
         assert not heads.input_bias and not heads.solve_readout
+    with pytest.raises(ValueError, match="dni_method='magic'"):
+        pipeline.PipelineConfig(dni_method="magic")
     with pytest.raises(ValueError, match="approach"):
         pipeline.PipelineConfig(approaches=("magic",))
     with pytest.raises(ValueError, match="gain=0"):
@@ -188,3 +200,23 @@ def test_seeds_write_molap_seeds_json(tmp_path, capsys):
     assert data["approaches"]["molap"]["per_task"]["mem_dm1"][1] == per_seed["molap"]["mem_dm1"]
     assert (study / "accuracy_seeds.png").exists() and (study / "seeds.md").exists()
     assert "seed 4 (2/2)" in capsys.readouterr().out
+
+
+def test_the_dni_approach_is_projected_continual_learning(tmp_path):
+    """The pipeline's `dni` runs Duncker et al.'s sequential, projected training
+    (per-task iterations, task losses after each task) unless `dni_method="joint"`."""
+    from ctxrnn.molap import baselines
+
+    tasks = make_all()[:2]
+    schedule = {"iterations": 4, "stages": 1, "batch_size": 8}
+    common = {"tasks": NAMES[:2], "approaches": ("dni",), "test_trials": 20, "dni_units": 16}
+    projected = pipeline.run_pipeline(pipeline.PipelineConfig(
+        dni=baselines.dni_projected_config(**schedule), **common), tmp_path / "p", tasks=tasks)
+    losses = np.array(projected["dni_task_losses"], dtype=float)
+    assert losses.shape == (2, 2) and np.isnan(losses[0, 1]) and np.isfinite(losses[1]).all()
+    joint = pipeline.run_pipeline(pipeline.PipelineConfig(
+        dni=baselines.dni_config(2, **schedule), dni_method="joint", **common), tmp_path / "j",
+        tasks=tasks)
+    assert "dni_task_losses" not in joint
+    # sequential training updates the core once per task's step: twice the joint count
+    assert projected["counts"]["dni"]["updates"] > joint["counts"]["dni"]["updates"]
