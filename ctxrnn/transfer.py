@@ -31,6 +31,7 @@ from ctxrnn import seeding
 from ctxrnn.layers import CTRNN, find_ctrnn
 from ctxrnn.tasks.datasets import TrialDataset
 from ctxrnn.metrics import decision_accuracy
+from ctxrnn.readout import find_readouts
 
 DEFAULT_CRITERION = 0.9  # per-task accuracy that counts as "learned"
 # Only a few hundred entries learn in a transfer (the new rows), so a larger step
@@ -40,10 +41,6 @@ TRANSFER_CONTEXTS = ("one_hot", "pulse", "none")
 
 
 # ------------------------------------------------------------------- freeze
-def _readout_heads(model: keras.Model) -> list[keras.layers.Dense]:
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-
-
 def freeze(model: keras.Model, recurrent: bool = True, inputs: bool | Sequence[int] = False,
            readout: bool | Sequence[str] = False, *, bias: bool | None = None) -> keras.Model:
     """Sets which parts of a ctxrnn model learn; returns the same model.
@@ -91,7 +88,7 @@ def freeze(model: keras.Model, recurrent: bool = True, inputs: bool | Sequence[i
         cell.initial_state.trainable = not core_frozen
     if cell.tau_trainable:
         cell.tau_weight.trainable = not core_frozen
-    heads = _readout_heads(model)
+    heads = find_readouts(model)
     names = [head.name for head in heads]
     if isinstance(readout, bool):
         frozen_heads = set(names) if readout else set()
@@ -123,7 +120,7 @@ def frozen_weights(model: keras.Model) -> dict[str, np.ndarray]:
     for weight in [cell.bias, cell.tau_weight, cell.initial_state]:
         if weight is not None and not weight.trainable:
             out[weight.path] = keras.ops.convert_to_numpy(weight).copy()
-    for head in _readout_heads(model):
+    for head in find_readouts(model):
         if not head.trainable:
             for weight in head.weights:
                 out[weight.path] = keras.ops.convert_to_numpy(weight).copy()
@@ -137,7 +134,7 @@ def _glorot_rows(rng, n_rows, fan_in, units):
 
 
 def _check_canonical(model, layer):
-    heads = _readout_heads(model)
+    heads = find_readouts(model)
     others = [lyr for lyr in model.layers
               if lyr is not layer and lyr not in heads
               and not isinstance(lyr, (keras.layers.InputLayer, keras.layers.Concatenate))]
