@@ -4,11 +4,12 @@
                                      [--trials 250 50] [--draws 30]
 
 1. The pipeline of the target (primitives, module pre-training, nine heads,
-   separate networks, DNI-style network) at the default constant-rate
-   schedules (pre-training 4 x 200 iterations per module; 5 x 200 for the
-   heads, each separate network and the DNI-style network; 2000-trial
-   evaluations) at N = 100 (DNI: 200), in `--workers` processes
-   (default 2, one per core); prints the wall time and each part's compute time.
+   separate networks, DNI) at the default constant-rate schedules
+   (pre-training 4 x 200 iterations per module; 5 x 200 for the heads and
+   each separate network; DNI, Duncker et al.'s projected continual learning,
+   2 x 200 per task; 2000-trial evaluations) at N = 100 (DNI: 200, g = 1.3),
+   in `--workers` processes (default 2, one per core); prints the wall time
+   and each part's compute time.
 2. One perturbation level (10 % weight lesion) with 30 random draws on the
    nine-task MoLaP model, in two regimes from one run:
    - compute-bound: 250 test trials per task (the paper's robustness test set);

@@ -3,7 +3,7 @@
     python experiments/molap_fig2.py OUT_DIR [--task-module ctxrnn.tasks] [--quick]
 
 Runs MoLaP (CCA), MoLaP without pre-training, MoLaP with PCA primitives,
-separate networks and the DNI-style network at paper sizes, and writes
+separate networks and DNI (projected continual learning) at paper sizes, and writes
 `results.json`, `accuracy.png`, `table1.md` and the trained models to OUT_DIR.
 """
 

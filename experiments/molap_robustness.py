@@ -3,7 +3,7 @@
     python experiments/molap_robustness.py RUN_DIR OUT_DIR [--draws 30] [--trials 250]
 
 RUN_DIR is the output of `experiments/molap_fig2.py` (its `models/` are loaded).
-For every approach (MoLaP, DNI-style, separate networks) and every kind of
+For every approach (MoLaP, DNI, separate networks) and every kind of
 perturbation, 30 random draws per level are evaluated as one batched
 computation (`ctxrnn.perturb`). Writes `rows.json` (tidy rows with an
 `approach` column), `summary.json` and one PNG per perturbation.
