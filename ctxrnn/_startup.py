@@ -103,7 +103,8 @@ def configure_threads(intra_op: int | None = None, inter_op: int | None = None) 
             continue
         current, setter = setters[name]
         try:
-            setter(value)
+            if current() != value:
+                setter(value)
         except RuntimeError as error:
             raise RuntimeError(
                 f"configure_threads({name}={value}) came too late: TensorFlow has already run "
