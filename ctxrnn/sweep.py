@@ -529,10 +529,22 @@ def _start_worker(intra_op: int, inter_op: int) -> None:
     configure_threads(intra_op=intra_op, inter_op=inter_op)
 
 
-def _run_in_worker(run, out, intra_op, inter_op) -> dict:
-    """`run_one` in an engine's worker: its threads set before its first op."""
-    _start_worker(intra_op, inter_op)
-    return run_one(run, out)
+def _run_in_fresh_process(run, out, intra_op, inter_op) -> dict:
+    """`run_one` in a Python process started for it, its threads set before its first op:
+    a cluster worker that runs many tasks keeps no state from one run to the next (a Dask
+    worker's own process gave other numbers than the pool's), and may not fork."""
+    import subprocess
+
+    code = ("import json, sys; from ctxrnn import sweep; job = json.load(sys.stdin); "
+            "sweep._start_worker(job['intra_op'], job['inter_op']); "
+            "sweep.run_one(job['run'], job['out'])")
+    job = {"run": run, "out": str(out), "intra_op": intra_op, "inter_op": inter_op}
+    done = subprocess.run([sys.executable, "-c", code], input=json.dumps(job), text=True,
+                          capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"run {run['key']} failed (exit {done.returncode}): "
+                           f"{done.stderr.strip().splitlines()[-1:]}")
+    return {**finished_result(out, run), "skipped": False}
 
 
 # Engines ---------------------------------------------------------------------
@@ -695,7 +707,7 @@ def _dask_engine(pending, out, *, workers, threads, progress, address=None, **_)
         client = distributed.Client(cluster)
     results, errors = {}, {}
     try:
-        futures = {client.submit(_run_in_worker, run, str(pathlib.Path(out).resolve()), threads,
+        futures = {client.submit(_run_in_fresh_process, run, str(pathlib.Path(out).resolve()), threads,
                                  1, key=f"ctxrnn-{run['key']}", pure=False): run
                    for run in pending}
         for future in distributed.as_completed(futures):
