@@ -618,9 +618,10 @@ def _ray_trial(config, *, runs, out, threads):
             shutil.copytree(directory, checkpoint)
     callbacks = [_TuneEpochReport(checkpoint)] if run["kind"] == "train" else []
     result = run_one(run, out, callbacks=callbacks)
-    tune.report({"done": True, "seconds": result["seconds"],
-                 **{k: v for k, v in _flatten(result["metrics"]).items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)}})
+    # The last epoch's values again, so a scheduler's metric is in every report.
+    last = callbacks[0].last if callbacks else {}
+    tune.report({**last, "done": True, "seconds": result["seconds"],
+                 **{k: v for k, v in _flatten(result["metrics"]).items() if _is_number(v)}})
 
 
 def _tune_epoch_report_class():
@@ -633,11 +634,13 @@ def _tune_epoch_report_class():
         def __init__(self, checkpoint_dir):
             super().__init__()
             self.checkpoint_dir = pathlib.Path(checkpoint_dir)
+            self.last = {}
 
         def on_epoch_end(self, epoch, logs=None):
             from ray import tune
 
             metrics = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+            self.last = metrics
             checkpoint = (tune.Checkpoint.from_directory(str(self.checkpoint_dir))
                           if self.checkpoint_dir.is_dir() else None)
             tune.report(metrics, checkpoint=checkpoint)
@@ -697,9 +700,25 @@ def _ray_engine(pending, out, *, workers, threads, progress, address=None, stora
     return results, errors
 
 
-def _dask_engine(pending, out, *, workers, threads, progress, address=None, **_):
+#: Batch systems of `--engine dask --cluster`: name -> dask_jobqueue class.
+JOB_QUEUES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
+              "lsf": "LSFCluster"}
+
+
+def _dask_engine(pending, out, *, workers, threads, progress, address=None, cluster=None,
+                 cluster_options=None, **_):
     distributed = _require("dask.distributed", "dask")
-    if address:
+    if cluster is not None:
+        if cluster not in JOB_QUEUES:
+            raise ValueError(f"Argument `cluster` must be one of {sorted(JOB_QUEUES)}; received "
+                             f"cluster={cluster!r}.")
+        jobqueue = _require("dask_jobqueue", "dask")
+        # One batch job per worker, one core each: a run is one single-threaded process.
+        options = {"cores": threads, "processes": 1, "memory": "4GB", **(cluster_options or {})}
+        batch = getattr(jobqueue, JOB_QUEUES[cluster])(**options)
+        batch.scale(jobs=workers)
+        client, cluster = distributed.Client(batch), batch
+    elif address:
         client, cluster = distributed.Client(address), None
     else:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
@@ -729,8 +748,8 @@ _ENGINES: dict[str, Callable] = {"pool": _pool_engine, "ray": _ray_engine, "dask
 
 
 def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = "pool",
-              workers: int | None = None, threads: int = 1, progress: bool = True,
-              stream=None, **engine_options: Any) -> dict:
+              workers: int | None = None, threads: int = 1, shard: tuple[int, int] | None = None,
+              progress: bool = True, stream=None, **engine_options: Any) -> dict:
     """Runs the runs of `spec` that have not finished in `out`, then writes the tables and figures.
 
     Args:
@@ -740,11 +759,17 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
             Tune trials), `"dask"` (a Dask cluster).
         workers: runs at once; default one per core (at most the runs left).
         threads: TensorFlow intra-op threads per run (inter-op: 1).
+        shard: `(i, n)`: run only the runs whose position in the sweep is `i`
+            modulo `n` (task `i` of a job array of `n`); the table still lists
+            every run.
         progress: print a line per finished run (to `stream`, default stderr).
         stream: where the progress goes.
         **engine_options: `address` (a Ray or Dask cluster to attach to),
             `storage` (Ray Tune's `storage_path`; default `out/ray`), `asha`
-            (Ray: a dict of `metric`, `mode` and `ASHAScheduler` arguments).
+            (Ray: a dict of `metric`, `mode` and `ASHAScheduler` arguments),
+            `cluster` (Dask: a key of `JOB_QUEUES`, workers started as batch jobs
+            by dask-jobqueue) and `cluster_options` (its arguments: `queue`,
+            `walltime`, `memory`, `account`, ...).
 
     Returns:
         A dict: `table` (one row per run, see `results_table`), `summary`,
@@ -761,19 +786,23 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
                                   or value < 1):
             raise ValueError(f"Argument `{name}` must be a positive integer; received "
                              f"{name}={value!r}.")
+    if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
+        raise ValueError(f"Argument `shard` must be (i, n) with 0 <= i < n; received "
+                         f"shard={shard!r}.")
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     out = pathlib.Path(out)
     runs = spec.runs()
+    mine = runs if shard is None else runs[shard[0]::shard[1]]
     out.mkdir(parents=True, exist_ok=True)
     io.write_json(out / "sweep.json", {"name": spec.name, "source": spec.source,
                                        "jobs": [dataclasses.asdict(job) for job in spec.jobs],
                                        "metrics": spec.metrics})
-    pending = [run for run in runs if finished_result(out, run) is None]
-    skipped = len(runs) - len(pending)
+    pending = [run for run in mine if finished_result(out, run) is None]
+    skipped = len(mine) - len(pending)
     workers = workers or os.cpu_count() or 1
-    report = _Progress(len(runs), skipped, stream, progress)
-    report.say(f"sweep {spec.name!r}: {len(runs)} runs, {skipped} finished before (skipped), "
+    report = _Progress(len(mine), skipped, stream, progress)
+    report.say(f"sweep {spec.name!r}: {len(mine)} runs, {skipped} finished before (skipped), "
                f"{len(pending)} to run on the {engine} engine ({min(workers, len(pending))} "
                f"at once, {threads} TensorFlow thread(s) each); results in {out}")
     start = time.perf_counter()
@@ -786,6 +815,7 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
     summary = summarize(table, spec)
     io.write_json(out / SUMMARY_FILE, summary)
     write_figures(spec, summary, out)
+    _molap_seed_tables(spec, runs, table, out)
     seconds = time.perf_counter() - start
     report.say(f"{len(pending) - len(errors)} run(s) finished, {len(errors)} failed, {skipped} "
                f"skipped in {seconds:.1f} s; table: {out / TABLE_CSV}")
@@ -793,8 +823,21 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
         report.say(f"  run {key} failed: {message}")
     return {"table": table, "summary": summary, "ran": [r["key"] for r in pending
                                                          if r["key"] not in errors],
-            "skipped": [r["key"] for r in runs if r not in pending], "failed": errors,
+            "skipped": [r["key"] for r in mine if r not in pending], "failed": errors,
             "seconds": seconds}
+
+
+def _molap_seed_tables(spec, runs, table, out) -> None:
+    """MoLaP's own seed tables (`ctxrnn.molap.seeds.write_summary`: `molap_seeds.json`,
+    `seeds.md`, `accuracy_seeds.png`) in `OUT/<job>/` for a finished seeds-only molap job."""
+    from ctxrnn.molap.seeds import write_summary
+
+    for job in spec.jobs:
+        rows = [(run, row) for run, row in zip(runs, table) if run["job"] == job.name]
+        if (job.kind == "molap" and list(job.grid) == [SEED_AXIS]
+                and all(row["status"] == "complete" for _, row in rows)):
+            write_summary(pathlib.Path(out) / job.name,
+                          [pathlib.Path(out) / RUNS_DIR / run["key"] for run, _ in rows])
 
 
 # Tables, summary, figures ------------------------------------------------------

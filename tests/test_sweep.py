@@ -253,3 +253,20 @@ def test_ray_engine_gives_the_pool_table(pool_sweep, tmp_path):
     assert not result["failed"] and len(result["ran"]) == 3
     assert (tmp_path / "ray" / sweep.TABLE_CSV).read_text() == (out / sweep.TABLE_CSV).read_text()
     assert (tmp_path / "ray" / "ray" / "sweep").is_dir()  # Tune's storage_path
+
+
+def test_cli_lists_the_runs_and_checks_its_arguments(tmp_path, capsys):
+    from ctxrnn.cli import main
+
+    spec_path = _spec(tmp_path)
+    assert main(["sweep", str(spec_path), "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [r["key"] for r in
+                                                   sweep.load_spec(spec_path).runs()]
+    with pytest.raises(SystemExit):
+        main(["sweep", str(spec_path), "--shard", "3/3"])
+    assert "expected I/N with 0 <= I < N, got '3/3'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="engine='spark'"):
+        sweep.run_sweep(spec_path, tmp_path / "out", engine="spark")
+    with pytest.raises(ValueError, match=r"shard=\(2, 1\)"):
+        sweep.run_sweep(spec_path, tmp_path / "out", shard=(2, 1))
