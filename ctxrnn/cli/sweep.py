@@ -18,17 +18,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from ctxrnn.cli._types import positive_int
 
 
 def _asha(text: str) -> dict:
@@ -41,7 +31,7 @@ def _asha(text: str) -> dict:
             f"expected METRIC:MODE[:MAX_T[:GRACE_PERIOD]] with MODE min or max, got {text!r}")
     options = {"metric": parts[0], "mode": parts[1]}
     for name, value in zip(("max_t", "grace_period"), parts[2:]):
-        options[name] = _positive(value)
+        options[name] = positive_int(value)
     return options
 
 
@@ -97,9 +87,9 @@ def add_parser(subparsers):
     parser.add_argument("--engine", default="pool", choices=ENGINES,
                         help="pool: spawned processes on this machine (default); ray: Ray Tune "
                              "trials (ctxrnn[ray]); dask: a Dask cluster (ctxrnn[dask])")
-    parser.add_argument("--workers", type=_positive, default=None,
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="runs at once (default: one per core)")
-    parser.add_argument("--threads", type=_positive, default=1,
+    parser.add_argument("--threads", type=positive_int, default=1,
                         help="TensorFlow intra-op threads of each run (default 1)")
     parser.add_argument("--address", help="Ray or Dask cluster to attach to (default: start a "
                                           "local one)")
