@@ -13,10 +13,13 @@ jobs). Three ways, each into a fresh directory, in this order:
 
 Prints each wall time (the pools' include starting their processes and
 importing TensorFlow in them) and the ratios 3/1 and 3/2 (target: <= 0.6 of
-one after another), and checks that the three result tables agree.
+one after another), and checks that the result tables agree. The machine's load
+average before and after is printed too: with other work on the cores, the
+pool's processes cannot run side by side and the ratio says nothing.
 """
 
 import argparse
+import os
 import pathlib
 import tempfile
 import time
@@ -53,6 +56,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     spec = _spec(args)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ctxrnn-bench-sweep-") as scratch:
         scratch = pathlib.Path(scratch)
         loop = _loop(spec, scratch / "loop")
@@ -63,6 +67,8 @@ def main(argv=None) -> int:
         loop_rows = sweep.results_table(spec.runs(), scratch / "loop")
         pool_rows = sweep.results_table(spec.runs(), scratch / "many")
     runs = len(spec.runs())
+    print(f"load average (1 min) before {load_before:.1f}, after {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores")
     print(f"{runs} runs (train, units {args.units} and {2 * args.units}, 4 seeds, "
           f"{args.epochs} x {args.steps} batches of 32)")
     print(f"  one after another in this process (TF default threads): {loop:7.1f} s")

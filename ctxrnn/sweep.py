@@ -139,10 +139,13 @@ class _TrainJob:
         from ctxrnn.training import TrainConfig, train_run
 
         train = TrainConfig.from_dict(config)
-        # A run killed midway resumes from its last epoch: the same weights as without the kill.
-        resume = is_run_directory(run_dir) and not RunDirectory(run_dir).is_complete
-        run = train_run(run_dir, train, verbose=0, report=config["report"], resume=resume,
-                        overwrite=not resume, callbacks=callbacks)
+        started = is_run_directory(run_dir)
+        if started and RunDirectory(run_dir).is_complete:  # killed after training, before
+            run = RunDirectory(run_dir)                    # its result was written
+        else:
+            # A run killed midway resumes from its last epoch: the weights it would have had.
+            run = train_run(run_dir, train, verbose=0, report=config["report"], resume=started,
+                            overwrite=not started, callbacks=callbacks)
         evaluation = run.load_evaluation()
         final = [r for r in run.load_statistics() if r["weight"] == "recurrent_kernel"][-1]
         pruning = run.load_pruning()
@@ -567,7 +570,7 @@ class _Progress:
         width = 20
         filled = int(width * self.done / max(1, self.total))
         point = " ".join(f"{k}={v}" for k, v in run["point"].items())
-        what = f"failed: {error}" if error else f"{seconds:.1f} s"
+        what = f"failed: {error}" if error else f"{seconds or 0.0:.1f} s"
         self.say(f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
                  f"{run['job']} {point} ({run['key'][:8]}) {what}; ~{left:.0f} s left")
 
@@ -628,8 +631,9 @@ def _tune_epoch_report_class():
     import keras
 
     class TuneEpochReport(keras.callbacks.Callback):
-        """Reports each epoch's logs to Ray Tune (ASHA's time axis), with the run's
-        checkpoint directory (written just before by `train_run`) as the trial's."""
+        """Reports each epoch's logs but the last to Ray Tune (ASHA's time axis: a run of
+        E epochs makes E reports, the last with its results), with the run's checkpoint
+        directory (written just before by `train_run`) as the trial's."""
 
         def __init__(self, checkpoint_dir):
             super().__init__()
@@ -641,6 +645,8 @@ def _tune_epoch_report_class():
 
             metrics = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
             self.last = metrics
+            if epoch + 1 == self.params.get("epochs"):
+                return  # the trial's final report carries it, once the run's result is written
             checkpoint = (tune.Checkpoint.from_directory(str(self.checkpoint_dir))
                           if self.checkpoint_dir.is_dir() else None)
             tune.report(metrics, checkpoint=checkpoint)
@@ -667,8 +673,9 @@ def _ray_engine(pending, out, *, workers, threads, progress, address=None, stora
 
     class Progress(tune.Callback):
         def on_trial_complete(self, iteration, trials, trial, **info):
-            run = runs[trial.config["key"]]
-            progress.finished(run, (trial.last_result or {}).get("seconds"))
+            last = trial.last_result or {}
+            progress.finished(runs[trial.config["key"]], last.get("seconds"),
+                              "" if last.get("done") else "stopped early by the scheduler")
 
         def on_trial_error(self, iteration, trials, trial, **info):
             progress.finished(runs[trial.config["key"]], None, "see the Ray trial log")
