@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ batch_size = 8
 validation_trials = 4
 test_trials = 4
 [grid]
-seed = [0, 1, 2]
+seed = [0, 1, 2, 3]
 """
 
 
@@ -95,13 +96,13 @@ def test_bad_specs_fail_before_running_naming_the_problem(spec, message):
 def test_spec_files_toml_and_yaml(tmp_path):
     spec = sweep.load_spec(_spec(tmp_path))
     assert spec.name == "tiny" and [r["point"] for r in spec.runs()] == [
-        {"seed": 0}, {"seed": 1}, {"seed": 2}]
+        {"seed": 0}, {"seed": 1}, {"seed": 2}, {"seed": 3}]
     yaml = pytest.importorskip("yaml")
     text = yaml.safe_dump({"name": "tiny", "kind": "train",
                            "base": {"tasks": ["and"], "units": 4, "epochs": 2,
                                     "steps_per_epoch": 2, "batch_size": 8,
                                     "validation_trials": 4, "test_trials": 4},
-                           "grid": {"seed": [0, 1, 2]}})
+                           "grid": {"seed": [0, 1, 2, 3]}})
     from_yaml = sweep.load_spec(_spec(tmp_path, text, "tiny.yaml"))
     assert [r["key"] for r in from_yaml.runs()] == [r["key"] for r in spec.runs()]
     with pytest.raises(ValueError, match="not valid TOML"):
@@ -184,8 +185,8 @@ def _results(out):
 
 @pytest.fixture(scope="module")
 def pool_sweep(tmp_path_factory):
-    """The tiny sweep started as `ctxrnn sweep`, killed (SIGKILL) after its first run
-    finished, then rerun; returns (spec, out, what the rerun did, results before it)."""
+    """The tiny sweep started as `ctxrnn sweep`, killed (SIGKILL) after its second run
+    finished; one finished run is deleted; then the sweep is rerun."""
     tmp = tmp_path_factory.mktemp("sweep")
     spec_path, out = _spec(tmp), tmp / "out"
     command = [sys.executable, "-m", "ctxrnn.cli", "sweep", str(spec_path), "--out", str(out),
@@ -193,65 +194,68 @@ def pool_sweep(tmp_path_factory):
     process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO)},
                                start_new_session=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while not _results(out) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
+    deadline = time.monotonic() + 300
+    while len(_results(out)) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)  # the worker process too
     process.wait()
     before = {path.parent.name: (path.stat().st_mtime_ns, path.read_text())
               for path in _results(out)}
-    assert 1 <= len(before) < 3, "the kill should land after the first run, before the last"
+    assert 2 <= len(before) < 4, "the kill should land after the second run, before the last"
+    redo = sorted(before)[0]  # deleted: the rerun must compute it again, identically
+    weights = dict(np.load(out / sweep.RUNS_DIR / redo / "weights/final.npz"))
+    shutil.rmtree(out / sweep.RUNS_DIR / redo)
     rerun = sweep.run_sweep(spec_path, out, workers=2, progress=False)
-    return spec_path, out, rerun, before
+    return {"spec": spec_path, "out": out, "rerun": rerun, "before": before, "redo": redo,
+            "weights": weights}
 
 
 def test_killed_sweep_reruns_only_the_missing_runs(pool_sweep):
-    spec_path, out, rerun, before = pool_sweep
-    assert sorted(rerun["skipped"]) == sorted(before)
-    assert len(rerun["ran"]) == 3 - len(before) and not rerun["failed"]
-    for key, (mtime, text) in before.items():  # finished runs were not touched
+    out, rerun, before = pool_sweep["out"], pool_sweep["rerun"], pool_sweep["before"]
+    kept = sorted(set(before) - {pool_sweep["redo"]})
+    assert sorted(rerun["skipped"]) == kept and not rerun["failed"]
+    assert len(rerun["ran"]) == 4 - len(kept) and pool_sweep["redo"] in rerun["ran"]
+    for key in kept:  # finished runs were not touched
+        mtime, text = before[key]
         path = out / sweep.RUNS_DIR / key / sweep.RESULT_FILE
         assert path.stat().st_mtime_ns == mtime and path.read_text() == text
     table = json.loads((out / sweep.TABLE_JSON).read_text())["rows"]
-    assert [row["seed"] for row in table] == [0, 1, 2]
+    assert [row["seed"] for row in table] == [0, 1, 2, 3]
     assert all(row["status"] == "complete" for row in table)
     assert all(0.0 <= row["accuracy"] <= 1.0 for row in table)
     assert (out / sweep.FIGURES_DIR / "tiny.png").stat().st_size > 1000
     summary = json.loads((out / sweep.SUMMARY_FILE).read_text())
-    assert summary[0]["n"] == 3 and "accuracy" in summary[0]["metrics"]
-    again = sweep.run_sweep(spec_path, out, workers=2, progress=False)  # nothing left
-    assert again["ran"] == [] and len(again["skipped"]) == 3
+    assert summary[0]["n"] == 4 and "accuracy" in summary[0]["metrics"]
+    again = sweep.run_sweep(pool_sweep["spec"], out, workers=2, progress=False)  # none left
+    assert again["ran"] == [] and len(again["skipped"]) == 4
 
 
 def test_a_rerun_run_is_bit_identical(pool_sweep):
-    spec_path, out, _, before = pool_sweep
-    key = sorted(before)[0]
-    saved = json.loads(before[key][1])
-    weights = dict(np.load(out / sweep.RUNS_DIR / key / "weights/final.npz"))
-    import shutil
-
-    shutil.rmtree(out / sweep.RUNS_DIR / key)
-    rerun = sweep.run_sweep(spec_path, out, workers=1, progress=False)
-    assert rerun["ran"] == [key]
+    key, out = pool_sweep["redo"], pool_sweep["out"]
+    saved = json.loads(pool_sweep["before"][key][1])
     again = json.loads((out / sweep.RUNS_DIR / key / sweep.RESULT_FILE).read_text())
     assert again["metrics"] == saved["metrics"]
     redone = np.load(out / sweep.RUNS_DIR / key / "weights/final.npz")
-    assert all(np.array_equal(weights[name], redone[name]) for name in weights)
+    assert all(np.array_equal(pool_sweep["weights"][name], redone[name])
+               for name in pool_sweep["weights"])
 
 
 def test_ray_engine_gives_the_pool_table(pool_sweep, tmp_path):
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.tune")
-    spec_path, out, _, _ = pool_sweep
+    # Two of the four runs (two Ray workers, one run each), compared row by row.
+    spec = sweep.load_spec(pool_sweep["spec"])
+    spec.jobs[0].grid["seed"] = [0, 1]
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
              log_to_driver=False)
     try:
-        result = sweep.run_sweep(spec_path, tmp_path / "ray", engine="ray", workers=2,
+        result = sweep.run_sweep(spec, tmp_path / "ray", engine="ray", workers=2,
                                  progress=False)
     finally:
         ray.shutdown()
-    assert not result["failed"] and len(result["ran"]) == 3
-    assert (tmp_path / "ray" / sweep.TABLE_CSV).read_text() == (out / sweep.TABLE_CSV).read_text()
+    assert not result["failed"] and len(result["ran"]) == 2
+    pool = json.loads((pool_sweep["out"] / sweep.TABLE_JSON).read_text())["rows"]
+    assert result["table"] == pool[:2]
     assert (tmp_path / "ray" / "ray" / "sweep").is_dir()  # Tune's storage_path
 
 
