@@ -982,7 +982,7 @@ def summary_figure(spec: SweepSpec, summary: Sequence[Mapping[str, Any]], job: s
             label = ", ".join(f"{a}={v}" for a, v in zip(others, line)) or None
             panel.errorbar(positions, [s["mean"] for _, s in points],
                            yerr=[s["std"] for _, s in points], marker="o", capsize=3,
-                           label=label)
+                           linestyle="-" if numeric else "none", label=label)
         if not numeric:
             panel.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=30, ha="right")
         panel.set_xlabel(x_axis)
