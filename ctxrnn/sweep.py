@@ -733,8 +733,9 @@ def _dask_engine(pending, out, *, workers, threads, progress, address=None, clus
         client = distributed.Client(cluster)
     results, errors = {}, {}
     try:
-        futures = {client.submit(_run_in_fresh_process, run, str(pathlib.Path(out).resolve()), threads,
-                                 1, key=f"ctxrnn-{run['key']}", pure=False): run
+        where = str(pathlib.Path(out).resolve())
+        futures = {client.submit(_run_in_fresh_process, run, where, threads, 1,
+                                 key=f"ctxrnn-{run['key']}", pure=False): run
                    for run in pending}
         for future in distributed.as_completed(futures):
             run = futures[future]
