@@ -619,7 +619,7 @@ def _ray_trial(config, *, runs, out, threads):
         # A trial restored on a node that does not see the run directory's last checkpoint.
         with restored.as_directory() as directory:
             shutil.copytree(directory, checkpoint)
-    callbacks = [_TuneEpochReport(checkpoint)] if run["kind"] == "train" else []
+    callbacks = [_tune_epoch_report(checkpoint)] if run["kind"] == "train" else []
     result = run_one(run, out, callbacks=callbacks)
     # The last epoch's values again, so a scheduler's metric is in every report.
     last = callbacks[0].last if callbacks else {}
@@ -654,12 +654,13 @@ def _tune_epoch_report_class():
     return TuneEpochReport
 
 
-def _TuneEpochReport(checkpoint_dir):  # noqa: N802 - builds the callback class lazily
+def _tune_epoch_report(checkpoint_dir):
+    """The epoch-reporting callback (its class is built here: Keras and Ray load lazily)."""
     return _tune_epoch_report_class()(checkpoint_dir)
 
 
 def _ray_engine(pending, out, *, workers, threads, progress, address=None, storage=None,
-                asha=None, **_):
+                asha=None, max_failures=2, **_):
     ray = _require("ray", "ray")
     tune = _require("ray.tune", "ray")
     started_here = not ray.is_initialized()
@@ -691,7 +692,9 @@ def _ray_engine(pending, out, *, workers, threads, progress, address=None, stora
         trainable, param_space={"key": tune.grid_search(list(runs))},
         tune_config=tune.TuneConfig(**tune_config),
         run_config=tune.RunConfig(name="sweep", storage_path=storage, verbose=0,
-                                  callbacks=[Progress()]))
+                                  callbacks=[Progress()],
+                                  # a failed trial restarts from its last epoch's checkpoint
+                                  failure_config=tune.FailureConfig(max_failures=max_failures)))
     try:
         tuner.fit()
     finally:
@@ -775,6 +778,8 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
         **engine_options: `address` (a Ray or Dask cluster to attach to),
             `storage` (Ray Tune's `storage_path`; default `out/ray`), `asha`
             (Ray: a dict of `metric`, `mode` and `ASHAScheduler` arguments),
+            `max_failures` (Ray: restarts of a failed trial, from its last
+            checkpoint; default 2),
             `cluster` (Dask: a key of `JOB_QUEUES`, workers started as batch jobs
             by dask-jobqueue) and `cluster_options` (its arguments: `queue`,
             `walltime`, `memory`, `account`, ...).
