@@ -1011,3 +1011,8 @@ def write_figures(spec: SweepSpec, summary: Sequence[Mapping[str, Any]],
             path = pathlib.Path(out) / FIGURES_DIR / f"{job.name}.png"
             written.append(io.write_bytes(path, figure_to_png(figure)))
     return written
+
+
+__all__ = ["ENGINES", "JOB_KINDS", "JOB_QUEUES", "Job", "SweepSpec", "finished_result",
+           "load_spec", "results_table", "run_one", "run_sweep", "spec_key", "summarize",
+           "summary_figure", "write_figures", "write_table"]

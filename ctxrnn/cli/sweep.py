@@ -111,3 +111,5 @@ def add_parser(subparsers):
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(func=_sweep)
     return parser
+
+__all__ = ["add_parser"]
