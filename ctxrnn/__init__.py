@@ -10,7 +10,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ctxrnn._startup import import_tensorflow  # noqa: E402
+from ctxrnn._startup import configure_threads, import_tensorflow  # noqa: E402,F401
 
 try:
     import_tensorflow()
@@ -46,5 +46,6 @@ from ctxrnn.zoo import list_models, load  # noqa: E402
 
 __all__ = ["CTRNN", "CTRNNCell", "DecisionAccuracy", "GainNormal", "MaskedMSE", "PruningSweep",
            "TaskAccuracy", "TaskSuite", "WeightStatistics", "add_task_head", "compile_model",
-           "context_multitask", "find_ctrnn", "find_readout", "fit_readout", "freeze",
-           "hidden_states", "list_models", "load", "masks", "seeding", "transfer_task"]
+           "configure_threads", "context_multitask", "find_ctrnn", "find_readout",
+           "fit_readout", "freeze", "hidden_states", "list_models", "load", "masks", "seeding",
+           "transfer_task"]

@@ -22,6 +22,8 @@ import argparse
 import sys
 import time
 
+from ctxrnn.cli._types import positive_int
+
 
 def add_parser(subparsers):
     """Registers the `molap` subcommand on an `argparse` subparsers object."""
@@ -118,12 +120,10 @@ def _workers(text: str) -> int | str:
     if text == "auto":
         return text
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
-    return value
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'auto', got {text!r}") from None
 
 
 def config_from_args(args):

@@ -1,0 +1,276 @@
+"""`ctxrnn sweep`: specs, hash-keyed runs, the process pool (killed and resumed), Ray."""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ctxrnn
+from ctxrnn import sweep
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+TINY = """
+name = "tiny"
+kind = "train"
+[base]
+tasks = ["and"]
+units = 4
+epochs = 2
+steps_per_epoch = 2
+batch_size = 8
+validation_trials = 4
+test_trials = 4
+[grid]
+seed = [0, 1, 2, 3]
+"""
+
+
+def _spec(tmp_path, text=TINY, name="tiny.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# Specs --------------------------------------------------------------------------
+def test_grid_is_the_product_of_axes_with_bundles_and_dotted_keys():
+    spec = sweep.SweepSpec.from_dict({"jobs": [
+        {"name": "a", "kind": "train", "base": {"epochs": 1},
+         "grid": {"units": [4, 8], "tasks": [["and"], ["and", "or"]], "seed": [0, 1, 2]}},
+        {"name": "b", "kind": "molap", "base": {"pretrain.iterations": 3, "tasks": ["delay_pro"]},
+         "grid": {"pair": [{"seed": 0, "heads.iterations": 2}, {"seed": 1, "gain": 1.2}]}},
+    ]})
+    runs = spec.runs()
+    assert len(runs) == 2 * 2 * 3 + 2
+    first = runs[0]
+    assert first["point"] == {"units": 4, "tasks": "and", "seed": 0}
+    assert first["config"]["units"] == 4 and first["config"]["tau"] == 10.0  # defaults resolved
+    assert runs[11]["point"] == {"units": 8, "tasks": "and+or", "seed": 2}
+    molap = runs[12:]
+    assert molap[0]["config"]["pretrain"]["iterations"] == 3
+    assert molap[0]["config"]["heads"]["iterations"] == 2
+    assert molap[1]["config"]["gain"] == 1.2 and molap[1]["config"]["seed"] == 1
+    assert molap[0]["point"] == {"pair": "seed=0,heads.iterations=2"}
+    assert len({run["key"] for run in runs}) == len(runs)
+
+
+def test_key_is_a_pure_function_of_the_resolved_settings():
+    def key(**base):
+        job = sweep.Job("j", "train", base={"tasks": ["and"], **base})
+        return job.runs()[0]["key"]
+
+    assert key(units=8) == key(units=8)
+    assert key(tau=10.0) == key()  # the default spelled out is the same run
+    assert key(units=8) != key(units=9)
+    assert key(seed=0) != key(seed=1)
+    assert len(key()) == sweep.KEY_LENGTH
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"kind": "fit"}, "`kind` must be one of"),
+    ({"kind": "train", "base": {"unitz": 3}}, "Unknown setting(s) ['unitz']"),
+    ({"kind": "train", "grid": {"units": []}}, "grid axis 'units' must be a non-empty list"),
+    ({"kind": "train", "grid": {"units": [0]}}, "units=0"),
+    ({"kind": "molap", "base": {"pretrain": {"iters": 1}}}, "Unknown setting(s) ['iters']"),
+    ({"kind": "transfer", "base": {"task": "xor"}}, "needs setting `model`"),
+    ({"kind": "transfer", "base": {"model": "m", "task": "xor", "condition": "warm"}},
+     "condition='warm'"),
+    ({"kind": "analyze"}, "needs setting `target`"),
+    ({"kind": "train", "jobs": []}, "either `jobs` or a single job's `kind`"),
+    ({"runs": 3}, "Unknown top-level key(s) ['runs']"),
+    ({"jobs": [{"kind": "train"}, {"kind": "train"}]}, "same settings"),
+])
+def test_bad_specs_fail_before_running_naming_the_problem(spec, message):
+    with pytest.raises(ValueError) as error:
+        sweep.SweepSpec.from_dict(spec).runs()
+    assert message in str(error.value)
+
+
+def test_spec_files_toml_and_yaml(tmp_path):
+    spec = sweep.load_spec(_spec(tmp_path))
+    assert spec.name == "tiny" and [r["point"] for r in spec.runs()] == [
+        {"seed": 0}, {"seed": 1}, {"seed": 2}, {"seed": 3}]
+    yaml = pytest.importorskip("yaml")
+    text = yaml.safe_dump({"name": "tiny", "kind": "train",
+                           "base": {"tasks": ["and"], "units": 4, "epochs": 2,
+                                    "steps_per_epoch": 2, "batch_size": 8,
+                                    "validation_trials": 4, "test_trials": 4},
+                           "grid": {"seed": [0, 1, 2, 3]}})
+    from_yaml = sweep.load_spec(_spec(tmp_path, text, "tiny.yaml"))
+    assert [r["key"] for r in from_yaml.runs()] == [r["key"] for r in spec.runs()]
+    with pytest.raises(ValueError, match="not valid TOML"):
+        sweep.load_spec(_spec(tmp_path, "kind = ", "bad.toml"))
+    with pytest.raises(ValueError, match="expected a .toml"):
+        sweep.load_spec(_spec(tmp_path, "{}", "spec.json"))
+    with pytest.raises(FileNotFoundError):
+        sweep.load_spec(tmp_path / "none.toml")
+
+
+def test_shipped_study_specs_expand():
+    found = {p.stem: sweep.load_spec(p).runs() for p in (REPO / "experiments/sweeps").glob("*")}
+    assert len(found["molap_seeds"]) == 5
+    assert {r["config"]["seed"] for r in found["molap_seeds"]} == set(range(5))
+    units = found["jarne_units"]
+    assert len({r["config"]["units"] for r in units}) >= 5
+    assert len({tuple(r["config"]["tasks"]) for r in units}) == 6  # five tasks alone + context
+    assert {r["kind"] for r in found["transfer_seeds"]} == {"transfer"}
+    assert {r["config"]["condition"] for r in found["transfer_seeds"]} == {"frozen_core",
+                                                                           "scratch"}
+
+
+def test_summary_over_seeds_and_figure(tmp_path):
+    spec = sweep.SweepSpec.from_dict({"kind": "train", "base": {"tasks": ["and"]},
+                                      "grid": {"units": [4, 8], "seed": [0, 1]}},
+                                     name="fake")
+    runs = spec.runs()
+    for run, accuracy in zip(runs, (0.5, 0.7, 0.8, 1.0)):
+        directory = tmp_path / sweep.RUNS_DIR / run["key"]
+        ctxrnn.io.write_json(directory / sweep.RESULT_FILE, {
+            "key": run["key"], "metrics": {"accuracy": accuracy, "per_task": {"and": accuracy},
+                                           "label": "x"}})
+    table = sweep.results_table(runs, tmp_path)
+    assert [row["status"] for row in table] == ["complete"] * 4
+    assert table[1] == {"job": "fake", "run": runs[1]["key"], "status": "complete", "units": 4,
+                        "seed": 1, "accuracy": 0.7, "per_task.and": 0.7, "label": "x"}
+    summary = sweep.summarize(table, spec)
+    assert [(s["units"], s["n"]) for s in summary] == [(4, 2), (8, 2)]
+    assert summary[0]["metrics"]["accuracy"]["mean"] == pytest.approx(0.6)
+    assert summary[1]["metrics"]["accuracy"]["std"] == pytest.approx(0.1)
+    assert "label" not in summary[0]["metrics"]
+    figure = sweep.summary_figure(spec, summary, "fake")
+    panel = figure.axes[0]
+    assert panel.get_xlabel() == "units" and panel.get_title() == "accuracy"
+    sweep.write_table(table, tmp_path)
+    lines = (tmp_path / sweep.TABLE_CSV).read_text().splitlines()
+    assert lines[0] == "job,run,status,units,seed,accuracy,per_task.and,label"
+    assert len(lines) == 5
+    missing = sweep.results_table([*runs, {**runs[0], "key": "0" * 16}], tmp_path)
+    assert missing[-1]["status"] == "missing"
+
+
+def test_configure_threads_too_late_is_a_clear_error():
+    import tensorflow as tf
+
+    tf.constant(1.0) + 1.0  # TensorFlow has started
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    assert ctxrnn.configure_threads(intra_op=current)["intra_op"] == current  # no change: fine
+    with pytest.raises(RuntimeError, match=r"configure_threads\(intra_op=.*came too late"):
+        ctxrnn.configure_threads(intra_op=current + 3)
+    with pytest.raises(ValueError, match="inter_op=-1"):
+        ctxrnn.configure_threads(inter_op=-1)
+
+
+def test_thread_flags_set_tensorflow_before_the_command():
+    code = ("import sys, tensorflow as tf; from ctxrnn.cli import main; "
+            "main(['--intra-op-threads', '1', '--inter-op-threads', '2', 'tasks']); "
+            "print(tf.config.threading.get_intra_op_parallelism_threads(), "
+            "tf.config.threading.get_inter_op_parallelism_threads())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["1", "2"]
+
+
+# The process pool for real ----------------------------------------------------------
+def _results(out):
+    return sorted((out / sweep.RUNS_DIR).glob(f"*/{sweep.RESULT_FILE}"))
+
+
+@pytest.fixture(scope="module")
+def pool_sweep(tmp_path_factory):
+    """The tiny sweep started as `ctxrnn sweep`, killed (SIGKILL) after its second run
+    finished; one finished run is deleted; then the sweep is rerun."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    spec_path, out = _spec(tmp), tmp / "out"
+    command = [sys.executable, "-m", "ctxrnn.cli", "sweep", str(spec_path), "--out", str(out),
+               "--workers", "1", "--quiet"]
+    process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO)},
+                               start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while len(_results(out)) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)  # the worker process too
+    process.wait()
+    before = {path.parent.name: (path.stat().st_mtime_ns, path.read_text())
+              for path in _results(out)}
+    assert 2 <= len(before) < 4, "the kill should land after the second run, before the last"
+    redo = sorted(before)[0]  # deleted: the rerun must compute it again, identically
+    weights = dict(np.load(out / sweep.RUNS_DIR / redo / "weights/final.npz"))
+    shutil.rmtree(out / sweep.RUNS_DIR / redo)
+    rerun = sweep.run_sweep(spec_path, out, workers=2, progress=False)
+    return {"spec": spec_path, "out": out, "rerun": rerun, "before": before, "redo": redo,
+            "weights": weights}
+
+
+def test_killed_sweep_reruns_only_the_missing_runs(pool_sweep):
+    out, rerun, before = pool_sweep["out"], pool_sweep["rerun"], pool_sweep["before"]
+    kept = sorted(set(before) - {pool_sweep["redo"]})
+    assert sorted(rerun["skipped"]) == kept and not rerun["failed"]
+    assert len(rerun["ran"]) == 4 - len(kept) and pool_sweep["redo"] in rerun["ran"]
+    for key in kept:  # finished runs were not touched
+        mtime, text = before[key]
+        path = out / sweep.RUNS_DIR / key / sweep.RESULT_FILE
+        assert path.stat().st_mtime_ns == mtime and path.read_text() == text
+    table = json.loads((out / sweep.TABLE_JSON).read_text())["rows"]
+    assert [row["seed"] for row in table] == [0, 1, 2, 3]
+    assert all(row["status"] == "complete" for row in table)
+    assert all(0.0 <= row["accuracy"] <= 1.0 for row in table)
+    assert (out / sweep.FIGURES_DIR / "tiny.png").stat().st_size > 1000
+    summary = json.loads((out / sweep.SUMMARY_FILE).read_text())
+    assert summary[0]["n"] == 4 and "accuracy" in summary[0]["metrics"]
+    again = sweep.run_sweep(pool_sweep["spec"], out, workers=2, progress=False)  # none left
+    assert again["ran"] == [] and len(again["skipped"]) == 4
+
+
+def test_a_rerun_run_is_bit_identical(pool_sweep):
+    key, out = pool_sweep["redo"], pool_sweep["out"]
+    saved = json.loads(pool_sweep["before"][key][1])
+    again = json.loads((out / sweep.RUNS_DIR / key / sweep.RESULT_FILE).read_text())
+    assert again["metrics"] == saved["metrics"]
+    redone = np.load(out / sweep.RUNS_DIR / key / "weights/final.npz")
+    assert all(np.array_equal(pool_sweep["weights"][name], redone[name])
+               for name in pool_sweep["weights"])
+
+
+def test_ray_engine_gives_the_pool_table(pool_sweep, tmp_path):
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.tune")
+    # Two of the four runs (two Ray workers, one run each), compared row by row.
+    spec = sweep.load_spec(pool_sweep["spec"])
+    spec.jobs[0].grid["seed"] = [0, 1]
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
+             log_to_driver=False)
+    try:
+        result = sweep.run_sweep(spec, tmp_path / "ray", engine="ray", workers=2,
+                                 progress=False)
+    finally:
+        ray.shutdown()
+    assert not result["failed"] and len(result["ran"]) == 2
+    pool = json.loads((pool_sweep["out"] / sweep.TABLE_JSON).read_text())["rows"]
+    assert result["table"] == pool[:2]
+    assert (tmp_path / "ray" / "ray" / "sweep").is_dir()  # Tune's storage_path
+
+
+def test_cli_lists_the_runs_and_checks_its_arguments(tmp_path, capsys):
+    from ctxrnn.cli import main
+
+    spec_path = _spec(tmp_path)
+    assert main(["sweep", str(spec_path), "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [r["key"] for r in
+                                                   sweep.load_spec(spec_path).runs()]
+    with pytest.raises(SystemExit):
+        main(["sweep", str(spec_path), "--shard", "3/3"])
+    assert "expected I/N with 0 <= I < N, got '3/3'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="engine='spark'"):
+        sweep.run_sweep(spec_path, tmp_path / "out", engine="spark")
+    with pytest.raises(ValueError, match=r"shard=\(2, 1\)"):
+        sweep.run_sweep(spec_path, tmp_path / "out", shard=(2, 1))
