@@ -480,8 +480,9 @@ class CTRNNCell(keras.layers.Layer):
         signs = np.asarray(signs, dtype=np.float32)
         shape = (*self._lead, self.units)
         if signs.shape not in (shape, (self.units,)) or not np.all(np.isin(signs, (-1.0, 1.0))):
+            expected = f"{self.units}" + ("" if self.networks is None else f" or {shape}")
             raise ValueError(
-                f"Argument `recurrent_signs` must be {shape} values of +1 or -1; received "
+                f"Argument `recurrent_signs` must be {expected} values of +1 or -1; received "
                 f"shape {signs.shape} with values {np.unique(signs)[:5].tolist()}."
             )
         signs = np.broadcast_to(signs, shape)

@@ -233,6 +233,8 @@ def clip_per_network(grads, clipnorm=None, global_clipnorm=None):
     Returns:
         The list of clipped gradients.
     """
+    grads = [None if g is None else tf.convert_to_tensor(g) for g in grads]
+
     def squared_norms(g):
         return tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank)))
 
