@@ -301,8 +301,8 @@ class CTRNN(keras.layers.Layer):
                 noise = tf.stack([cell.draw_noise(shape, dtype, k) for k in range(networks)],
                                  axis=1)
                 x = x + _network_axis(cell.input_noise_std(), dtype) * noise
-            u = tf.matmul(tf.broadcast_to(x, tf.concat([tf.shape(x)[:1], [networks],
-                                                        tf.shape(x)[2:]], 0)), kernel)
+            u = tf.einsum("tkbi,kin->tkbn", tf.broadcast_to(
+                x, tf.concat([tf.shape(x)[:1], [networks], tf.shape(x)[2:]], 0)), kernel)
         else:
             u = tf.einsum("tbi,kin->tkbn", tf.transpose(inputs, [1, 0, 2]), kernel)
         if cell.bias is not None:

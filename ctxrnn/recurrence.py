@@ -167,7 +167,15 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
             )
             previous = tf.concat([h0[None], states[:-1]], axis=0)
             if stacked:
-                grad_w = tf.einsum("tkbi,tkbj->kij", previous, grad_z)
+                # (T, K, B, N) -> (K, T*B, N): one batched matmul. Measured 2.5x faster
+                # than tf.einsum("tkbi,tkbj->kij") at K=20, N=100, B=64, T=100.
+                networks = tf.shape(w)[0]
+
+                def network_major(a):
+                    return tf.reshape(tf.transpose(a, [1, 0, 2, 3]), [networks, -1, units])
+
+                grad_w = tf.matmul(network_major(previous), network_major(grad_z),
+                                   transpose_a=True)
             else:
                 grad_w = tf.matmul(tf.reshape(previous, [-1, units]),
                                    tf.reshape(grad_z, [-1, units]), transpose_a=True)
