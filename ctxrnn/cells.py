@@ -19,7 +19,7 @@ from ctxrnn import masks as masks_lib
 from ctxrnn import seeding
 from ctxrnn.constraints import MaskedUpdate, MinValue
 from ctxrnn.initializers import resolve, resolve_recurrent_initializer
-from ctxrnn.noise import SAMPLERS, standard_normal
+from ctxrnn.noise import SAMPLERS, stacked_standard_normal, standard_normal
 
 MASK_NAMES = (
     "recurrent_connectivity",
@@ -582,10 +582,15 @@ class CTRNNCell(keras.layers.Layer):
                       else ops.mean(self.alpha, axis=-1, keepdims=True))
         return self.input_noise * ops.sqrt(2.0 / mean_alpha)
 
-    def draw_noise(self, shape, dtype, network: int = 0):
-        """Standard normals from network `network`'s noise generator."""
-        seed = ops.cast(self.seed_generators[network].next(), "int32")
+    def draw_noise(self, shape, dtype):
+        seed = ops.cast(self.seed_generator.next(), "int32")
         return standard_normal(shape, seed, dtype=dtype, sampler=self.noise_sampler)
+
+    def draw_stacked_noise(self, shape, dtype):
+        """`(T, K, ...)` normals: network k's `shape` draw from its own generator, as an
+        unstacked cell of its seed would draw it."""
+        seeds = [ops.cast(generator.next(), "int32") for generator in self.seed_generators]
+        return stacked_standard_normal(shape, seeds, 1, dtype=dtype, sampler=self.noise_sampler)
 
     def get_initial_state(self, batch_size=None):
         shape = (*self._lead, batch_size, self.units)

