@@ -40,11 +40,13 @@ from ctxrnn.losses import MaskedMSE  # noqa: E402
 from ctxrnn.metrics import DecisionAccuracy  # noqa: E402
 from ctxrnn.models import compile_model, context_multitask  # noqa: E402
 from ctxrnn.readout import find_readout, fit_readout  # noqa: E402
+from ctxrnn.stacked import NetworkSum, StackedDense, StackedModel  # noqa: E402
 from ctxrnn.tasks import TaskSuite  # noqa: E402
 from ctxrnn.transfer import add_task_head, freeze, transfer_task  # noqa: E402
 from ctxrnn.zoo import list_models, load  # noqa: E402
 
-__all__ = ["CTRNN", "CTRNNCell", "DecisionAccuracy", "GainNormal", "MaskedMSE", "PruningSweep",
+__all__ = ["CTRNN", "CTRNNCell", "DecisionAccuracy", "GainNormal", "MaskedMSE", "NetworkSum", "PruningSweep",
+           "StackedDense", "StackedModel",
            "TaskAccuracy", "TaskSuite", "WeightStatistics", "add_task_head", "compile_model",
            "configure_threads", "context_multitask", "find_ctrnn", "find_readout",
            "fit_readout", "freeze", "hidden_states", "list_models", "load", "masks", "seeding",

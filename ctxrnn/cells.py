@@ -19,7 +19,7 @@ from ctxrnn import masks as masks_lib
 from ctxrnn import seeding
 from ctxrnn.constraints import MaskedUpdate, MinValue
 from ctxrnn.initializers import resolve, resolve_recurrent_initializer
-from ctxrnn.noise import SAMPLERS, standard_normal
+from ctxrnn.noise import SAMPLERS, stacked_standard_normal, standard_normal
 
 MASK_NAMES = (
     "recurrent_connectivity",
@@ -63,6 +63,53 @@ def check_finite_weights(weights, owner: str):
                 f"Argument `weights` of {owner}.set_weights holds NaN or inf (an array "
                 f"of shape {array.shape}); expected finite values."
             )
+
+
+def _check_networks(networks):
+    if networks is None:
+        return None
+    if isinstance(networks, bool) or not isinstance(networks, (int, np.integer)) or networks < 1:
+        raise ValueError(
+            f"Argument `networks` must be None (one network) or a positive integer; received "
+            f"networks={networks!r}."
+        )
+    return int(networks)
+
+
+def network_seeds(seed, networks: int | None):
+    """The seeds of the K stacked networks of a cell (`None` for an unstacked cell).
+
+    Args:
+        seed: `None`, a non-negative int (network `k` gets
+            `seeding.derive(seed, "network", k)`) or a sequence of K ints, one per
+            network.
+        networks: K, or `None` for one ordinary network.
+
+    Returns:
+        A list of K seeds (ints or `None`), or `None` when `networks` is `None`.
+    """
+    if networks is None:
+        return None
+    if seed is None:
+        return [None] * networks
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        seeds = list(seed)
+        if len(seeds) != networks or not all(
+                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0
+                for s in seeds):
+            raise ValueError(
+                f"Argument `seed` of a stack of {networks} networks must be one non-negative "
+                f"int or {networks} of them, one per network; received seed={seed!r}."
+            )
+        return [int(s) for s in seeds]
+    return [seeding.derive(seed, "network", k) for k in range(networks)]
+
+
+def _stacked_initializer(initializers):
+    """An initializer of a `(K, ...)` weight: network k's slice from `initializers[k]`."""
+    def initialize(shape, dtype=None):
+        return ops.stack([init(tuple(shape[1:]), dtype=dtype) for init in initializers])
+    return initialize
 
 
 def _check_std(name, value):
@@ -138,7 +185,15 @@ class CTRNNCell(keras.layers.Layer):
             (see `ctxrnn.masks.dale_signs`).
         seed: non-negative int or `None`, seeds the initializers and the noise
             (three `ctxrnn.seeding` streams of it: `kernel`, `recurrent_kernel`,
-            `noise`).
+            `noise`). With `networks=K`, also a sequence of K ints: network k is
+            then initialised and driven by noise exactly as an unstacked cell of
+            seed `seed[k]` (an int seed gives network k the seed
+            `seeding.derive(seed, "network", k)`).
+        networks: `None` (one network) or K, the number of independent networks
+            stacked on a leading axis: every weight and mask gains a leading
+            dimension K (`kernel` `(K, channels, N)`, `recurrent_kernel`
+            `(K, N, N)`, `bias` `(K, N)`, `tau` `(K, 1)` or `(K, N)`). A stacked
+            cell runs only inside `ctxrnn.CTRNN`. Default: `None`.
         frozen: names of weights made non-trainable (`trainable = False`), a
             subset of `FREEZABLE`. The cell's config records which of them are
             frozen when it is saved (also when set later on the variable, as
@@ -183,9 +238,11 @@ class CTRNNCell(keras.layers.Layer):
         kernel_plasticity=None,
         recurrent_signs=None,
         frozen=(),
+        networks: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.networks = _check_networks(networks)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Argument `units` must be a positive integer; received units={units!r}.")
         self.units = int(units)
@@ -194,20 +251,24 @@ class CTRNNCell(keras.layers.Layer):
         self.tau_trainable = bool(tau_trainable)
         self.activation = resolve("activation", activation, keras.activations.get)
         self.use_bias = bool(use_bias)
-        self.seed = seed
+        self.network_seeds = network_seeds(seed, self.networks)
+        self.seed = (list(self.network_seeds)
+                     if isinstance(seed, (list, tuple, np.ndarray)) else seed)
         self.gain = _check_positive("gain", gain)
         self._recurrent_initializer_id = recurrent_initializer
-        self.recurrent_initializer = resolve_recurrent_initializer(
-            recurrent_initializer, self.gain,
-            None if seed is None else seeding.derive(seed, "recurrent_kernel")
-        )
         self.kernel_initializer = resolve(
             "kernel_initializer", kernel_initializer, keras.initializers.get
         )
-        if seed is not None and "seed" in self.kernel_initializer.get_config():
-            config = {**self.kernel_initializer.get_config(),
-                      "seed": seeding.derive(seed, "kernel")}
-            self.kernel_initializer = type(self.kernel_initializer).from_config(config)
+        seeds = [self.seed] if self.networks is None else self.network_seeds
+        self._kernel_initializers = [self._seeded_kernel_initializer(s) for s in seeds]
+        self._recurrent_initializers = [
+            resolve_recurrent_initializer(
+                recurrent_initializer, self.gain,
+                None if s is None else seeding.derive(s, "recurrent_kernel"))
+            for s in seeds
+        ]
+        self.kernel_initializer = self._kernel_initializers[0]
+        self.recurrent_initializer = self._recurrent_initializers[0]
         self.bias_initializer = resolve("bias_initializer", bias_initializer, keras.initializers.get)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
@@ -242,10 +303,40 @@ class CTRNNCell(keras.layers.Layer):
                 f"Argument `frozen` must name weights among {FREEZABLE}; received {frozen!r}."
             )
         self._frozen = tuple(name for name in FREEZABLE if name in frozen)
-        self.seed_generator = keras.random.SeedGenerator(
-            None if seed is None else seeding.derive(seed, "noise"))
+        # One noise generator per network, seeded as an unstacked cell of its seed.
+        self.seed_generators = [
+            keras.random.SeedGenerator(None if s is None else seeding.derive(s, "noise"))
+            for s in seeds
+        ]
+        self.seed_generator = self.seed_generators[0]
         self.state_size = self.units
         self.output_size = self.units
+
+    def _seeded_kernel_initializer(self, seed):
+        """The input-kernel initializer of one network: `seed`'s `kernel` stream, or
+        a fresh copy (its own default seed) when `seed` is None."""
+        config = self.kernel_initializer.get_config()
+        if "seed" not in config:
+            return self.kernel_initializer
+        if seed is not None:
+            config = {**config, "seed": seeding.derive(seed, "kernel")}
+        elif self.networks is None:
+            return self.kernel_initializer
+        return type(self.kernel_initializer).from_config(config)
+
+    def _initializer(self, per_network):
+        """`per_network` (a list, one initializer per network, or one for all) as the
+        initializer of a weight of this cell."""
+        if self.networks is None:
+            return per_network[0] if isinstance(per_network, list) else per_network
+        if not isinstance(per_network, list):
+            per_network = [keras.initializers.get(per_network)] * self.networks
+        return _stacked_initializer(per_network)
+
+    @property
+    def _lead(self) -> tuple[int, ...]:
+        """The leading shape of every weight: `(K,)` when stacked, else `()`."""
+        return () if self.networks is None else (self.networks,)
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
@@ -255,30 +346,35 @@ class CTRNNCell(keras.layers.Layer):
                 "The last (channel) dimension of the inputs of a CTRNNCell must be known; "
                 f"received input_shape={input_shape}."
             )
-        n = self.units
+        n, lead = self.units, self._lead
         self.kernel = self.add_weight(
-            shape=(input_dim, n), name="kernel", initializer=self.kernel_initializer,
+            shape=(*lead, input_dim, n), name="kernel",
+            initializer=self._initializer(self._kernel_initializers),
             regularizer=self.kernel_regularizer,
         )
         self.recurrent_kernel = self.add_weight(
-            shape=(n, n), name="recurrent_kernel", initializer=self.recurrent_initializer,
+            shape=(*lead, n, n), name="recurrent_kernel",
+            initializer=self._initializer(self._recurrent_initializers),
             regularizer=self.recurrent_regularizer,
         )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(n,), name="bias", initializer=self.bias_initializer,
+                shape=(*lead, n), name="bias", initializer=self._initializer(self.bias_initializer),
                 regularizer=self.bias_regularizer, constraint=self.bias_constraint,
             )
-        tau_shape = () if isinstance(self.tau, float) else (n,)
+        # A stacked scalar tau is (K, 1), so that alpha broadcasts over units.
+        tau_shape = (() if isinstance(self.tau, float) else (n,)) if not lead else (
+            (*lead, 1) if isinstance(self.tau, float) else (*lead, n))
         self.tau_weight = self.add_weight(
             shape=tau_shape, name="tau", initializer=keras.initializers.Constant(self.tau),
             trainable=self.tau_trainable, constraint=MinValue(self.dt),
         )
         self.initial_state = None
         if self.initial_state_trainable:
-            self.initial_state = self.add_weight(shape=(n,), name="initial_state", initializer="zeros")
-        for name, shape in (("recurrent", (n, n)), ("kernel", (input_dim, n))):
+            self.initial_state = self.add_weight(
+                shape=(*lead, n), name="initial_state", initializer="zeros")
+        for name, shape in (("recurrent", (*lead, n, n)), ("kernel", (*lead, input_dim, n))):
             for kind in ("connectivity", "plasticity"):
                 setattr(self, f"{name}_{kind}", self.add_weight(
                     shape=shape, name=f"{name}_{kind}", initializer="ones", trainable=False))
@@ -287,7 +383,7 @@ class CTRNNCell(keras.layers.Layer):
         self.recurrent_signs = None
         if self.dale:
             self.recurrent_signs = self.add_weight(
-                shape=(n,), name="recurrent_signs", initializer="ones", trainable=False)
+                shape=(*lead, n), name="recurrent_signs", initializer="ones", trainable=False)
         self.recurrent_kernel.constraint = MaskedUpdate(
             self.recurrent_connectivity, self.recurrent_plasticity, self.recurrent_snapshot,
             self.recurrent_signs, self.recurrent_constraint,
@@ -325,7 +421,8 @@ class CTRNNCell(keras.layers.Layer):
         if self.dale:
             # Default signs are all +1: project the initial kernel onto them too, so
             # the kernel used before the first update already obeys Dale's law.
-            signs = self._pending_signs if self._pending_signs is not None else np.ones(self.units)
+            signs = (self._pending_signs if self._pending_signs is not None
+                     else np.ones((*self._lead, self.units)))
             self.set_recurrent_signs(signs)
         # Not `set_masks`: before `built` is set it would only queue them.
         self._assign_masks(self._pending_masks)
@@ -338,7 +435,8 @@ class CTRNNCell(keras.layers.Layer):
         Args:
             **new_masks: any of `recurrent_connectivity`, `recurrent_plasticity`,
                 `kernel_connectivity`, `kernel_plasticity`: arrays of 0/1 (or
-                bool) with the shape of the matching kernel.
+                bool) with the shape of the matching kernel. A stacked cell takes
+                `(K, ...)` masks, one per network, or one network's shape for all.
 
         Absent connections are zeroed in the kernel at once (a removed
         connection that is restored later starts from 0); the frozen entries'
@@ -361,8 +459,11 @@ class CTRNNCell(keras.layers.Layer):
         for name, value in new_masks.items():
             if value is None:
                 continue
-            variable = getattr(self, name)
-            checked[name] = masks_lib.validate_mask(value, tuple(variable.shape), name)
+            shape = tuple(getattr(self, name).shape)
+            if self.networks is not None and np.shape(value) == shape[1:]:
+                # One mask for every network of the stack.
+                value = np.broadcast_to(np.asarray(value), shape)
+            checked[name] = masks_lib.validate_mask(value, shape, name)
         for name, value in checked.items():
             getattr(self, name).assign(value)
         self._commit_kernels()
@@ -377,14 +478,17 @@ class CTRNNCell(keras.layers.Layer):
             raise ValueError(f"{self.name} was built without Dale's law; pass `dale=True`.")
         self._maybe_project_initial_weights()
         signs = np.asarray(signs, dtype=np.float32)
-        if signs.shape != (self.units,) or not np.all(np.isin(signs, (-1.0, 1.0))):
+        shape = (*self._lead, self.units)
+        if signs.shape not in (shape, (self.units,)) or not np.all(np.isin(signs, (-1.0, 1.0))):
+            expected = f"{self.units}" + ("" if self.networks is None else f" or {shape}")
             raise ValueError(
-                f"Argument `recurrent_signs` must be {self.units} values of +1 or -1; received "
+                f"Argument `recurrent_signs` must be {expected} values of +1 or -1; received "
                 f"shape {signs.shape} with values {np.unique(signs)[:5].tolist()}."
             )
+        signs = np.broadcast_to(signs, shape)
         self.recurrent_signs.assign(signs)
         magnitude = np.abs(ops.convert_to_numpy(self.recurrent_kernel))
-        self.recurrent_kernel.assign(magnitude * signs[:, None])
+        self.recurrent_kernel.assign(magnitude * signs[..., :, None])
         self._commit_kernels()
 
     def _commit_kernels(self):
@@ -419,7 +523,11 @@ class CTRNNCell(keras.layers.Layer):
         `keras.callbacks.BackupAndRestore`) continues the same noise sequence.
         """
         super().save_own_variables(store)
-        store[_NOISE_STATE_KEY] = self.seed_generator.state
+        if self.networks is None:
+            store[_NOISE_STATE_KEY] = self.seed_generator.state
+        else:
+            store[_NOISE_STATE_KEY] = np.stack(
+                [ops.convert_to_numpy(g.state) for g in self.seed_generators])
 
     def load_own_variables(self, store):
         """Loads the weights and, when the file has it, the noise generator's state.
@@ -431,7 +539,10 @@ class CTRNNCell(keras.layers.Layer):
         self._initial_projection_pending = False
         keys = list(store.keys())
         if _NOISE_STATE_KEY in keys:
-            self.seed_generator.state.assign(store[_NOISE_STATE_KEY])
+            states = np.asarray(store[_NOISE_STATE_KEY])
+            for generator, state in zip(self.seed_generators,
+                                        states if self.networks is not None else [states]):
+                generator.state.assign(state)
             store = {key: store[key] for key in keys if key != _NOISE_STATE_KEY}
         super().load_own_variables(store)
 
@@ -464,21 +575,36 @@ class CTRNNCell(keras.layers.Layer):
         return sigma * ops.sqrt(2.0 / self.alpha)
 
     def input_noise_std(self):
+        """Per-step input-noise std (scalar; `(K, 1)` when stacked)."""
         if not self.scale_noise:
             return self.input_noise
-        return self.input_noise * ops.sqrt(2.0 / ops.mean(self.alpha))
+        mean_alpha = (ops.mean(self.alpha) if self.networks is None
+                      else ops.mean(self.alpha, axis=-1, keepdims=True))
+        return self.input_noise * ops.sqrt(2.0 / mean_alpha)
 
     def draw_noise(self, shape, dtype):
         seed = ops.cast(self.seed_generator.next(), "int32")
         return standard_normal(shape, seed, dtype=dtype, sampler=self.noise_sampler)
 
+    def draw_stacked_noise(self, shape, dtype):
+        """`(T, K, ...)` normals: network k's `shape` draw from its own generator, as an
+        unstacked cell of its seed would draw it."""
+        seeds = [ops.cast(generator.next(), "int32") for generator in self.seed_generators]
+        return stacked_standard_normal(shape, seeds, 1, dtype=dtype, sampler=self.noise_sampler)
+
     def get_initial_state(self, batch_size=None):
+        shape = (*self._lead, batch_size, self.units)
         if self.initial_state is not None:
-            state = ops.broadcast_to(self.initial_state, (batch_size, self.units))
-            return [ops.cast(state, self.compute_dtype)]
-        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+            initial = self.initial_state if self.networks is None else self.initial_state[:, None]
+            return [ops.cast(ops.broadcast_to(initial, shape), self.compute_dtype)]
+        return [ops.zeros(shape, dtype=self.compute_dtype)]
 
     def call(self, inputs, states, training=False):
+        if self.networks is not None:
+            raise ValueError(
+                f"{self.name} stacks {self.networks} networks (networks={self.networks}); a "
+                "stacked cell runs only inside ctxrnn.CTRNN, not keras.layers.RNN."
+            )
         self._maybe_project_initial_weights()
         h = states[0] if isinstance(states, (list, tuple)) else states
         x = inputs
@@ -538,6 +664,7 @@ class CTRNNCell(keras.layers.Layer):
             "dale": self.dale,
             "seed": self.seed,
             "frozen": self._frozen_now(),
+            "networks": self.networks,
         }
         return {**super().get_config(), **config}
 

@@ -44,6 +44,34 @@ def _words_to_normals(words, table):
     return tf.gather(table, index)
 
 
+def _check_sampler(sampler):
+    if sampler not in SAMPLERS:
+        raise ValueError(f"Argument `sampler` must be one of {SAMPLERS}; received {sampler!r}.")
+
+
+def _words(shape, seed):
+    """Uniform 32-bit words, one per pair of normals of `shape`."""
+    shape = tf.convert_to_tensor(shape, dtype=tf.int32)
+    pairs_shape = tf.concat([shape[:-1], [(shape[-1] + 1) // 2]], axis=0)
+    return tf.random.stateless_uniform(
+        pairs_shape, tf.cast(seed, tf.int32), minval=None, maxval=None, dtype=tf.uint32)
+
+
+def stacked_standard_normal(shape, seeds, axis: int, dtype=tf.float32, sampler: str = "table"):
+    """`standard_normal(shape, seed)` for each seed, stacked along `axis`.
+
+    Equals `tf.stack([standard_normal(shape, s, dtype, sampler) for s in seeds], axis)`
+    bit for bit, with one table lookup for all of them (stacked networks' noise).
+    """
+    _check_sampler(sampler)
+    if sampler == "exact":
+        return tf.stack([standard_normal(shape, seed, dtype, sampler) for seed in seeds], axis)
+    words = tf.stack([_words(shape, seed) for seed in seeds], axis)
+    normals = _words_to_normals(words, tf.constant(quantile_table()))
+    last = tf.convert_to_tensor(shape, dtype=tf.int32)[-1]
+    return tf.cast(normals[..., :last], dtype)
+
+
 def standard_normal(shape, seed, dtype=tf.float32, sampler: str = "table"):
     """Draws standard normal noise.
 
@@ -56,16 +84,8 @@ def standard_normal(shape, seed, dtype=tf.float32, sampler: str = "table"):
     Returns:
         A tensor of the given shape and dtype.
     """
-    seed = tf.cast(seed, tf.int32)
+    _check_sampler(sampler)
     if sampler == "exact":
-        return tf.random.stateless_normal(shape, seed, dtype=dtype)
-    if sampler != "table":
-        raise ValueError(f"Argument `sampler` must be one of {SAMPLERS}; received {sampler!r}.")
-    shape = tf.convert_to_tensor(shape, dtype=tf.int32)
-    last = shape[-1]
-    pairs_shape = tf.concat([shape[:-1], [(last + 1) // 2]], axis=0)
-    words = tf.random.stateless_uniform(
-        pairs_shape, seed, minval=None, maxval=None, dtype=tf.uint32
-    )
-    normals = _words_to_normals(words, tf.constant(quantile_table()))
-    return tf.cast(normals[..., :last], dtype)
+        return tf.random.stateless_normal(shape, tf.cast(seed, tf.int32), dtype=dtype)
+    normals = _words_to_normals(_words(shape, seed), tf.constant(quantile_table()))
+    return tf.cast(normals[..., :tf.convert_to_tensor(shape, dtype=tf.int32)[-1]], dtype)

@@ -9,6 +9,10 @@ With a step mask `m_t` (0/1, `(T, B, 1)`) a masked step carries the state:
 `h_t = m_t * step(h_{t-1}) + (1 - m_t) * h_{t-1}`. Without one, the loops hold
 no mask operation at all.
 
+Stacked networks (`CTRNN(..., networks=K)`) run the same loops with a leading
+network axis: states `(T, K, B, N)`, kernels `(K, N, N)`; each step's matmul is
+then one batched matmul over the K networks.
+
 The gradient is written by hand (`tf.custom_gradient`) so that:
 - the loop bodies hold only what must be sequential (one matmul and a few
   element-wise ops per step);
@@ -35,7 +39,10 @@ _DERIVATIVE_FROM_OUTPUT = {
 
 
 @functools.lru_cache(maxsize=None)
-def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: bool):
+def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: bool,
+                  stacked: bool):
+    # `stacked` is only a cache key: one traced loop per rank, since reduce_retracing
+    # would relax a loop traced for both ranks to unknown shapes.
     def forward(u, h0, w, alpha, mask):
         steps = tf.shape(u)[0]
         states = tf.TensorArray(u.dtype, size=steps)
@@ -58,7 +65,7 @@ def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: boo
 
 
 @functools.lru_cache(maxsize=None)
-def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool):
+def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, stacked: bool):
     def backward(grad_states, slopes, w_transposed, one_minus_alpha, mask):
         steps = tf.shape(grad_states)[0]
         grad_z = tf.TensorArray(grad_states.dtype, size=steps)
@@ -105,10 +112,11 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
     """Runs the recurrence over all steps and returns the states `(T, B, N)`.
 
     Args:
-        u: `(T, B, N)` input drive (projected inputs + bias + noise).
-        h0: `(B, N)` initial state.
-        w: `(N, N)` effective recurrent kernel.
-        alpha: scalar or `(N,)` tensor, `dt / tau`.
+        u: `(T, B, N)` input drive (projected inputs + bias + noise), or
+            `(T, K, B, N)` for K stacked networks.
+        h0: `(B, N)` initial state, or `(K, B, N)`.
+        w: `(N, N)` effective recurrent kernel, or `(K, N, N)`.
+        alpha: `dt / tau`, broadcastable to `(1, N)`, or to `(K, 1, N)` when stacked.
         activation: element-wise callable.
         activation_name: its name (`"tanh"`, ...) or `None` for a custom one.
         leaky: `False` only when `alpha` is exactly 1 and not trained.
@@ -117,23 +125,32 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
             carries the previous state. `None` runs the unmasked loops.
 
     Returns:
-        `(T, B, N)` tensor of states `h_1..h_T`.
+        The states `h_1..h_T`, shaped like `u`.
     """
     keep_z = activation_name not in _DERIVATIVE_FROM_OUTPUT
     masked = mask is not None
-    forward = _forward_loop(activation, leaky, keep_z, masked)
-    backward = _backward_loop(leaky, alpha_trainable, masked)
+    stacked = w.shape.rank == 3
+    forward = _forward_loop(activation, leaky, keep_z, masked, stacked)
+    backward = _backward_loop(leaky, alpha_trainable, masked, stacked)
     # The loops take the mask as an argument either way; an unmasked run gets a
     # placeholder it never reads.
     step_mask = tf.stop_gradient(tf.cast(mask, u.dtype)) if masked else tf.zeros([0], u.dtype)
 
+    units = tf.shape(w)[-1]
+    # alpha enters the loops broadcast to (1, N) (or (K, 1, N)): a scalar alpha traced
+    # after a vector one (reduce_retracing) would relax to unknown rank and break the
+    # loop. Broadcasting here, outside the custom gradient, lets autodiff sum alpha's
+    # gradient back to its own shape.
+    alpha = tf.convert_to_tensor(alpha, dtype=u.dtype)
+    alpha_shape = [*w.shape[:-2], 1, w.shape[-1]]
+    if None in alpha_shape:
+        alpha_shape = tf.concat([tf.shape(w)[:-2], [1, units]], axis=0)
+    alpha_n = tf.broadcast_to(alpha, alpha_shape)
+
     @tf.custom_gradient
-    def recurrence(u, h0, w, alpha):
+    def recurrence(u, h0, w, alpha_n):
         # stop_gradient: the hand-written gradient below replaces autodiff, so no
         # tape may trace the compiled loop for its own backward pass.
-        # alpha goes into the loops as an (N,) vector: a scalar alpha traced after a
-        # vector one (reduce_retracing) would relax to unknown rank and break the loop.
-        alpha_n = tf.broadcast_to(alpha, tf.shape(w)[-1:])
         states, outputs = forward(*(tf.stop_gradient(v) for v in (u, h0, w, alpha_n)), step_mask)
         # The loops relax their shapes after retracing (reduce_retracing); the states
         # have u's shape, which a layer built from them (a subclassed model's) needs.
@@ -142,28 +159,35 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
         def grad(grad_states):
             slopes = _activation_slopes(activation, None if keep_z else activation_name, outputs)
             responses = activation(outputs) if keep_z else outputs
-            slopes = alpha * slopes if leaky else slopes
+            slopes = alpha_n * slopes if leaky else slopes
             if masked:
                 slopes = step_mask * slopes
             grad_z, grad_h0, grad_h = backward(
-                grad_states, slopes, tf.transpose(w), 1.0 - alpha_n, step_mask
+                grad_states, slopes, tf.linalg.matrix_transpose(w), 1.0 - alpha_n, step_mask
             )
-            units = tf.shape(w)[0]
             previous = tf.concat([h0[None], states[:-1]], axis=0)
-            grad_w = tf.matmul(
-                tf.reshape(previous, [-1, units]), tf.reshape(grad_z, [-1, units]), transpose_a=True
-            )
+            if stacked:
+                # (T, K, B, N) -> (K, T*B, N): one batched matmul. Measured 2.5x faster
+                # than tf.einsum("tkbi,tkbj->kij") at K=20, N=100, B=64, T=100.
+                networks = tf.shape(w)[0]
+
+                def network_major(a):
+                    return tf.reshape(tf.transpose(a, [1, 0, 2, 3]), [networks, -1, units])
+
+                grad_w = tf.matmul(network_major(previous), network_major(grad_z),
+                                   transpose_a=True)
+            else:
+                grad_w = tf.matmul(tf.reshape(previous, [-1, units]),
+                                   tf.reshape(grad_z, [-1, units]), transpose_a=True)
             grad_alpha = None
             if alpha_trainable:
                 change = responses - previous
                 if masked:
                     change = step_mask * change
-                per_unit = tf.reduce_sum(grad_h * change, axis=[0, 1])
-                grad_alpha = tf.reshape(
-                    per_unit if alpha.shape.rank else tf.reduce_sum(per_unit), tf.shape(alpha)
-                )
+                grad_alpha = tf.reduce_sum(
+                    tf.reduce_sum(grad_h * change, axis=0), axis=-2, keepdims=True)
             return grad_z, grad_h0, grad_w, grad_alpha
 
         return states, grad
 
-    return recurrence(u, h0, w, tf.convert_to_tensor(alpha, dtype=u.dtype))
+    return recurrence(u, h0, w, alpha_n)

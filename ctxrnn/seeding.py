@@ -42,6 +42,7 @@ STREAMS = (
     "readout",           # readout initializers
     "initial_state",     # learned initial states
     "dni",               # MoLaP's DNI-style / projected-gradient baseline
+    "network",           # the seed of network k of a stack (`CTRNN(..., networks=K)`)
 )
 
 _MAX_SEED = 2**31 - 1

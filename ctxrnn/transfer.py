@@ -29,6 +29,7 @@ import numpy as np
 
 from ctxrnn import seeding
 from ctxrnn.layers import CTRNN, find_ctrnn
+from ctxrnn.stacked import StackedDense
 from ctxrnn.tasks.datasets import TrialDataset
 from ctxrnn.metrics import decision_accuracy
 from ctxrnn.readout import find_readouts
@@ -41,6 +42,13 @@ TRANSFER_CONTEXTS = ("one_hot", "pulse", "none")
 
 
 # ------------------------------------------------------------------- freeze
+def _freezable_heads(model: keras.Model) -> list[keras.layers.Layer]:
+    """The readout layers `freeze` acts on: the `Dense` heads (`find_readouts`), and
+    the `StackedDense` ones of a stacked model."""
+    return find_readouts(model) + [layer for layer in model.layers
+                                   if isinstance(layer, StackedDense)]
+
+
 def freeze(model: keras.Model, recurrent: bool = True, inputs: bool | Sequence[int] = False,
            readout: bool | Sequence[str] = False, *, bias: bool | None = None) -> keras.Model:
     """Sets which parts of a ctxrnn model learn; returns the same model.
@@ -51,7 +59,8 @@ def freeze(model: keras.Model, recurrent: bool = True, inputs: bool | Sequence[i
     Recompile the model after calling this.
 
     Args:
-        model: a model with one `ctxrnn.CTRNN` layer.
+        model: a model with one `ctxrnn.CTRNN` layer (a stacked one too: the
+            same entries are frozen in every network).
         recurrent: bool, freeze the recurrent kernel. Default: `True`.
         inputs: `True` freezes the whole input kernel, `False` none of it, or a
             sequence of input-channel indices whose rows are frozen (the others
@@ -66,7 +75,7 @@ def freeze(model: keras.Model, recurrent: bool = True, inputs: bool | Sequence[i
     """
     layer = find_ctrnn(model)
     cell = layer.cell
-    n_in, units = tuple(cell.kernel.shape)
+    n_in, units = tuple(cell.kernel.shape)[-2:]  # a stacked kernel is (K, n_in, units)
     if isinstance(inputs, bool):
         frozen_rows = list(range(n_in)) if inputs else []
     else:
@@ -88,7 +97,7 @@ def freeze(model: keras.Model, recurrent: bool = True, inputs: bool | Sequence[i
         cell.initial_state.trainable = not core_frozen
     if cell.tau_trainable:
         cell.tau_weight.trainable = not core_frozen
-    heads = find_readouts(model)
+    heads = _freezable_heads(model)
     names = [head.name for head in heads]
     if isinstance(readout, bool):
         frozen_heads = set(names) if readout else set()
@@ -120,7 +129,7 @@ def frozen_weights(model: keras.Model) -> dict[str, np.ndarray]:
     for weight in [cell.bias, cell.tau_weight, cell.initial_state]:
         if weight is not None and not weight.trainable:
             out[weight.path] = keras.ops.convert_to_numpy(weight).copy()
-    for head in find_readouts(model):
+    for head in _freezable_heads(model):
         if not head.trainable:
             for weight in head.weights:
                 out[weight.path] = keras.ops.convert_to_numpy(weight).copy()

@@ -1,0 +1,207 @@
+"""A seed study's cost: K networks trained stacked vs one after another vs JAX `jit(vmap)`.
+
+Trains K = 20 leaky networks of N = 100 units (batch 64, T = 100, recurrent and
+input noise on, 3 inputs, 2 outputs, MSE, Adam) for 50 steps each, three ways,
+in one run:
+
+1. sequential: K ordinary ctxrnn models, each built, compiled and `fit` in turn;
+2. stacked: one `ctxrnn.StackedModel` of the K networks, one `fit`;
+3. JAX (when `jax` and `optax` are installed): `jit(vmap(train_step))` over the K
+   networks (`lax.scan` forward, autodiff backward, optax Adam), noise drawn per
+   network per step.
+
+Prints, for each, the first call (building and tracing the model plus its first
+step; for JAX the compile and first step) and the remaining steps separately, the
+totals, and the ratios sequential / stacked and JAX / stacked.
+
+    python benchmarks/bench_stacked.py              # K=20, 50 steps
+    python benchmarks/bench_stacked.py --threads 1  # one intra-op thread (TF and XLA)
+    python benchmarks/bench_stacked.py --networks 4 --steps 10   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+UNITS, BATCH, STEPS_T, N_INPUTS, N_OUTPUTS = 100, 64, 100, 3, 2
+DT, TAU, RECURRENT_NOISE, INPUT_NOISE, LEARNING_RATE = 20.0, 100.0, 0.05, 0.01, 1e-3
+
+
+def _data(steps: int):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(steps * BATCH, STEPS_T, N_INPUTS)).astype("float32")
+    y = np.tanh(np.cumsum(x[..., :N_OUTPUTS], axis=1) / 10).astype("float32")
+    return x, y
+
+
+def _first_batch_clock():
+    import keras
+
+    class FirstBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                self.time = time.perf_counter()
+
+    return FirstBatch()
+
+
+def _cell_options():
+    return {"dt": DT, "tau": TAU, "recurrent_noise": RECURRENT_NOISE, "input_noise": INPUT_NOISE}
+
+
+def run_sequential(networks: int, x, y) -> tuple[float, float]:
+    """K ordinary models trained one after another: (first calls, the other steps) in s."""
+    import keras
+
+    import ctxrnn
+
+    first = rest = 0.0
+    for k in range(networks):
+        keras.backend.clear_session()
+        start = time.perf_counter()
+        inputs = keras.Input((STEPS_T, N_INPUTS))
+        states = ctxrnn.CTRNN(UNITS, seed=k, **_cell_options())(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(N_OUTPUTS)(states))
+        model.compile(keras.optimizers.Adam(LEARNING_RATE), "mse")
+        clock = _first_batch_clock()
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[clock])
+        end = time.perf_counter()
+        first += clock.time - start
+        rest += end - clock.time
+    return first, rest
+
+
+def run_stacked(networks: int, x, y) -> tuple[float, float]:
+    """One StackedModel of the K networks: (first call, the other steps) in s."""
+    import keras
+
+    import ctxrnn
+
+    keras.backend.clear_session()
+    start = time.perf_counter()
+    inputs = keras.Input((STEPS_T, N_INPUTS))
+    states = ctxrnn.CTRNN(UNITS, networks=networks, seed=list(range(networks)),
+                          **_cell_options())(inputs)
+    outputs = ctxrnn.StackedDense(N_OUTPUTS, networks=networks)(states)
+    model = ctxrnn.StackedModel(inputs, outputs)
+    model.compile(keras.optimizers.Adam(LEARNING_RATE), "mse")
+    clock = _first_batch_clock()
+    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[clock])
+    end = time.perf_counter()
+    return clock.time - start, end - clock.time
+
+
+def run_jax(networks: int, x, y, steps: int) -> tuple[float, float] | None:
+    """`jit(vmap)` over the K networks: (compile + first step, the other steps) in s."""
+    try:
+        import jax
+        import jax.numpy as jnp
+        import optax
+    except ImportError:
+        return None
+
+    alpha = DT / TAU
+    recurrent_std = RECURRENT_NOISE * (2.0 / alpha) ** 0.5
+    input_std = INPUT_NOISE * (2.0 / alpha) ** 0.5
+
+    def init(key):
+        k_in, k_rec, k_out = jax.random.split(key, 3)
+        limit_in = (6.0 / (N_INPUTS + UNITS)) ** 0.5
+        limit_out = (6.0 / (UNITS + N_OUTPUTS)) ** 0.5
+        q, _ = jnp.linalg.qr(jax.random.normal(k_rec, (UNITS, UNITS)))
+        return {"w_in": jax.random.uniform(k_in, (N_INPUTS, UNITS), minval=-limit_in,
+                                           maxval=limit_in),
+                "w_rec": q, "b": jnp.zeros(UNITS),
+                "w_out": jax.random.uniform(k_out, (UNITS, N_OUTPUTS), minval=-limit_out,
+                                            maxval=limit_out),
+                "b_out": jnp.zeros(N_OUTPUTS)}
+
+    def loss(params, xb, yb, key):
+        k_in, k_rec = jax.random.split(key)
+        x_t = jnp.swapaxes(xb, 0, 1)
+        x_t = x_t + input_std * jax.random.normal(k_in, x_t.shape)
+        drive = x_t @ params["w_in"] + params["b"]
+        drive = drive + recurrent_std * jax.random.normal(k_rec, drive.shape)
+
+        def step(h, u):
+            h = h + alpha * (jnp.tanh(h @ params["w_rec"] + u) - h)
+            return h, h
+
+        _, states = jax.lax.scan(step, jnp.zeros((xb.shape[0], UNITS)), drive)
+        out = states @ params["w_out"] + params["b_out"]
+        return jnp.mean((jnp.swapaxes(out, 0, 1) - yb) ** 2)
+
+    optimizer = optax.adam(LEARNING_RATE)
+
+    def train_step(params, state, xb, yb, key):
+        value, grads = jax.value_and_grad(loss)(params, xb, yb, key)
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, value
+
+    step_all = jax.jit(jax.vmap(train_step, in_axes=(0, 0, None, None, 0)))
+    keys = jax.random.split(jax.random.PRNGKey(0), networks)
+    start = time.perf_counter()
+    params = jax.vmap(init)(keys)
+    state = jax.vmap(optimizer.init)(params)
+    first_done = None
+    for i in range(steps):
+        xb, yb = x[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH]
+        step_keys = jax.vmap(lambda key: jax.random.fold_in(key, i))(keys)
+        params, state, value = step_all(params, state, xb, yb, step_keys)
+        if i == 0:
+            value.block_until_ready()
+            first_done = time.perf_counter()
+    value.block_until_ready()
+    return first_done - start, time.perf_counter() - first_done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=50, help="Adam steps per network")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op threads for TF and XLA (0: their defaults)")
+    parser.add_argument("--skip-sequential", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.threads:
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
+        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                   + f" --xla_cpu_multi_thread_eigen={args.threads > 1}"
+                                   + f" intra_op_parallelism_threads={args.threads}").strip()
+    import tensorflow as tf
+
+    x, y = _data(args.steps)
+    k, steps = args.networks, args.steps
+    print(f"TensorFlow {tf.__version__}, cores: {os.cpu_count()}, threads: "
+          f"{args.threads or 'default'}; {k} networks of N={UNITS}, batch {BATCH}, T={STEPS_T}, "
+          f"noise on, {steps} Adam steps each")
+    results = {}
+    if not args.skip_sequential:
+        results["sequential fits"] = run_sequential(k, x, y)
+    results["stacked (one fit)"] = run_stacked(k, x, y)
+    jax_times = run_jax(k, x, y, steps)
+    if jax_times is not None:
+        results["JAX jit(vmap)"] = jax_times
+    print(f"{'':<20}{'first call s':>13}{'other steps s':>15}{'total s':>10}"
+          f"{'ms/network-step':>17}")
+    for name, (first, rest) in results.items():
+        per = rest / (k * max(steps - 1, 1)) * 1e3
+        print(f"{name:<20}{first:>13.2f}{rest:>15.2f}{first + rest:>10.2f}{per:>17.2f}")
+    stacked = sum(results["stacked (one fit)"])
+    stacked_rest = results["stacked (one fit)"][1]
+    for name in ("sequential fits", "JAX jit(vmap)"):
+        if name in results:
+            print(f"{name} / stacked: {sum(results[name]) / stacked:.2f}x in total, "
+                  f"{results[name][1] / stacked_rest:.2f}x after the first call")
+    if jax_times is None:
+        print("JAX jit(vmap): not run (pip install jax optax)")
+
+
+if __name__ == "__main__":
+    main()

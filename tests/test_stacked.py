@@ -1,0 +1,230 @@
+"""Stacked networks: `CTRNN(..., networks=K)`, `StackedDense`, `NetworkSum`, `StackedModel`."""
+
+import keras
+import numpy as np
+import pytest
+
+import ctxrnn
+from ctxrnn import seeding
+from ctxrnn.stacked import clip_per_network
+
+K, N, T, B, I, O = 3, 8, 10, 12, 2, 2
+SEEDS = [4, 9, 17]
+NOISY = {"dt": 10.0, "tau": 40.0, "recurrent_noise": 0.1, "input_noise": 0.05}
+
+
+def _data(seed=0, per_network=False):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(B, K, T, I) if per_network else (B, T, I)).astype("float32")
+    y = rng.normal(size=(B, T, O)).astype("float32")
+    return x, y
+
+
+def _stacked_model(seeds=SEEDS, **cell):
+    inputs = keras.Input((T, I))
+    states = ctxrnn.CTRNN(N, networks=len(seeds), seed=seeds, name="ctrnn", **cell)(inputs)
+    outputs = ctxrnn.StackedDense(O, networks=len(seeds), seed=seeds, name="readout")(states)
+    return ctxrnn.StackedModel(inputs, outputs)
+
+
+@pytest.mark.parametrize("per_network", [False, True])
+def test_stacked_layer_is_unstacked_layers_bit_for_bit_noise_included(per_network):
+    x, _ = _data(per_network=per_network)
+    stacked = ctxrnn.CTRNN(N, networks=K, seed=SEEDS, **NOISY)
+    states = stacked(x, training=True).numpy()
+    assert states.shape == (B, K, T, N)
+    for k, seed in enumerate(SEEDS):
+        single = ctxrnn.CTRNN(N, seed=seed, **NOISY)
+        expected = single(x[:, k] if per_network else x, training=True).numpy()
+        np.testing.assert_array_equal(states[:, k], expected)
+        np.testing.assert_array_equal(stacked.recurrent_kernel.numpy()[k],
+                                      single.recurrent_kernel.numpy())
+
+
+def test_int_seed_gives_each_network_a_derived_seed():
+    stacked = ctxrnn.CTRNN(N, networks=K, seed=5)
+    stacked.build((None, T, I))
+    kernels = stacked.recurrent_kernel.numpy()
+    for k in range(K):
+        single = ctxrnn.CTRNN(N, seed=seeding.derive(5, "network", k))
+        single.build((None, T, I))
+        np.testing.assert_array_equal(kernels[k], single.recurrent_kernel.numpy())
+    assert not np.array_equal(kernels[0], kernels[1])
+
+
+def test_unstack_predicts_exactly_what_the_stack_predicts_before_and_after_training():
+    x, y = _data()
+    model = _stacked_model(**NOISY)
+    predicted = model.predict(x, verbose=0)
+    assert predicted.shape == (B, K, T, O)
+    for k, single in enumerate(model.unstack()):
+        assert not isinstance(single, ctxrnn.StackedModel)
+        np.testing.assert_array_equal(single.predict(x, verbose=0), predicted[:, k])
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.fit(x, y, batch_size=6, epochs=1, verbose=0)
+    singles = model.unstack()
+    predicted = model.predict(x, verbose=0)
+    noisy = model(x, training=True).numpy()  # the noise sequence continues in model k too
+    for k, single in enumerate(singles):
+        np.testing.assert_array_equal(single.predict(x, verbose=0), predicted[:, k])
+        np.testing.assert_array_equal(single(x, training=True).numpy(), noisy[:, k])
+
+
+def test_stacked_training_equals_separate_training_with_adam():
+    """Adam is per-parameter, the loss a sum and the clipping per network: training
+    the stack is training each network alone on the same batches."""
+    x, y = _data(1)
+    cell = {**NOISY, "tau_trainable": True, "initial_state_trainable": True}
+    model = _stacked_model(**cell)
+    singles = model.unstack()
+    model.compile(keras.optimizers.Adam(1e-2, clipnorm=0.3), "mse")
+    history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"]
+    losses = []
+    for single in singles:
+        single.compile(keras.optimizers.Adam(1e-2, clipnorm=0.3), "mse")
+        losses.append(single.fit(x, y, batch_size=4, epochs=2, shuffle=False,
+                                 verbose=0).history["loss"])
+    np.testing.assert_allclose(history, np.sum(losses, axis=0), rtol=1e-5)
+    for trained, single in zip(model.unstack(), singles):
+        for a, b in zip(trained.get_weights(), single.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        # tau learned: its gradient took the stacked alpha path of the recurrence.
+        assert not np.allclose(trained.layers[1].cell.tau_weight.numpy(), NOISY["tau"])
+
+
+def test_frozen_entries_stay_bit_identical_per_network():
+    x, y = _data(2)
+    model = _stacked_model()
+    layer = model.get_layer("ctrnn")
+    rng = np.random.default_rng(3)
+    plasticity = (rng.random((K, N, N)) < 0.5).astype("float32")
+    plasticity[2] = 1.0  # network 2 learns everywhere
+    connectivity = (rng.random((K, N, N)) < 0.8).astype("float32")
+    kernel_plasticity = np.ones((I, N), "float32")
+    kernel_plasticity[0] = 0.0  # one mask for all networks
+    layer.set_masks(recurrent_plasticity=plasticity, recurrent_connectivity=connectivity,
+                    kernel_plasticity=kernel_plasticity)
+    before, kernel_before = layer.recurrent_kernel.numpy(), layer.kernel.numpy()
+    model.compile(keras.optimizers.AdamW(5e-2, weight_decay=0.5), "mse")
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    after, kernel_after = layer.recurrent_kernel.numpy(), layer.kernel.numpy()
+    frozen = (plasticity == 0) & (connectivity == 1)
+    np.testing.assert_array_equal(after[frozen], before[frozen])
+    assert np.all(after[connectivity == 0] == 0)
+    assert np.all(after[(plasticity == 1) & (connectivity == 1)]
+                  != before[(plasticity == 1) & (connectivity == 1)])
+    np.testing.assert_array_equal(kernel_after[:, 0], kernel_before[:, 0])
+    assert not np.any(kernel_after[:, 1] == kernel_before[:, 1])
+    for k, single in enumerate(model.unstack()):
+        np.testing.assert_array_equal(single.layers[1].get_masks()["recurrent_plasticity"],
+                                      plasticity[k])
+
+
+def test_network_sum_is_the_sum_of_each_networks_loss():
+    rng = np.random.default_rng(4)
+    y_pred = rng.normal(size=(B, K, T, O)).astype("float32")
+    shared = rng.normal(size=(B, T, O)).astype("float32")
+    per_network = rng.normal(size=(B, K, T, O)).astype("float32")
+    mask = (rng.random((B, T, O)) < 0.5).astype("float32")
+    expected = sum(np.mean((y_pred[:, k] - shared) ** 2) for k in range(K))
+    np.testing.assert_allclose(float(ctxrnn.NetworkSum("mse")(shared, y_pred)), expected,
+                               rtol=1e-6)
+    expected = sum(np.mean((y_pred[:, k] - per_network[:, k]) ** 2) for k in range(K))
+    np.testing.assert_allclose(float(ctxrnn.NetworkSum()(per_network, y_pred)), expected,
+                               rtol=1e-6)
+    expected = sum(np.sum(mask * (y_pred[:, k] - shared) ** 2) / mask.sum() for k in range(K))
+    loss = ctxrnn.NetworkSum(ctxrnn.MaskedMSE())
+    np.testing.assert_allclose(float(loss(shared, y_pred, sample_weight=mask)), expected,
+                               rtol=1e-5)
+    clone = ctxrnn.NetworkSum.from_config(loss.get_config())
+    assert isinstance(clone._loss, ctxrnn.MaskedMSE)
+    with pytest.raises(ValueError, match="targets must be shared"):
+        loss(shared[:, 0, 0], y_pred)
+
+
+def test_clip_per_network_known_answers():
+    grads = [np.array([[3.0, 4.0], [0.3, 0.4]], "float32"), np.array([[0.0], [0.0]], "float32")]
+    clipped = clip_per_network(grads, clipnorm=1.0)
+    np.testing.assert_allclose(clipped[0], [[0.6, 0.8], [0.3, 0.4]], rtol=1e-6)
+    grads = [np.array([[3.0], [0.3]], "float32"), np.array([[4.0], [0.4]], "float32")]
+    clipped = clip_per_network(grads, global_clipnorm=1.0)  # norms 5 and 0.5
+    np.testing.assert_allclose(np.concatenate(clipped, 1), [[0.6, 0.8], [0.3, 0.4]], rtol=1e-6)
+
+
+def test_save_and_load_give_identical_outputs_and_training(tmp_path):
+    x, y = _data(5)
+    model = _stacked_model(**NOISY)
+    model.compile(keras.optimizers.Adam(1e-2, clipnorm=0.5), ctxrnn.MaskedMSE())
+    model.fit(x, y, batch_size=6, epochs=1, verbose=0)
+    path = tmp_path / "stack.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, ctxrnn.StackedModel) and loaded.network_clipnorm == 0.5
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(loaded(x, training=True).numpy(),
+                                  model(x, training=True).numpy())
+    assert loaded.get_layer("ctrnn").get_config() == model.get_layer("ctrnn").get_config()
+    first = model.fit(x, y, batch_size=6, epochs=1, shuffle=False, verbose=0).history["loss"]
+    again = loaded.fit(x, y, batch_size=6, epochs=1, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(again, first, rtol=1e-6)
+
+
+def test_bad_stacks_fail_early_naming_the_argument():
+    with pytest.raises(ValueError, match="networks"):
+        ctxrnn.CTRNN(N, networks=0)
+    with pytest.raises(ValueError, match="seed"):
+        ctxrnn.CTRNN(N, networks=K, seed=[1, 2])
+    layer = ctxrnn.CTRNN(N, networks=K)
+    layer.build((None, T, I))
+    with pytest.raises(ValueError, match="recurrent_plasticity"):
+        layer.set_masks(recurrent_plasticity=np.ones((K + 1, N, N)))
+    with pytest.raises(ValueError, match="stacked cell runs only inside"):
+        keras.layers.RNN(ctxrnn.CTRNNCell(N, networks=K))(np.zeros((1, T, I), "float32"))
+    with pytest.raises(ValueError, match="input_shape"):
+        ctxrnn.CTRNN(N, networks=K)(np.zeros((1, K + 1, T, I), "float32"))
+    inputs = keras.Input((T, I))
+    states = ctxrnn.CTRNN(N, networks=K)(inputs)
+    model = ctxrnn.StackedModel(inputs, keras.layers.Dense(O)(states))
+    model.compile("adam", "mse")
+    with pytest.raises(ValueError, match="leading axis of the 3 networks"):
+        model.fit(np.zeros((2, T, I)), np.zeros((2, T, O)), verbose=0)
+    with pytest.raises(ValueError, match="chain"):
+        model.unstack()
+
+
+def test_freeze_acts_on_every_network_of_a_stack():
+    x, y = _data(6)
+    model = _stacked_model()
+    ctxrnn.freeze(model, recurrent=True, inputs=[0], readout=True)
+    layer, readout = model.get_layer("ctrnn"), model.get_layer("readout")
+    assert not readout.trainable
+    before = {w.path: w.numpy().copy() for w in model.weights}
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.fit(x, y, batch_size=6, epochs=1, verbose=0)
+    for weight in (layer.recurrent_kernel, readout.kernel, layer.cell.bias):
+        np.testing.assert_array_equal(weight.numpy(), before[weight.path])
+    np.testing.assert_array_equal(layer.kernel.numpy()[:, 0], before[layer.kernel.path][:, 0])
+    assert not np.any(layer.kernel.numpy()[:, 1] == before[layer.kernel.path][:, 1])
+
+
+@pytest.mark.parametrize("networks,batch", [(1, 1), (1, 5), (3, 1)])
+def test_one_network_or_one_trial_trains_and_unstacks(networks, batch):
+    """Size-1 network or batch axes (a broadcast batched matmul of TF crashed on them)."""
+    x, y = _data(7)
+    model = _stacked_model(seeds=SEEDS[:networks], **NOISY)
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.train_on_batch(x[:batch], y[:batch])
+    predicted = model.predict(x[:batch], verbose=0)
+    for k, single in enumerate(model.unstack()):
+        np.testing.assert_array_equal(single.predict(x[:batch], verbose=0), predicted[:, k])
+
+
+def test_stacked_noise_is_each_seeds_noise():
+    from ctxrnn.noise import stacked_standard_normal, standard_normal
+
+    seeds = [np.array([1, 2], "int32"), np.array([3, 4], "int32")]
+    for sampler in ("table", "exact"):
+        stacked = stacked_standard_normal((5, 3, 7), seeds, 1, sampler=sampler).numpy()
+        for k, seed in enumerate(seeds):
+            np.testing.assert_array_equal(stacked[:, k],
+                                          standard_normal((5, 3, 7), seed, sampler=sampler))
