@@ -658,3 +658,72 @@ def truncation_curve(model, initial_kernel, batch, correct, *, ranks: Sequence[i
                 model, one, batch, correct, template=template, n_resamples=n_resamples,
                 seed=child, builder=builder))
     return result
+
+
+# ------------------------------------------------------------------ pipeline
+POPULATIONS_FILE = "populations.json"
+
+
+def analyze(model, suite, out_dir, *, initial_kernel=None, max_populations: int = 3,
+            n_resamples: int = 10, new_size: int | None = None, n_trials: int = 200,
+            n_boot: int = 20, seed: int = 0) -> dict[str, Any]:
+    """Population analysis of a trained network; writes `populations.json` and figures.
+
+    A low-rank network: loadings, the functional criterion (`population_curve`)
+    and the bootstrap stability of the 2-population split. A full-rank one:
+    the rank-truncation curve of `W_rec - initial_kernel`, with one-population
+    resampling of the kept part (`truncation_curve`).
+
+    Args:
+        model: a trained `Input -> CTRNN -> Dense` model.
+        suite: its `TaskSuite` (trials and decision rule).
+        out_dir: directory to write into (created).
+        initial_kernel: full rank: `W_rec` before training (default zeros).
+        max_populations, n_resamples, new_size: see `population_curve`.
+        n_trials: evaluation trials per task.
+        n_boot: subsamples of `clustering_stability`.
+        seed: seed of the trials, the mixtures and the resamples.
+
+    Returns:
+        The summary written to `populations.json`.
+    """
+    import pathlib
+
+    from ctxrnn import io, seeding
+    from ctxrnn.analysis import figures, populations_figures
+    from ctxrnn.runs import FIGURES_DIR
+
+    out = pathlib.Path(out_dir)
+    batch = suite.validation_data(n_trials, seed=seeding.derive(seed, "evaluation"))
+    layer = find_ctrnn(model)
+    names = {"input_names": suite.input_names, "output_names": suite.output_names}
+    made = {}
+    if layer.rank is not None:
+        curve = population_curve(model, batch, suite.correct, max_populations=max_populations,
+                                 n_resamples=n_resamples, new_size=new_size,
+                                 seed=seeding.sequence(seed, "evaluation", 1),
+                                 loading_options=names)
+        points = loadings(model, **names)
+        two = fit_populations(points, 2, seed=seed)
+        summary = {"rank": layer.rank, "units": layer.units, "loadings": points.names,
+                   "curve": curve,
+                   "stability": {key: value for key, value in clustering_stability(
+                       points, 2, n_boot=n_boot, seed=seed).items()
+                       if not key.endswith("_values")},
+                   "populations_2": two.to_dict()}
+        made["populations_loadings"] = populations_figures.loadings_scatter(
+            points.vectors, points.names, two.labels)
+        made["populations_resampled"] = populations_figures.population_curve_figure([curve])
+    else:
+        base = np.zeros((layer.units, layer.units)) if initial_kernel is None else initial_kernel
+        curve = truncation_curve(model, base, batch, suite.correct,
+                                 ranks=range(1, min(9, layer.units) + 1), resample=True,
+                                 n_resamples=n_resamples,
+                                 seed=seeding.sequence(seed, "evaluation", 2))
+        summary = {"rank": None, "units": layer.units, "truncation": curve,
+                   "initial_kernel": "given" if initial_kernel is not None else "zeros"}
+        made["populations_truncation"] = populations_figures.truncation_figure({"net": curve})
+    io.write_json(out / POPULATIONS_FILE, summary)
+    for name, figure in made.items():
+        io.write_bytes(out / FIGURES_DIR / f"{name}.png", figures.figure_to_png(figure))
+    return summary

@@ -2,6 +2,7 @@
 
     ctxrnn analyze runs/demo                     # writes runs/demo/dynamics.json, figures, report
     ctxrnn analyze jarne_context5 --out runs/j5  # a shipped model
+    ctxrnn analyze runs/lowrank --populations    # populations.json: mixtures, resampling
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ def _analyze(args) -> int:
                          "a run directory (a shipped model name or a .keras file).")
     out = pathlib.Path(args.out) if args.out is not None else pathlib.Path(args.target)
     model, suite = dynamics.load_target(args.target)
+    if args.populations:
+        return _populations(args, model, suite, out, is_run)
     summary = dynamics.analyze(model, suite, out, progress=not args.quiet,
                                n_initial=args.n_initial, seed=args.seed)
     for name, context in summary["contexts"].items():
@@ -36,6 +39,32 @@ def _analyze(args) -> int:
     return 0
 
 
+def _populations(args, model, suite, out, is_run) -> int:
+    from ctxrnn import runs
+    from ctxrnn.analysis import populations
+
+    initial = None
+    if is_run and runs.RunDirectory(args.target).weights_path("initial").exists():
+        initial = runs.RunDirectory(args.target).load_weights("initial")["recurrent_kernel"]
+    summary = populations.analyze(model, suite, out, initial_kernel=initial,
+                                  max_populations=args.max_populations,
+                                  n_resamples=args.resamples, new_size=args.resample_size,
+                                  n_trials=args.trials, n_boot=args.boot, seed=args.seed)
+    if summary["rank"] is not None:
+        for row in summary["curve"]["populations"]:
+            print(f"  {row['requested']} population(s) {row['counts']}: resampled accuracy "
+                  f"{row['mean']:.3f} (min {row['min']:.3f})")
+        stability = summary["stability"]
+        print(f"  2-population split: bootstrap ARI {stability['ari']:.2f} (i.i.d. control "
+              f"{stability['control_ari']:.2f})")
+    else:
+        curve = summary["truncation"]
+        for rank, accuracy in zip(curve["ranks"], curve["accuracy"]):
+            print(f"  rank {rank}: truncated accuracy {accuracy:.3f}")
+    print(f"populations: {out / populations.POPULATIONS_FILE}")
+    return 0
+
+
 def add_parser(subparsers):
     """Registers `analyze` on an `argparse` subparsers object."""
     parser = subparsers.add_parser(
@@ -46,6 +75,20 @@ def add_parser(subparsers):
     parser.add_argument("--n-initial", type=int, default=256,
                         help="initial states of the fixed-point search per context")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--populations", action="store_true",
+                        help="population analysis instead (Dubreuil et al. 2022): Gaussian "
+                             "mixtures of the units' loadings, resampled networks, rank truncation")
+    parser.add_argument("--max-populations", type=int, default=3,
+                        help="--populations: largest number of populations tried")
+    parser.add_argument("--resamples", type=int, default=10,
+                        help="--populations: resampled networks per number of populations")
+    parser.add_argument("--resample-size", type=int, default=None,
+                        help="--populations: units of the resampled networks (default: the "
+                             "trained network's)")
+    parser.add_argument("--trials", type=int, default=200,
+                        help="--populations: evaluation trials per task")
+    parser.add_argument("--boot", type=int, default=20,
+                        help="--populations: subsamples of the bootstrap stability")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_analyze)
     return parser

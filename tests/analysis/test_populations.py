@@ -72,8 +72,8 @@ def test_resampling_keeps_proportions_and_covariances_converge_with_size():
     assert np.abs(means[:6000].mean(axis=0) - fitted.means[0]).max() < 0.05
 
 
-def _full_rank_model(units=20, seed=0):
-    inputs = keras.Input((None, 2))
+def _full_rank_model(units=20, seed=0, channels=2):
+    inputs = keras.Input((None, channels))
     states = CTRNN(units, dt=20.0, tau=100.0, seed=seed, name="ctrnn")(inputs)
     return keras.Model(inputs, keras.layers.Dense(1, name="readout")(states))
 
@@ -151,3 +151,30 @@ def test_bad_arguments_fail_early_naming_them():
         pop.low_rank_factors(np.eye(3), 4)
     with pytest.raises(ValueError, match="`new_size`"):
         pop.resample_loadings(pop.Populations.from_labels(points, np.arange(50) % 2), 1)
+
+
+def test_analyze_populations_of_a_low_rank_run_and_a_full_rank_model(tmp_path, capsys):
+    import json
+
+    from ctxrnn import cli
+    from ctxrnn.training import TrainConfig, train_run
+
+    config = TrainConfig(tasks=["dm"], context="none", units=10, dt=20.0, tau=100.0, rank=1,
+                         epochs=1, steps_per_epoch=1, batch_size=8, validation_trials=4,
+                         test_trials=4)
+    low = train_run(tmp_path / "low", config, verbose=0, report=False)
+    assert cli.main(["analyze", str(low.path), "--populations", "--resamples", "2",
+                     "--trials", "8", "--boot", "3", "--max-populations", "2"]) == 0
+    summary = json.loads((low.path / "populations.json").read_text())
+    assert summary["rank"] == 1 and len(summary["curve"]["populations"]) == 2
+    assert summary["loadings"][:3] == ["m1", "n1", "in:stimulus"]
+    assert (low.path / "figures" / "populations_loadings.png").stat().st_size > 0
+    assert "bootstrap ARI" in capsys.readouterr().out
+
+    model = _full_rank_model(10, channels=1)
+    suite = tasks.TaskSuite(["dm"], context="none")
+    w_init = keras.ops.convert_to_numpy(model.get_layer("ctrnn").recurrent_kernel)
+    summary = pop.analyze(model, suite, tmp_path / "full", initial_kernel=w_init,
+                          n_resamples=1, n_trials=8)
+    assert summary["truncation"]["ranks"] == list(range(1, 10))
+    assert (tmp_path / "full" / "populations.json").exists()
