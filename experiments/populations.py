@@ -68,8 +68,8 @@ def build(suite, units: int, seed: int, rank: int | None, gain: float = 0.1):
 
 
 def train(suite, model, epochs: int, steps: int, batch_size: int, seed: int,
-          verbose: int = 0) -> float:
-    compile_model(model, learning_rate=LEARNING_RATE)
+          verbose: int = 0, learning_rate: float = LEARNING_RATE) -> float:
+    compile_model(model, learning_rate=learning_rate)
     start = time.perf_counter()
     model.fit(suite.dataset(batch_size=batch_size, steps_per_epoch=steps,
                             seed=seeding.derive(seed, "trials")),
@@ -86,7 +86,7 @@ def primed(suite, units: int, seed: int, rank: int, args) -> keras.Model:
     """
     full = build(suite, units, seed, None, gain=1.0)
     train(suite, full, args.prime_epochs, args.steps_per_epoch, args.batch_size, seed,
-          args.verbose)
+          args.verbose, args.prime_learning_rate)
     m, n = pop.low_rank_factors(
         keras.ops.convert_to_numpy(find_ctrnn(full).effective_recurrent_kernel), rank)
     model = build(suite, units, seed, rank)
@@ -168,6 +168,24 @@ def summarise(rows: list[dict]) -> dict:
     return summary
 
 
+def markdown(summary: dict) -> str:
+    """The summary as a markdown table: mean [min, max] over seeds."""
+    def cell(stats):
+        return f"{stats['mean']:.3f} [{stats['min']:.3f}, {stats['max']:.3f}]"
+
+    ks = sorted({int(k) for entry in summary.values() for k in entry["resampled"]})
+    lines = ["| task | seeds | trained | " + " | ".join(f"resampled, {k} pop." for k in ks)
+             + " | K (functional) | ARI 2-split | i.i.d. control ARI |",
+             "|---" * (6 + len(ks)) + "|"]
+    for task, entry in summary.items():
+        resampled = [cell(entry["resampled"][str(k)] if str(k) in entry["resampled"]
+                          else entry["resampled"][k]) for k in ks]
+        lines.append(f"| {task} | {len(entry['seeds'])} | {cell(entry['trained'])} | "
+                     + " | ".join(resampled) + f" | {entry['n_populations']} | "
+                     f"{cell(entry['stability_ari'])} | {cell(entry['control_ari'])} |")
+    return "\n".join(lines)
+
+
 def _stats(values) -> dict:
     values = np.asarray(values, float)
     return {"mean": float(values.mean()), "min": float(values.min()),
@@ -205,7 +223,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="experiments/results/populations")
     parser.add_argument("--work", default=None, help="trained models (default: OUT/models)")
-    parser.add_argument("--tasks", nargs="+", default=["dm", "cdm", "dms"])
+    parser.add_argument("--tasks", nargs="*", default=["dm", "cdm", "dms"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=None, help="default: per task")
@@ -220,8 +238,10 @@ def main(argv=None) -> int:
                         help="shorter DMS delays (ms; the task's own: 3000)")
     parser.add_argument("--prime-epochs", type=int, default=0,
                         help="DMS: epochs of full-rank training whose SVD starts the rank-2 net")
+    parser.add_argument("--prime-learning-rate", type=float, default=1e-3)
     parser.add_argument("--full-rank", nargs="*", default=[], help="tasks for full-rank nets")
     parser.add_argument("--figures-only", action="store_true")
+    parser.add_argument("--figures", default=str(FIGURES), help="directory of the PNGs")
     parser.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
@@ -252,7 +272,9 @@ def main(argv=None) -> int:
                 results.setdefault("full_rank", []).append(row)
                 io.write_json(results_path, results)
                 print(task, "full rank", row["truncation"]["accuracy"], flush=True)
-    for path in figures(results, FIGURES):
+    if results.get("summary"):
+        print(markdown(results["summary"]))
+    for path in figures(results, pathlib.Path(args.figures)):
         print(path)
     return 0
 

@@ -65,6 +65,16 @@ def _populations(args, model, suite, out, is_run) -> int:
     return 0
 
 
+# (flag, default, help) of the `--populations` options.
+_POPULATION_OPTIONS = (
+    ("--max-populations", 3, "largest number of populations tried"),
+    ("--resamples", 10, "resampled networks per number of populations"),
+    ("--resample-size", None, "units of the resampled networks (default: the trained one's)"),
+    ("--trials", 200, "evaluation trials per task"),
+    ("--boot", 20, "subsamples of the bootstrap stability"),
+)
+
+
 def add_parser(subparsers):
     """Registers `analyze` on an `argparse` subparsers object."""
     parser = subparsers.add_parser(
@@ -78,17 +88,8 @@ def add_parser(subparsers):
     parser.add_argument("--populations", action="store_true",
                         help="population analysis instead (Dubreuil et al. 2022): Gaussian "
                              "mixtures of the units' loadings, resampled networks, rank truncation")
-    parser.add_argument("--max-populations", type=int, default=3,
-                        help="--populations: largest number of populations tried")
-    parser.add_argument("--resamples", type=int, default=10,
-                        help="--populations: resampled networks per number of populations")
-    parser.add_argument("--resample-size", type=int, default=None,
-                        help="--populations: units of the resampled networks (default: the "
-                             "trained network's)")
-    parser.add_argument("--trials", type=int, default=200,
-                        help="--populations: evaluation trials per task")
-    parser.add_argument("--boot", type=int, default=20,
-                        help="--populations: subsamples of the bootstrap stability")
+    for flag, default, text in _POPULATION_OPTIONS:
+        parser.add_argument(flag, type=int, default=default, help=f"--populations: {text}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_analyze)
     return parser
