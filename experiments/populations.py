@@ -17,6 +17,7 @@ initialised N(0, (4 / N)^2) (their fixed `w_out ~ N(0, 16)` read as
     python experiments/populations.py --out experiments/results/populations
     python experiments/populations.py --tasks dm --seeds 0 --epochs 3   # quick look
     python experiments/populations.py --figures-only --out experiments/results/populations
+    python experiments/populations.py --figures-only --out all --merge runs/a runs/b  # combine
 """
 
 from __future__ import annotations
@@ -133,14 +134,14 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
 def run_full_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
     suite = make_suite(task, seed, args.dms_delay_max)
     path = work / f"{task}_full_seed{seed}.keras"
-    model = build(suite, args.units, seed, None)
+    model = build(suite, args.units, seed, None, gain=args.full_rank_gain)
     initial = keras.ops.convert_to_numpy(find_ctrnn(model).effective_recurrent_kernel)
     seconds = None
     if path.exists():
         model = keras.models.load_model(path)
     else:
         seconds = train(suite, model, args.epochs or EPOCHS[task], args.steps_per_epoch,
-                        args.batch_size, seed)
+                        args.batch_size, seed, args.verbose, args.prime_learning_rate)
         model.save(path)
     batch = suite.validation_data(args.trials, seed=seeding.derive(seed, "evaluation"))
     curve = pop.truncation_curve(model, initial, batch, suite.correct, ranks=range(1, 10),
@@ -238,17 +239,29 @@ def main(argv=None) -> int:
                         help="shorter DMS delays (ms; the task's own: 3000)")
     parser.add_argument("--prime-epochs", type=int, default=0,
                         help="DMS: epochs of full-rank training whose SVD starts the rank-2 net")
-    parser.add_argument("--prime-learning-rate", type=float, default=1e-3)
+    parser.add_argument("--prime-learning-rate", type=float, default=1e-3,
+                        help="learning rate of full-rank nets (DMS priming, --full-rank)")
+    parser.add_argument("--full-rank-gain", type=float, default=1.0,
+                        help="gain of W_init of --full-rank nets (the reference: 0.1)")
     parser.add_argument("--full-rank", nargs="*", default=[], help="tasks for full-rank nets")
     parser.add_argument("--figures-only", action="store_true")
     parser.add_argument("--figures", default=str(FIGURES), help="directory of the PNGs")
     parser.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
+    parser.add_argument("--merge", nargs="*", default=[],
+                        help="--out directories of other runs whose results join this one's")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     work = pathlib.Path(args.work) if args.work else out / "models"
     work.mkdir(parents=True, exist_ok=True)
     results_path = out / "populations.json"
     results = io.read_json(results_path) if results_path.exists() else {}
+    for other in args.merge:  # runs made side by side (one seed or task each)
+        merged = io.read_json(pathlib.Path(other) / "populations.json")
+        for key in ("low_rank", "full_rank"):
+            results.setdefault(key, []).extend(merged.get(key, []))
+        if results.get("low_rank"):
+            results["summary"] = summarise(results["low_rank"])
+        io.write_json(results_path, results)
     if not args.figures_only:
         done = {(r["task"], r["seed"]) for r in results.get("low_rank", [])}
         for task in args.tasks:

@@ -156,13 +156,20 @@ def test_bad_arguments_fail_early_naming_them():
 def test_analyze_populations_of_a_low_rank_run_and_a_full_rank_model(tmp_path, capsys):
     import json
 
-    from ctxrnn import cli
-    from ctxrnn.training import TrainConfig, train_run
+    import dataclasses
 
-    config = TrainConfig(tasks=["dm"], context="none", units=10, dt=20.0, tau=100.0, rank=1,
-                         epochs=1, steps_per_epoch=1, batch_size=8, validation_trials=4,
-                         test_trials=4)
-    low = train_run(tmp_path / "low", config, verbose=0, report=False)
+    from ctxrnn import cli
+    from ctxrnn.models import context_multitask
+    from ctxrnn.runs import RunDirectory
+    from ctxrnn.training import TrainConfig, make_suite, save_model_atomic
+
+    # A run directory as `ctxrnn train` leaves it, without paying for the training.
+    config = TrainConfig(tasks=["dm"], context="none", units=10, dt=20.0, tau=100.0, rank=1)
+    low = RunDirectory(tmp_path / "low", create=True)
+    low.write_config(dataclasses.asdict(config))
+    save_model_atomic(context_multitask(make_suite(config), 10, tau=100.0, rank=1, seed=0),
+                      low.model_path)
+    low.write_status("complete", epoch=0)
     assert cli.main(["analyze", str(low.path), "--populations", "--resamples", "2",
                      "--trials", "8", "--boot", "3", "--max-populations", "2"]) == 0
     summary = json.loads((low.path / "populations.json").read_text())
