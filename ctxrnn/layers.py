@@ -110,7 +110,7 @@ class CTRNN(keras.layers.Layer):
 
     @property
     def recurrent_m(self):
-        """With `rank`, the `(units, R)` loadings `m` (unit i receives `m_i . kappa`), else `None`."""
+        """With `rank`, the `(units, R)` loadings `m` (unit i gets `m_i . kappa`), else `None`."""
         return self.cell.recurrent_m
 
     @property

@@ -435,8 +435,9 @@ def resample_loadings(populations: Populations, new_size: int, *, seed=0,
     """
     if isinstance(new_size, bool) or not isinstance(new_size, (int, np.integer)) or (
             new_size < populations.n_populations):
-        raise ValueError(f"Argument `new_size` must be an integer >= the {populations.n_populations}"
-                         f" populations; received new_size={new_size!r}.")
+        raise ValueError(f"Argument `new_size` must be an integer >= the "
+                         f"{populations.n_populations} populations; received "
+                         f"new_size={new_size!r}.")
     rng = np.random.default_rng(seed)
     sizes = _population_sizes(populations.counts, int(new_size))
     dim = populations.means.shape[1]
