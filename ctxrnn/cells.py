@@ -18,7 +18,11 @@ except ImportError:  # pragma: no cover - Keras internals moved
 from ctxrnn import masks as masks_lib
 from ctxrnn import seeding
 from ctxrnn.constraints import MaskedUpdate, MinValue
-from ctxrnn.initializers import resolve, resolve_recurrent_initializer
+from ctxrnn.initializers import (
+    resolve,
+    resolve_kernel_initializer,
+    resolve_recurrent_initializer,
+)
 from ctxrnn.noise import SAMPLERS, stacked_standard_normal, standard_normal
 
 MASK_NAMES = (
@@ -112,6 +116,17 @@ def _stacked_initializer(initializers):
     return initialize
 
 
+def _check_rank(rank, units):
+    if rank is None:
+        return None
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 0 < rank <= units:
+        raise ValueError(
+            f"Argument `rank` must be None (full rank) or an integer in [1, units={units}]; "
+            f"received rank={rank!r}."
+        )
+    return int(rank)
+
+
 def _check_std(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(
@@ -150,6 +165,19 @@ class CTRNNCell(keras.layers.Layer):
     (momentum, Adam, AdamW's decay) and the kernel you read back is the one
     the network uses. Change masks between `fit` calls with `set_masks`.
 
+    **Low rank.** With `rank=R` the recurrent kernel is not a free `(N, N)`
+    weight but `W_rec = n m^T / N` built from two trainable `(N, R)` loading
+    matrices `recurrent_m` and `recurrent_n` (Dubreuil, Valente et al. 2022):
+    unit i receives `m_i . (n^T h) / N`, so `m_i` is how strongly the latent
+    variables `kappa = n^T h / N` drive unit i and `n_i` how much unit i's
+    state feeds them. Loadings are O(1) whatever N (initialised N(0, 1)), so
+    loadings drawn from the same distribution give the same dynamics at any
+    size. Everything else (dynamics, noise, connectivity masks, saving, the
+    fast path of `ctxrnn.CTRNN`) is the same code; `recurrent_kernel` is
+    `None`, read `effective_recurrent_kernel`. A per-entry plasticity mask,
+    Dale's law and `recurrent_constraint` do not apply to a factorised kernel
+    and are refused; `frozen=("recurrent_kernel",)` freezes both loadings.
+
     This cell works inside `keras.layers.RNN` (one step per call, noise drawn
     per step); `ctxrnn.CTRNN` runs it much faster over whole sequences.
 
@@ -162,11 +190,17 @@ class CTRNNCell(keras.layers.Layer):
         activation: Keras activation name or callable (element-wise).
             Default: `"tanh"`.
         use_bias: bool. Default: `True`.
-        kernel_initializer: initializer of `W_in`. Default: `"glorot_uniform"`.
-        recurrent_initializer: `"orthogonal"`, `"gain_normal"` (`g N(0, 1/N)`)
-            or any Keras initializer. Default: `"orthogonal"`.
-        gain: float, gain `g` of the two named recurrent initializers.
+        kernel_initializer: initializer of `W_in`: `"standard_normal"` (N(0, 1))
+            or any Keras initializer. Default: `"glorot_uniform"`.
+        recurrent_initializer: `"orthogonal"`, `"gain_normal"` (`g N(0, 1/N)`),
+            `"standard_normal"` (`g N(0, 1)`) or any Keras initializer; with
+            `rank`, the initializer of each loading matrix. Default (`None`):
+            `"orthogonal"`, with `rank` `"standard_normal"`.
+        gain: float, gain `g` of the named recurrent initializers.
             Default: `1.0`.
+        rank: `None` (a full `(N, N)` recurrent kernel) or an int R in
+            `[1, N]`: the kernel is `n m^T / N` (see "Low rank" above).
+            Default: `None`.
         bias_initializer, *_regularizer, *_constraint: as in Keras layers.
         input_noise: float, std of noise added to the inputs. Default: `0.0`.
         recurrent_noise: float, std of noise added to the pre-activation.
@@ -215,8 +249,9 @@ class CTRNNCell(keras.layers.Layer):
         activation="tanh",
         use_bias: bool = True,
         kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
+        recurrent_initializer=None,
         gain: float = 1.0,
+        rank: int | None = None,
         bias_initializer="zeros",
         kernel_regularizer=None,
         recurrent_regularizer=None,
@@ -255,20 +290,44 @@ class CTRNNCell(keras.layers.Layer):
         self.seed = (list(self.network_seeds)
                      if isinstance(seed, (list, tuple, np.ndarray)) else seed)
         self.gain = _check_positive("gain", gain)
+        self.rank = _check_rank(rank, self.units)
+        if recurrent_initializer is None:
+            recurrent_initializer = "orthogonal" if self.rank is None else "standard_normal"
         self._recurrent_initializer_id = recurrent_initializer
-        self.kernel_initializer = resolve(
-            "kernel_initializer", kernel_initializer, keras.initializers.get
-        )
+        self.kernel_initializer = resolve_kernel_initializer(kernel_initializer)
         seeds = [self.seed] if self.networks is None else self.network_seeds
         self._kernel_initializers = [self._seeded_kernel_initializer(s) for s in seeds]
-        self._recurrent_initializers = [
-            resolve_recurrent_initializer(
-                recurrent_initializer, self.gain,
-                None if s is None else seeding.derive(s, "recurrent_kernel"))
-            for s in seeds
-        ]
         self.kernel_initializer = self._kernel_initializers[0]
-        self.recurrent_initializer = self._recurrent_initializers[0]
+        if self.rank is None:
+            self._recurrent_initializers = [
+                resolve_recurrent_initializer(
+                    recurrent_initializer, self.gain,
+                    None if s is None else seeding.derive(s, "recurrent_kernel"))
+                for s in seeds
+            ]
+            self.recurrent_initializer = self._recurrent_initializers[0]
+        else:
+            if self.networks is not None:
+                raise ValueError(
+                    f"Argument `rank` does not combine with `networks` yet: a stack of "
+                    f"low-rank networks is not implemented; received rank={self.rank}, "
+                    f"networks={self.networks}. Use one of them.")
+            # m and n need their own seeds: one seeded initializer would draw n == m.
+            self._loading_initializers = tuple(
+                resolve_recurrent_initializer(
+                    recurrent_initializer, self.gain,
+                    None if seed is None else seeding.derive(seed, "recurrent_kernel", k))
+                for k in (0, 1))
+            self.recurrent_initializer = self._loading_initializers[0]
+            refused = {"recurrent_plasticity": recurrent_plasticity, "dale": dale or None,
+                       "recurrent_signs": recurrent_signs,
+                       "recurrent_constraint": recurrent_constraint}
+            for name, value in refused.items():
+                if value is not None:
+                    raise ValueError(
+                        f"Argument `{name}` does not apply to a low-rank kernel (rank="
+                        f"{self.rank}): W_rec = n m^T / N has no free entries; received "
+                        f"{name}={value!r}. Drop it or use rank=None.")
         self.bias_initializer = resolve("bias_initializer", bias_initializer, keras.initializers.get)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
@@ -352,11 +411,18 @@ class CTRNNCell(keras.layers.Layer):
             initializer=self._initializer(self._kernel_initializers),
             regularizer=self.kernel_regularizer,
         )
-        self.recurrent_kernel = self.add_weight(
-            shape=(*lead, n, n), name="recurrent_kernel",
-            initializer=self._initializer(self._recurrent_initializers),
-            regularizer=self.recurrent_regularizer,
-        )
+        self.recurrent_kernel = self.recurrent_m = self.recurrent_n = None
+        if self.rank is None:
+            self.recurrent_kernel = self.add_weight(
+                shape=(*lead, n, n), name="recurrent_kernel",
+                initializer=self._initializer(self._recurrent_initializers),
+                regularizer=self.recurrent_regularizer,
+            )
+        else:
+            self.recurrent_m, self.recurrent_n = (
+                self.add_weight(shape=(n, self.rank), name=f"recurrent_{side}",
+                                initializer=initializer, regularizer=self.recurrent_regularizer)
+                for side, initializer in zip("mn", self._loading_initializers))
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
@@ -374,27 +440,31 @@ class CTRNNCell(keras.layers.Layer):
         if self.initial_state_trainable:
             self.initial_state = self.add_weight(
                 shape=(*lead, n), name="initial_state", initializer="zeros")
+        # A low-rank kernel has a connectivity mask (pruning, lesions) but no free
+        # entries to freeze one by one: no plasticity mask, no snapshot.
+        self.recurrent_plasticity = self.recurrent_snapshot = None
         for name, shape in (("recurrent", (*lead, n, n)), ("kernel", (*lead, input_dim, n))):
-            for kind in ("connectivity", "plasticity"):
+            kinds = ("connectivity",) if name == "recurrent" and self.rank else (
+                "connectivity", "plasticity", "snapshot")
+            for kind in kinds:
                 setattr(self, f"{name}_{kind}", self.add_weight(
-                    shape=shape, name=f"{name}_{kind}", initializer="ones", trainable=False))
-            setattr(self, f"{name}_snapshot", self.add_weight(
-                shape=shape, name=f"{name}_snapshot", initializer="zeros", trainable=False))
+                    shape=shape, name=f"{name}_{kind}",
+                    initializer="zeros" if kind == "snapshot" else "ones", trainable=False))
         self.recurrent_signs = None
         if self.dale:
             self.recurrent_signs = self.add_weight(
                 shape=(*lead, n), name="recurrent_signs", initializer="ones", trainable=False)
-        self.recurrent_kernel.constraint = MaskedUpdate(
-            self.recurrent_connectivity, self.recurrent_plasticity, self.recurrent_snapshot,
-            self.recurrent_signs, self.recurrent_constraint,
-        )
+        if self.recurrent_kernel is not None:
+            self.recurrent_kernel.constraint = MaskedUpdate(
+                self.recurrent_connectivity, self.recurrent_plasticity, self.recurrent_snapshot,
+                self.recurrent_signs, self.recurrent_constraint,
+            )
         self.kernel.constraint = MaskedUpdate(
             self.kernel_connectivity, self.kernel_plasticity, self.kernel_snapshot,
             None, self.kernel_constraint,
         )
         for name in self._frozen:
-            weight = self._freezable_weight(name)
-            if weight is not None:
+            for weight in self._freezable_weights(name):
                 weight.trainable = False
         # A subclassed model is first built while `fit` traces it symbolically, in a
         # stateless scope: there the new variables hold no values yet and assignments
@@ -412,7 +482,8 @@ class CTRNNCell(keras.layers.Layer):
             self._project_initial_weights()
 
     def _project_initial_weights(self):
-        for weight in (self.kernel, self.recurrent_kernel, self.bias):
+        for weight in (self.kernel, self.recurrent_kernel, self.recurrent_m, self.recurrent_n,
+                       self.bias):
             if weight is not None and not np.all(np.isfinite(ops.convert_to_numpy(weight))):
                 raise ValueError(
                     f"The initial `{weight.name}` of {self.name} holds NaN or inf; check its "
@@ -459,7 +530,12 @@ class CTRNNCell(keras.layers.Layer):
         for name, value in new_masks.items():
             if value is None:
                 continue
-            shape = tuple(getattr(self, name).shape)
+            variable = getattr(self, name)
+            if variable is None:
+                raise ValueError(
+                    f"Argument `{name}` does not apply to a low-rank kernel (rank={self.rank}); "
+                    "only `recurrent_connectivity` masks its entries.")
+            shape = tuple(variable.shape)
             if self.networks is not None and np.shape(value) == shape[1:]:
                 # One mask for every network of the stack.
                 value = np.broadcast_to(np.asarray(value), shape)
@@ -497,6 +573,8 @@ class CTRNNCell(keras.layers.Layer):
             (self.recurrent_kernel, self.recurrent_connectivity, self.recurrent_snapshot),
             (self.kernel, self.kernel_connectivity, self.kernel_snapshot),
         ):
+            if kernel is None:  # low rank: the mask is applied in the forward pass
+                continue
             kernel.assign(kernel * connectivity)
             snapshot.assign(kernel)
 
@@ -512,8 +590,9 @@ class CTRNNCell(keras.layers.Layer):
         self._commit_kernels()
 
     def get_masks(self) -> dict[str, np.ndarray]:
-        """Returns the four masks as numpy arrays."""
-        return {name: ops.convert_to_numpy(getattr(self, name)) for name in MASK_NAMES}
+        """Returns the masks as numpy arrays (all four; three with `rank`)."""
+        return {name: ops.convert_to_numpy(getattr(self, name)) for name in MASK_NAMES
+                if getattr(self, name) is not None}
 
     # ---------------------------------------------------------- saved state
     def save_own_variables(self, store):
@@ -563,7 +642,10 @@ class CTRNNCell(keras.layers.Layer):
 
     @property
     def effective_recurrent_kernel(self):
-        return self.recurrent_connectivity * self.recurrent_kernel
+        if self.rank is None:
+            return self.recurrent_connectivity * self.recurrent_kernel
+        low_rank = ops.matmul(self.recurrent_n, ops.transpose(self.recurrent_m)) / self.units
+        return self.recurrent_connectivity * low_rank
 
     def noise_active(self, training) -> bool:
         return bool(training) or self.noise_at_inference
@@ -620,8 +702,11 @@ class CTRNNCell(keras.layers.Layer):
         h_new = h + self.alpha * (r - h) if self.leaky else r
         return h_new, ([h_new] if isinstance(states, (list, tuple)) else h_new)
 
-    def _freezable_weight(self, name):
-        return getattr(self, "tau_weight" if name == "tau" else name, None)
+    def _freezable_weights(self, name) -> list:
+        if name == "recurrent_kernel" and self.rank is not None:
+            return [self.recurrent_m, self.recurrent_n]
+        weight = getattr(self, "tau_weight" if name == "tau" else name, None)
+        return [] if weight is None else [weight]
 
     def _frozen_now(self) -> list[str]:
         """Names in `FREEZABLE` whose variable exists and is not trainable (a `tau`
@@ -629,7 +714,8 @@ class CTRNNCell(keras.layers.Layer):
         if not self.built:
             return list(self._frozen)
         return [name for name in FREEZABLE
-                if (weight := self._freezable_weight(name)) is not None and not weight.trainable
+                if (weights := self._freezable_weights(name))
+                and not any(weight.trainable for weight in weights)
                 and (name != "tau" or self.tau_trainable)]
 
     # --------------------------------------------------------------- config
@@ -648,6 +734,7 @@ class CTRNNCell(keras.layers.Layer):
                 else keras.initializers.serialize(self.recurrent_initializer)
             ),
             "gain": self.gain,
+            "rank": self.rank,
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),

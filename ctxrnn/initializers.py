@@ -38,25 +38,36 @@ class GainNormal(keras.initializers.Initializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
-RECURRENT_INITIALIZERS = ("orthogonal", "gain_normal")
+RECURRENT_INITIALIZERS = ("orthogonal", "gain_normal", "standard_normal")
 
 
 def resolve_recurrent_initializer(identifier, gain: float, seed: int | None):
     """Resolves the `recurrent_initializer` argument of `CTRNNCell`.
 
-    `"orthogonal"` and `"gain_normal"` take `gain`; any other Keras initializer
+    `"orthogonal"`, `"gain_normal"` and `"standard_normal"` (`gain * N(0, 1)`)
+    take `gain`; any other Keras initializer
     identifier is passed to `keras.initializers.get` and must keep `gain=1`.
     """
     if identifier == "orthogonal":
         return keras.initializers.Orthogonal(gain=gain, seed=seed)
     if identifier == "gain_normal":
         return GainNormal(gain=gain, seed=seed)
+    if identifier == "standard_normal":  # O(1) loadings of a low-rank kernel
+        return keras.initializers.RandomNormal(stddev=gain, seed=seed)
     if gain != 1.0:
         raise ValueError(
             f"Argument `gain` applies to recurrent_initializer in {RECURRENT_INITIALIZERS}; "
             f"received gain={gain} with recurrent_initializer={identifier!r}."
         )
     return resolve("recurrent_initializer", identifier, keras.initializers.get)
+
+
+def resolve_kernel_initializer(identifier):
+    """Resolves the `kernel_initializer` argument of `CTRNNCell`: `"standard_normal"`
+    (N(0, 1) input weights, Dubreuil et al. 2022) or any Keras identifier."""
+    if identifier == "standard_normal":
+        return keras.initializers.RandomNormal(stddev=1.0)
+    return resolve("kernel_initializer", identifier, keras.initializers.get)
 
 
 def resolve(name: str, identifier, getter):

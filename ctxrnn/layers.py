@@ -118,8 +118,23 @@ class CTRNN(keras.layers.Layer):
 
     @property
     def recurrent_kernel(self):
-        """The recurrent kernel `W_rec`, `(units, units)` (the cell's)."""
+        """The recurrent kernel `W_rec`, `(units, units)` (the cell's); `None` with `rank`."""
         return self.cell.recurrent_kernel
+
+    @property
+    def rank(self):
+        """`None` (full rank) or R, the rank of `W_rec = n m^T / N` (the cell's)."""
+        return self.cell.rank
+
+    @property
+    def recurrent_m(self):
+        """With `rank`, the `(units, R)` loadings `m` (unit i gets `m_i . kappa`), else `None`."""
+        return self.cell.recurrent_m
+
+    @property
+    def recurrent_n(self):
+        """With `rank`, the `(units, R)` loadings `n` (`kappa = n^T h / N`), else `None`."""
+        return self.cell.recurrent_n
 
     @property
     def bias(self):
@@ -208,6 +223,9 @@ class CTRNN(keras.layers.Layer):
         }
         if cell.bias is not None:
             weights["bias"] = keras.ops.convert_to_numpy(cell.bias)
+        if cell.rank is not None:
+            weights["recurrent_m"] = keras.ops.convert_to_numpy(cell.recurrent_m)
+            weights["recurrent_n"] = keras.ops.convert_to_numpy(cell.recurrent_n)
         return weights
 
     def set_weights(self, weights):
@@ -239,7 +257,8 @@ class CTRNN(keras.layers.Layer):
         if training:
             # Frozen entries are restored to their value at the start of the step,
             # whatever assigned the kernels since (keras.Model.set_weights included).
-            cell.recurrent_snapshot.assign(cell.recurrent_kernel)
+            if cell.recurrent_kernel is not None:
+                cell.recurrent_snapshot.assign(cell.recurrent_kernel)
             cell.kernel_snapshot.assign(cell.kernel)
         x_tbi = tf.transpose(inputs, [1, 0, 2])
         dtype = x_tbi.dtype

@@ -33,8 +33,9 @@ def context_multitask(suite, units: int = DEFAULT_UNITS, *, tau: float | None = 
         tau: float, time constant in ms. Default: `2 * suite.dt`.
         name: model name.
         **cell_options: any `CTRNNCell` argument (`recurrent_noise`,
-            `activation`, `seed`, masks, ...). Defaults: orthogonal
-            `recurrent_initializer`, `input_noise=0.01`.
+            `activation`, `seed`, masks, `rank`, ...). Defaults: the cell's
+            `recurrent_initializer` (orthogonal; N(0, 1) loadings with
+            `rank`), `input_noise=0.01`.
 
     Returns:
         An uncompiled `keras.Model` mapping `(batch, time, suite.n_inputs)` to
@@ -50,8 +51,7 @@ def context_multitask(suite, units: int = DEFAULT_UNITS, *, tau: float | None = 
     ```
     """
     dt = float(suite.dt)
-    options = {"recurrent_initializer": "orthogonal", "input_noise": DEFAULT_INPUT_NOISE,
-               **cell_options}
+    options = {"input_noise": DEFAULT_INPUT_NOISE, **cell_options}
     inputs = keras.Input((None, suite.n_inputs), name="inputs")
     states = CTRNN(units, dt=dt, tau=DEFAULT_TAU_STEPS * dt if tau is None else tau,
                    name="ctrnn", **options)(inputs)

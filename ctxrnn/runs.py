@@ -92,6 +92,8 @@ WEIGHT_ARRAYS = (
     "readout_kernel",
     "readout_bias",
     "recurrent_connectivity",
+    "recurrent_m",  # the loadings of a low-rank network (`CTRNN(rank=R)`)
+    "recurrent_n",
 )
 WEIGHT_STAGES = ("initial", "final")
 

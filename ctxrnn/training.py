@@ -51,8 +51,14 @@ class TrainConfig:
             validation and test sets.
         recurrent_noise: std of the cell's recurrent noise.
         recurrent_initializer: initializer of W_rec (`"orthogonal"`,
-            `"gain_normal"` or any Keras initializer name, e.g.
-            `"glorot_uniform"`).
+            `"gain_normal"`, `"standard_normal"` or any Keras initializer name,
+            e.g. `"glorot_uniform"`); with `rank`, of the loadings. `None`
+            resolves to `"orthogonal"`, with `rank` to `"standard_normal"`
+            (the value saved).
+        rank: `0` (full-rank W_rec) or R >= 1: a low-rank network with
+            `W_rec = n m^T / N` (`ctxrnn.CTRNNCell(rank=R)`).
+        kernel_initializer: initializer of W_in: `"standard_normal"` (N(0, 1),
+            the inputs of Dubreuil et al.) or a Keras identifier.
         validation_trials: trials per task of the fixed validation set (used
             for per-task accuracy during training and for pruning).
         test_trials: trials per task of the final test set.
@@ -71,10 +77,12 @@ class TrainConfig:
     input_noise: float = 0.01
     task_input_noise: float | None = None
     recurrent_noise: float = 0.0
-    recurrent_initializer: str = "orthogonal"
+    recurrent_initializer: str | None = None
     validation_trials: int = 100
     test_trials: int = 400
     seed: int = 0
+    rank: int = 0
+    kernel_initializer: str = "glorot_uniform"
 
     def __post_init__(self):
         self.tasks = [self.tasks] if isinstance(self.tasks, str) else list(self.tasks)
@@ -95,6 +103,12 @@ class TrainConfig:
             _check_number(name, getattr(self, name), positive=False)
         if self.task_input_noise is not None:
             _check_number("task_input_noise", self.task_input_noise, positive=False)
+        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or not (
+                0 <= self.rank <= self.units):
+            raise ValueError(f"Argument `rank` must be 0 (full rank) or an integer in [1, units="
+                             f"{self.units}]; received rank={self.rank!r}.")
+        if self.recurrent_initializer is None:
+            self.recurrent_initializer = "standard_normal" if self.rank else "orthogonal"
         if self.tau is None:
             self.tau = DEFAULT_TAU_STEPS * float(self.dt)
         _check_number("tau", self.tau, positive=True)
@@ -334,7 +348,9 @@ def train_run(run_dir: os.PathLike, config: TrainConfig | None = None, *,
         model = context_multitask(
             suite, config.units, tau=config.tau, seed=config.seed,
             input_noise=config.input_noise, recurrent_noise=config.recurrent_noise,
-            recurrent_initializer=config.recurrent_initializer)
+            recurrent_initializer=config.recurrent_initializer,
+            kernel_initializer=config.kernel_initializer,
+            **({"rank": config.rank} if config.rank else {}))
         compile_model(model, learning_rate=config.learning_rate)
         initial_epoch, history = 0, {}
     else:

@@ -91,7 +91,7 @@ def pruning_sweep(
             f"Unknown damage families {unknown}; expected some of {list(PRUNING_FAMILIES)}."
         )
     layer = find_ctrnn(model)
-    weights = keras.ops.convert_to_numpy(layer.recurrent_kernel)
+    weights = keras.ops.convert_to_numpy(layer.effective_recurrent_kernel)
     connectivity = keras.ops.convert_to_numpy(layer.recurrent_connectivity)
     baseline = _score(simulate.predict_variants(model, batch.inputs)[0], batch, correct)
     result = {"fractions": fractions.tolist(), "families": {}, "baseline": {

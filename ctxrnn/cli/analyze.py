@@ -2,6 +2,7 @@
 
     ctxrnn analyze runs/demo                     # writes runs/demo/dynamics.json, figures, report
     ctxrnn analyze jarne_context5 --out runs/j5  # a shipped model
+    ctxrnn analyze runs/lowrank --populations    # populations.json: mixtures, resampling
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ def _analyze(args) -> int:
                          "a run directory (a shipped model name or a .keras file).")
     out = pathlib.Path(args.out) if args.out is not None else pathlib.Path(args.target)
     model, suite = dynamics.load_target(args.target)
+    if args.populations:
+        return _populations(args, model, suite, out, is_run)
     summary = dynamics.analyze(model, suite, out, progress=not args.quiet,
                                n_initial=args.n_initial, seed=args.seed)
     for name, context in summary["contexts"].items():
@@ -36,6 +39,42 @@ def _analyze(args) -> int:
     return 0
 
 
+def _populations(args, model, suite, out, is_run) -> int:
+    from ctxrnn import runs
+    from ctxrnn.analysis import populations
+
+    initial = None
+    if is_run and runs.RunDirectory(args.target).weights_path("initial").exists():
+        initial = runs.RunDirectory(args.target).load_weights("initial")["recurrent_kernel"]
+    summary = populations.analyze(model, suite, out, initial_kernel=initial,
+                                  max_populations=args.max_populations,
+                                  n_resamples=args.resamples, new_size=args.resample_size,
+                                  n_trials=args.trials, n_boot=args.boot, seed=args.seed)
+    if summary["rank"] is not None:
+        for row in summary["curve"]["populations"]:
+            print(f"  {row['requested']} population(s) {row['counts']}: resampled accuracy "
+                  f"{row['mean']:.3f} (min {row['min']:.3f})")
+        stability = summary["stability"]
+        print(f"  2-population split: bootstrap ARI {stability['ari']:.2f} (i.i.d. control "
+              f"{stability['control_ari']:.2f})")
+    else:
+        curve = summary["truncation"]
+        for rank, accuracy in zip(curve["ranks"], curve["accuracy"]):
+            print(f"  rank {rank}: truncated accuracy {accuracy:.3f}")
+    print(f"populations: {out / populations.POPULATIONS_FILE}")
+    return 0
+
+
+# (flag, default, help) of the `--populations` options.
+_POPULATION_OPTIONS = (
+    ("--max-populations", 3, "largest number of populations tried"),
+    ("--resamples", 10, "resampled networks per number of populations"),
+    ("--resample-size", None, "units of the resampled networks (default: the trained one's)"),
+    ("--trials", 200, "evaluation trials per task"),
+    ("--boot", 20, "subsamples of the bootstrap stability"),
+)
+
+
 def add_parser(subparsers):
     """Registers `analyze` on an `argparse` subparsers object."""
     parser = subparsers.add_parser(
@@ -46,6 +85,11 @@ def add_parser(subparsers):
     parser.add_argument("--n-initial", type=int, default=256,
                         help="initial states of the fixed-point search per context")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--populations", action="store_true",
+                        help="population analysis instead (Dubreuil et al. 2022): Gaussian "
+                             "mixtures of the units' loadings, resampled networks, rank truncation")
+    for flag, default, text in _POPULATION_OPTIONS:
+        parser.add_argument(flag, type=int, default=default, help=f"--populations: {text}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_analyze)
     return parser

@@ -33,10 +33,14 @@ _FIELD_HELP = {
     "task_input_noise": "std of the tasks' input noise at their reference step "
                         "(default: each task's own)",
     "recurrent_noise": "std of the cell's recurrent noise (scaled by sqrt(2 / alpha))",
-    "recurrent_initializer": "W_rec initializer: orthogonal, gain_normal or a Keras name",
+    "recurrent_initializer": "W_rec initializer: orthogonal, gain_normal, standard_normal or "
+                             "a Keras name (default: orthogonal; standard_normal with --rank)",
     "validation_trials": "validation trials per task",
     "test_trials": "test trials per task",
     "seed": "seed of weights, noise and trials",
+    "rank": "rank R of a low-rank W_rec = n m^T / N (0: full rank)",
+    "kernel_initializer": "W_in initializer: standard_normal (N(0, 1), Dubreuil et al.) or a "
+                          "Keras name",
 }
 
 
