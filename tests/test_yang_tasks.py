@@ -1,5 +1,7 @@
 """Driscoll's 15 rules with Yang's encodings: encodings, decoding and scoring, epochs, test grid."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -240,7 +242,8 @@ def test_registered_and_rebuilt_from_config():
     assert set(yang.YANG_RULES) <= set(tasks.list_tasks())
     for name in yang.YANG_RULES:
         task = _fast(name, n_ring=16)
-        again = tasks.from_config(task.get_config())
+        again = tasks.from_config(json.loads(json.dumps(task.get_config())))  # a model card
+        assert again.timing == task.timing  # ranges stay ranges through JSON
         a, b = task.generate(4, seed=1), again.generate(4, seed=1)
         assert np.array_equal(a.inputs, b.inputs) and a.inputs.shape[-1] == 33
     assert set(yang.MOLAP_EQUIVALENTS.values()) <= set(tasks.MOLAP_TASKS)
