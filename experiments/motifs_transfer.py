@@ -15,7 +15,7 @@ Every condition uses Adam at the same step, the same batches and the same
 evaluation (every `--eval-every` steps, `--validation` trials, Yang's rule);
 the summary is the first evaluated step at which MemoryAnti reaches 90 %.
 
-    python experiments/motifs_transfer.py --seeds 0 1 --units 128
+    python experiments/motifs_transfer.py --seeds 0 1 2 3
 """
 
 from __future__ import annotations
@@ -114,9 +114,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--pretrain-steps", type=int, default=4000)
-    parser.add_argument("--transfer-steps", type=int, default=2000)
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--pretrain-steps", type=int, default=2000)
+    parser.add_argument("--transfer-steps", type=int, default=1000)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--validation", type=int, default=100)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
