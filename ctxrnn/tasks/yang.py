@@ -217,7 +217,7 @@ class _YangTask(Task):
             rings[np.arange(n), np.asarray(modality, int) - 1] = bump
             inputs[..., 1:] += window[..., None] * rings.reshape(n, 1, -1).astype(np.float32)
         respond = truth["respond"][:, None] > 0.5
-        fixating = (t < go) | ~respond
+        fixating = (t >= start) & ((t < go) | ~respond)
         targets[...] = BASELINE
         targets[..., 0] = np.where(fixating, BUMP, BASELINE)
         response = (t >= go) & respond
