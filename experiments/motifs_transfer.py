@@ -11,11 +11,14 @@ stimulus and old rule rows, the bias and the readout stay frozen). Conditions:
 - `untrained`: the same network never trained, rule row only;
 - `scratch`: a fresh network whose every weight learns MemoryAnti alone.
 
-Every condition uses Adam at the same step, the same batches and the same
-evaluation (every `--eval-every` steps, `--validation` trials, Yang's rule);
-the summary is the first evaluated step at which MemoryAnti reaches 90 %.
+Full networks (pre-training, scratch) learn with Adam at `--learning-rate`
+(2e-3), a single rule row at `--transfer-learning-rate` (1e-2, ctxrnn's transfer
+default); every condition sees the same evaluation (every `--eval-every` steps,
+`--validation` trials, Yang's rule); the summary is the first evaluated step at
+which MemoryAnti reaches 90 %. Runs already in `--out` are skipped, so seeds
+can run in separate processes (one `--out` each) and be merged into one file.
 
-    python experiments/motifs_transfer.py --seeds 0 1 2 3
+    python experiments/motifs_transfer.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import numpy as np
 from ctxrnn import io, motifs, seeding
 from ctxrnn.tasks import make
 from ctxrnn.tasks.yang import PAPER_NAMES, fast_timing
-from ctxrnn.transfer import transfer_task
+from ctxrnn.transfer import DEFAULT_TRANSFER_LEARNING_RATE, transfer_task
 
 TARGET = "delayanti"
 PRETRAIN = {"motifs": ("delaygo", "fdanti"), "pro_small": ("fdgo", "delaygo")}
@@ -64,7 +67,7 @@ def run_condition(condition: str, seed: int, args) -> dict:
                           pretrain_accuracy=pre.accuracy, pretrain_seconds=round(pre.seconds, 1))
         result = transfer_task(
             model, target, suite, epochs=-(-args.transfer_steps // args.eval_every),
-            steps_per_epoch=args.eval_every, learning_rate=args.learning_rate,
+            steps_per_epoch=args.eval_every, learning_rate=args.transfer_learning_rate,
             stop_at_criterion=True, validation_trials=args.validation,
             seed=seeding.derive(seed, "transfer"))
         curve = result.history
@@ -115,11 +118,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
     parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--pretrain-steps", type=int, default=2000)
-    parser.add_argument("--transfer-steps", type=int, default=1000)
-    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--pretrain-steps", type=int, default=3000)
+    parser.add_argument("--transfer-steps", type=int, default=600)
+    parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--validation", type=int, default=100)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=2e-3,
+                        help="Adam step of every full network (pre-training, scratch)")
+    parser.add_argument("--transfer-learning-rate", type=float,
+                        default=DEFAULT_TRANSFER_LEARNING_RATE,
+                        help="Adam step of the rule-row-only conditions")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args(argv)
     saved = io.read_json(args.out) if args.out.is_file() else {}
