@@ -108,7 +108,8 @@ class _WallClock(keras.callbacks.Callback):
 
 
 def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
-                     max_minutes: float, from_checkpoint: bool = False) -> dict:
+                     max_minutes: float, from_checkpoint: bool = False,
+                     trained_seconds: float | None = None) -> dict:
     options, description = MOTIF_MODELS[name]
     options = dict(options)
     fast = options.pop("fast")
@@ -118,7 +119,18 @@ def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
     history_path = checkpoints / f"{name}.history.json"
     if from_checkpoint:
         model = keras.saving.load_model(checkpoint)
-        result_fields = io.read_json(history_path) if history_path.is_file() else {}
+        if history_path.is_file():
+            result_fields = io.read_json(history_path)
+        else:  # training was stopped from outside: its epoch logs are the record
+            progress = io.read_json(checkpoint.with_suffix(".progress.json"))
+            worst = [min(v for k, v in r.items() if k.startswith("val_accuracy_"))
+                     for r in progress]
+            reached = [r["epoch"] for r, w in zip(progress, worst)
+                       if w >= motifs.DEFAULT_CRITERION]
+            result_fields = {"steps": progress[-1]["epoch"] * options["eval_every"],
+                             "steps_to_criterion": reached[0] * options["eval_every"]
+                             if reached else None, "seconds": trained_seconds,
+                             "stopped": "from outside; packaged from the last checkpoint"}
     else:
         keras.utils.set_random_seed(options["seed"])
         result = motifs.fit(suite, callbacks=[_WallClock(60 * max_minutes, checkpoint)],
@@ -178,12 +190,14 @@ def main(argv=None) -> int:
                         default=pathlib.Path("runs/motifs"))
     parser.add_argument("--max-minutes", type=float, default=70.0)
     parser.add_argument("--from-checkpoint", action="store_true")
+    parser.add_argument("--trained-seconds", type=float, default=None,
+                        help="wall time of a training stopped from outside (for the card)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.models:
         if name in MOTIF_MODELS:
             card = make_motif_model(name, args.out, args.checkpoints, args.max_minutes,
-                                    args.from_checkpoint)
+                                    args.from_checkpoint, args.trained_seconds)
         else:
             card = make_model(name, args.out)
         accuracy = " ".join(f"{k}={100 * v:.1f}%" for k, v in card["accuracy"].items())
