@@ -107,10 +107,16 @@ def plot(records: list[dict], eval_every: int, path: pathlib.Path) -> None:
         axis.plot(steps, r["curve"], color=colors[r["condition"]], label=label, alpha=0.8)
     axis.axhline(0.9, color="k", lw=0.5, ls="--")
     axis.set(xlabel="training steps (batch 64)", ylabel=f"{PAPER_NAMES[TARGET]} accuracy",
-             ylim=(0, 1.02), title="MemoryAnti learned through its rule input only")
+             ylim=(0, 1.02), title="MemoryAnti: new rule row only (motifs, pro_small, untrained) "
+             "vs every weight (scratch)")
     axis.legend(frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
+
+
+def _write(args, records) -> None:
+    io.write_json(args.out, {"settings": vars(args) | {"out": str(args.out)}, "runs": records,
+                             "summary": summarise(records, args.transfer_steps)})
 
 
 def main(argv=None) -> int:
@@ -140,9 +146,8 @@ def main(argv=None) -> int:
             records.append(record)
             print(f"{condition} seed {seed}: steps to 90% {record['steps_to_criterion']}, "
                   f"final {record['final']:.3f}, {record['seconds']} s", flush=True)
-            io.write_json(args.out, {"settings": vars(args) | {"out": str(args.out)},
-                                     "runs": records,
-                                     "summary": summarise(records, args.transfer_steps)})
+            _write(args, records)
+    _write(args, records)
     plot(records, args.eval_every, FIGURES / "transfer_curves.png")
     for condition, row in summarise(records, args.transfer_steps).items():
         print(condition, row)
