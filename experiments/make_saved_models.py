@@ -151,14 +151,15 @@ def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
                             "(Yang: last step, fixation > 0.5, population vector within 0.2 pi)"},
         extra={"regression": f"{name}.regression.npz"},
     )
-    _write_regression(model, suite, out / f"{name}.regression.npz")
+    # 15 rules x 110 steps x 80 channels: 1.5 MB raw, mostly zeros
+    _write_regression(model, suite, out / f"{name}.regression.npz", compressed=True)
     return card
 
 
-def _write_regression(model, suite, path: pathlib.Path) -> None:
+def _write_regression(model, suite, path: pathlib.Path, compressed: bool = False) -> None:
     batch = suite.validation_data(REGRESSION_TRIALS, seed=REGRESSION_SEED)
     outputs = model.predict(batch.inputs, verbose=0)
-    io.save_npz(path, inputs=batch.inputs, outputs=outputs)
+    io.save_npz(path, inputs=batch.inputs, outputs=outputs, compressed=compressed)
 
 
 def make_model(name: str, out: pathlib.Path) -> dict:
