@@ -19,6 +19,10 @@ Models:
 - `jarne_context_osc`: AND, OR, XOR, NOT, oscillation and flip-flop in one
   network (issue 16 item 3: fixed-point and oscillatory regimes by context).
 - `dubreuil_dm_cdm`: DM and CDM (Dubreuil, Valente et al. 2022) in one network.
+- `driscoll15`: Driscoll, Shenoy & Sussillo (2024)'s 15 rules with Yang's encodings in one
+  leaky softplus network (`ctxrnn.motifs.fit`; issue 17). Long on a 2-core CPU: it saves
+  `--checkpoints/driscoll15.keras` after every evaluation, stops at the criterion or after
+  `--max-minutes`, and `--from-checkpoint` packages a saved checkpoint instead of training.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ import pathlib
 import tempfile
 import time
 
+import keras
 import numpy as np
 
-from ctxrnn import io, zoo
+from ctxrnn import io, motifs, zoo
 from ctxrnn.training import TrainConfig, load_run, train_run
 
 EVAL_TRIALS = 400  # per task, for the card's accuracy
@@ -68,6 +73,95 @@ MODELS = {
 }
 
 
+# Driscoll's network at a size and budget a 2-core CPU trains in about an hour
+# (experiments/RESULTS_motifs.md: N = 256 cost 1.6x the time per step of N = 128).
+MOTIF_MODELS = {
+    "driscoll15": (
+        {"units": 128, "steps": 30000, "batch_size": 64, "learning_rate": 1e-3, "eval_every": 500,
+         "seed": 0, "fast": True},
+        "Driscoll, Shenoy & Sussillo (2024)'s 15 rules (Yang et al. 2019's encodings: fixation, "
+        "two 32-unit stimulus rings, one rule input per task; fixation output and a 32-unit "
+        "response ring) in one leaky softplus CTRNN (dt 20 ms, tau 100 ms, recurrent noise 0.05, "
+        "W_rec starting at 0.6 I), trained with `ctxrnn.motifs.fit` on the shorter CPU timing "
+        "(`ctxrnn.tasks.yang.FAST_TIMING`); accuracy by Yang's rule (last step, 0.2 pi).",
+    ),
+}
+
+
+class _WallClock(keras.callbacks.Callback):
+    """Saves the model and the epoch logs after every epoch; stops once `seconds` have passed."""
+
+    def __init__(self, seconds: float, checkpoint: pathlib.Path):
+        super().__init__()
+        self.deadline = time.perf_counter() + seconds
+        self.checkpoint = checkpoint
+        self.logs: list[dict] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        from ctxrnn.training import save_model_atomic
+
+        save_model_atomic(self.model, self.checkpoint)
+        self.logs.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        io.write_json(self.checkpoint.with_suffix(".progress.json"), self.logs)
+        if time.perf_counter() > self.deadline:
+            self.model.stop_training = True
+
+
+def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
+                     max_minutes: float, from_checkpoint: bool = False,
+                     trained_seconds: float | None = None) -> dict:
+    options, description = MOTIF_MODELS[name]
+    options = dict(options)
+    fast = options.pop("fast")
+    suite = motifs.motif_suite(fast=fast)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    checkpoint = checkpoints / f"{name}.keras"
+    history_path = checkpoints / f"{name}.history.json"
+    if from_checkpoint:
+        model = keras.saving.load_model(checkpoint)
+        if history_path.is_file():
+            result_fields = io.read_json(history_path)
+        else:  # training was stopped from outside: its epoch logs are the record
+            progress = io.read_json(checkpoint.with_suffix(".progress.json"))
+            worst = [min(v for k, v in r.items() if k.startswith("val_accuracy_"))
+                     for r in progress]
+            reached = [r["epoch"] for r, w in zip(progress, worst)
+                       if w >= motifs.DEFAULT_CRITERION]
+            result_fields = {"steps": progress[-1]["epoch"] * options["eval_every"],
+                             "steps_to_criterion": reached[0] * options["eval_every"]
+                             if reached else None, "seconds": trained_seconds,
+                             "stopped": "from outside; packaged from the last checkpoint"}
+    else:
+        keras.utils.set_random_seed(options["seed"])
+        result = motifs.fit(suite, callbacks=[_WallClock(60 * max_minutes, checkpoint)],
+                            **options)
+        model = result.model
+        result_fields = {"history": result.history, "steps": result.steps,
+                         "seconds": round(result.seconds, 1),
+                         "steps_to_criterion": result.steps_to_criterion}
+        io.write_json(history_path, result_fields)
+    accuracy = zoo.evaluate(model, suite, n_per_task=EVAL_TRIALS, seed=EVAL_SEED)
+    card = zoo.save(
+        model, out / f"{name}.keras", suite=suite, accuracy=accuracy, description=description,
+        training={**options, "fast_timing": fast, "trainer": "ctxrnn.motifs.fit",
+                  "criterion": motifs.DEFAULT_CRITERION, "machine": "2-core CPU (shared)",
+                  **{k: v for k, v in result_fields.items() if k != "history"}},
+        evaluation={"n_per_task": EVAL_TRIALS, "seed": EVAL_SEED,
+                    "rule": "suite.validation_data(n_per_task, seed); suite.correct "
+                            "(Yang: last step, fixation > 0.5, population vector within 0.2 pi)"},
+        extra={"regression": f"{name}.regression.npz"},
+    )
+    # 15 rules x 110 steps x 80 channels: 1.5 MB raw, mostly zeros
+    _write_regression(model, suite, out / f"{name}.regression.npz", compressed=True)
+    return card
+
+
+def _write_regression(model, suite, path: pathlib.Path, compressed: bool = False) -> None:
+    batch = suite.validation_data(REGRESSION_TRIALS, seed=REGRESSION_SEED)
+    outputs = model.predict(batch.inputs, verbose=0)
+    io.save_npz(path, inputs=batch.inputs, outputs=outputs, compressed=compressed)
+
+
 def make_model(name: str, out: pathlib.Path) -> dict:
     config, description = MODELS[name]
     start = time.perf_counter()
@@ -84,20 +178,29 @@ def make_model(name: str, out: pathlib.Path) -> dict:
                     "rule": "suite.validation_data(n_per_task, seed); suite.correct"},
         extra={"regression": f"{name}.regression.npz"},
     )
-    batch = suite.validation_data(REGRESSION_TRIALS, seed=REGRESSION_SEED)
-    outputs = model.predict(batch.inputs, verbose=0)
-    io.save_npz(out / f"{name}.regression.npz", inputs=batch.inputs, outputs=outputs)
+    _write_regression(model, suite, out / f"{name}.regression.npz")
     return card
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=list(MODELS) + list(MOTIF_MODELS),
+                        choices=list(MODELS) + list(MOTIF_MODELS))
     parser.add_argument("--out", type=pathlib.Path, default=zoo.SAVED_MODELS_DIR)
+    parser.add_argument("--checkpoints", type=pathlib.Path,
+                        default=pathlib.Path("runs/motifs"))
+    parser.add_argument("--max-minutes", type=float, default=70.0)
+    parser.add_argument("--from-checkpoint", action="store_true")
+    parser.add_argument("--trained-seconds", type=float, default=None,
+                        help="wall time of a training stopped from outside (for the card)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.models:
-        card = make_model(name, args.out)
+        if name in MOTIF_MODELS:
+            card = make_motif_model(name, args.out, args.checkpoints, args.max_minutes,
+                                    args.from_checkpoint, args.trained_seconds)
+        else:
+            card = make_model(name, args.out)
         accuracy = " ".join(f"{k}={100 * v:.1f}%" for k, v in card["accuracy"].items())
         print(f"{name}: {card['size_bytes'] / 1e3:.0f} kB, {card['training']['seconds']} s, "
               f"{accuracy}", flush=True)

@@ -17,9 +17,10 @@ from ctxrnn.tasks.molap import MOLAP_TASKS
 from ctxrnn.tasks.populations import POPULATION_TASKS
 from ctxrnn.tasks.registry import from_config, get_class, list_tasks, make, register
 from ctxrnn.tasks.suite import CONTEXTS, TaskSuite
+from ctxrnn.tasks.yang import YANG_RULES
 
 __all__ = ["CONTEXTS", "JARNE_TASKS", "MOLAP_TASKS", "POPULATION_TASKS", "Task", "TaskSuite",
-           "TrialBatch", "from_config", "get_class", "list_tasks", "make", "plot_trial",
+           "TrialBatch", "YANG_RULES", "from_config", "get_class", "list_tasks", "make", "plot_trial",
            "register"]
 
 

@@ -95,6 +95,17 @@ def _check_duration(epoch: str, value) -> Any:
     return value
 
 
+def _config_duration(value):
+    # JSON turns a (low, high) range into a list, which means "choose from": tag ranges.
+    return {"uniform": list(value)} if isinstance(value, tuple) else value
+
+
+def _from_config_duration(value):
+    if isinstance(value, Mapping) and set(value) == {"uniform"}:
+        return tuple(value["uniform"])
+    return value
+
+
 class Task(abc.ABC):
     """Base class of all tasks: epochs in ms, channels by name, trials vectorised over a batch.
 
@@ -109,7 +120,9 @@ class Task(abc.ABC):
 
     Args:
         dt: step in ms.
-        timing: overrides of the default epoch durations (ms).
+        timing: overrides of the default epoch durations (ms); a range may
+            also be given as `{"uniform": [low, high]}` (the form `get_config`
+            writes, which survives JSON).
         input_noise: std of the white Gaussian noise added to the inputs outside
             the blank epoch, per step of `noise_dt` ms (the reference code's
             step, `default_dt` unless a family sets it). At another `dt` the
@@ -162,7 +175,8 @@ class Task(abc.ABC):
                 f"Unknown epochs {sorted(unknown)} for task {self.name!r}; its epochs are "
                 f"{list(self.timing)}."
             )
-        self.timing.update(timing or {})
+        self.timing.update({epoch: _from_config_duration(value)
+                            for epoch, value in (timing or {}).items()})
         for epoch, value in self.timing.items():
             _check_duration(epoch, value)
         noise = self.default_input_noise if input_noise is None else input_noise
@@ -345,7 +359,8 @@ class Task(abc.ABC):
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (and `name`); `tasks.from_config` rebuilds the task."""
-        return {"name": self.name, "dt": self.dt, "timing": dict(self.timing),
+        return {"name": self.name, "dt": self.dt,
+                "timing": {epoch: _config_duration(v) for epoch, v in self.timing.items()},
                 "input_noise": self.input_noise, "decision_ms": self.decision_ms}
 
     def __repr__(self) -> str:

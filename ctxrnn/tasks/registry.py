@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ctxrnn.tasks import jarne, molap, populations
+from ctxrnn.tasks import jarne, molap, populations, yang
 from ctxrnn.tasks.base import Task
 
 _REGISTRY: dict[str, type[Task]] = {}
@@ -20,7 +20,7 @@ for _cls in (jarne.TimeReproduction, jarne.And, jarne.Or, jarne.Xor, jarne.Not, 
              jarne.Oscillation, molap.DelayPro, molap.DelayAnti, molap.MemPro, molap.MemAnti,
              molap.MemDm1, molap.MemDm2, molap.ContextMemDm1, molap.ContextMemDm2,
              molap.MultiMem, populations.PerceptualDecision, populations.ContextDecision,
-             populations.DelayedMatch):
+             populations.DelayedMatch, *yang.YANG_CLASSES):
     register(_cls)
 
 

@@ -156,6 +156,13 @@ class TaskSuite:
         return self._assemble(task_ids, np.random.default_rng(seed))
 
     def _assemble(self, task_ids: np.ndarray, rng: np.random.Generator) -> TrialBatch:
+        seeds = rng.integers(0, 2**63, size=len(self.tasks))
+        parts = {k: task.generate(int(np.sum(task_ids == k)), seed=int(seeds[k]))
+                 for k, task in enumerate(self.tasks) if np.any(task_ids == k)}
+        return self._place(task_ids, parts)
+
+    def _place(self, task_ids: np.ndarray, parts: dict[int, TrialBatch]) -> TrialBatch:
+        """Writes each task's trials into the suite's channels and time axis, adds context."""
         n, steps = len(task_ids), self.n_steps
         inputs = np.zeros((n, steps, self.n_inputs), np.float32)
         targets = np.zeros((n, steps, self.n_outputs), np.float32)
@@ -163,13 +170,10 @@ class TaskSuite:
         decision = np.zeros((n, steps), np.float32)
         epochs: dict[str, np.ndarray] = {}
         truth: dict[str, np.ndarray] = {}
-        seeds = rng.integers(0, 2**63, size=len(self.tasks))
-        for k, task in enumerate(self.tasks):
+        for k, part in parts.items():
+            task = self.tasks[k]
             rows = np.flatnonzero(task_ids == k)
-            if rows.size == 0:
-                continue
-            part = task.generate(rows.size, seed=int(seeds[k]))
-            pad = steps - task.n_steps
+            pad = steps - part.n_steps
             time = np.arange(pad, steps)
             inputs[np.ix_(rows, time, self._inputs[k])] = part.inputs
             targets[np.ix_(rows, time, self._outputs[k])] = part.targets
@@ -186,6 +190,38 @@ class TaskSuite:
                           decision_mask=decision, epochs=epochs, truth=truth,
                           task_ids=np.asarray(task_ids, dtype=int), task_names=self.task_names,
                           dt=self.dt)
+
+    def grid(self, task: str, **grid_options) -> TrialBatch:
+        """The test-mode grid of one task (`Task.grid`) in the suite's layout, with its context.
+
+        Args:
+            task: the task's name (one of `task_names`); the task must have a
+                `grid` method (the Yang/Driscoll rules do).
+            **grid_options: passed to the task's `grid` (`n_angles`, `timing`).
+
+        Returns:
+            A `TrialBatch` of the suite's channels; trials shorter than the
+            suite's longest task are left-padded with blank steps.
+
+        Example:
+
+        >>> suite = TaskSuite(["fdgo", "delaygo"])
+        >>> batch = suite.grid("delaygo", n_angles=8)
+        >>> batch.epochs["delay1"].shape
+        (16, 2)
+        """
+        if task not in self.task_names:
+            raise ValueError(f"Argument `task` must be one of {list(self.task_names)}; "
+                             f"received {task!r}.")
+        k = self.task_names.index(task)
+        if not callable(getattr(self.tasks[k], "grid", None)):
+            raise ValueError(f"Task {task!r} ({type(self.tasks[k]).__name__}) has no test-mode "
+                             "grid (`grid` method).")
+        part = self.tasks[k].grid(**grid_options)
+        if part.n_steps > self.n_steps:
+            raise ValueError(f"The grid trials of {task!r} last {part.n_steps} steps, longer "
+                             f"than the suite's {self.n_steps}; pass a shorter `timing`.")
+        return self._place(np.full(len(part), k), {k: part})
 
     def _add_context(self, inputs, rows, k, pad):
         if self.context == "none":

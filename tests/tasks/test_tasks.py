@@ -20,8 +20,9 @@ def batches():
 def test_registry_names():
     expected = {"time_reproduction", "and", "or", "xor", "not", "flip_flop", "oscillation",
                 "delay_pro", "delay_anti", "mem_pro", "mem_anti", "mem_dm1", "mem_dm2",
-                "context_mem_dm1", "context_mem_dm2", "multi_mem", "dm", "cdm", "dms"}
-    assert set(ALL) == expected
+                "context_mem_dm1", "context_mem_dm2", "multi_mem", "dm", "cdm", "dms",
+                *tasks.YANG_RULES}
+    assert set(ALL) == expected and len(tasks.YANG_RULES) == 15
     assert len(tasks.MOLAP_TASKS) == 9 and set(tasks.MOLAP_TASKS) < expected
     assert tasks.MOLAP_TASKS[0] == "delay_pro" and tasks.MOLAP_TASKS[-1] == "multi_mem"
     assert set(tasks.JARNE_TASKS) == {"time_reproduction", "and", "or", "xor", "not",
