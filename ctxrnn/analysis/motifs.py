@@ -1,0 +1,274 @@
+"""Shared dynamical motifs: fixed points per task period and their reuse across tasks.
+
+Driscoll, Shenoy & Sussillo (2024) find the fixed points of a multitask
+network under the constant input of every task period (the input at the
+period's first step, `transfer_learn/tf_fixed_pts_manytrials.py`) and call a
+structure *reused* when two tasks' period inputs give the same one. Two
+measures here, both on `ctxrnn.analysis.dynamics.find_fixed_points`:
+
+- **matching** (`reuse_matrix`): the stable points of two `(task, period)`
+  conditions are paired one-to-one by distance (Hungarian assignment); pairs
+  closer than `tolerance` are shared. The reuse of two conditions is the Dice
+  overlap `2 * shared / (n_a + n_b)`: 1 when both have the same stable points,
+  0 when none are shared.
+- **interpolation** (`interpolate`): the input moves in a straight line from
+  one condition's input to the other's; the stable points found at each step
+  are tracked step to step. A change in their number (a bifurcation: an
+  attractor is born or lost) means the two inputs are not two views of one
+  motif; the same number all the way, each tracked to a neighbour, means they
+  are (Driscoll et al.'s interpolation without a bifurcation).
+
+Example:
+
+```python
+batch = clusters.noise_free_suite(suite).validation_data(16, seed=0)
+points = motifs.period_fixed_points(model, batch, n_initial=128)
+tolerance = 0.1 * motifs.state_scale(hidden_states(model, batch.inputs))
+keys, reuse = motifs.reuse_matrix(points, tolerance)
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ctxrnn.analysis.clusters import SKIP_PERIODS
+from ctxrnn.analysis.dynamics import FixedPoints, as_network, find_fixed_points, sample_states
+
+NOISE_SCALE = 0.05  # Driscoll's NOISE_SCALE: sd added to the sampled initial states
+MATCH_FRACTION = 0.1  # default tolerance: this fraction of the activity's RMS spread
+
+
+def state_scale(states) -> float:
+    """RMS distance of `(..., units)` states to their centroid (a length scale for tolerances)."""
+    flat = np.asarray(states, np.float64).reshape(-1, np.shape(states)[-1])
+    return float(np.sqrt(np.mean(np.sum((flat - flat.mean(0)) ** 2, axis=1))))
+
+
+def period_inputs(batch, *, skip: Sequence[str] = SKIP_PERIODS,
+                  rows: Mapping[str, int] | None = None) -> dict[tuple[str, str], np.ndarray]:
+    """The input at the first step of every `(task, period)` of a multitask batch.
+
+    Args:
+        batch: a `TrialBatch` (ideally noise-free).
+        skip: substrings of period names to leave out (as in `clusters`).
+        rows: `{task: trial index}` of the trial to read each task's inputs
+            from. Default: the first trial of each task that has the period.
+
+    Returns:
+        `{(task, period): (inputs,) array}`, in task then period order.
+    """
+    out = {}
+    task_ids = np.asarray(batch.task_ids)
+    for k, task in enumerate(batch.task_names):
+        for period, bounds in batch.epochs.items():
+            if any(word in period for word in skip):
+                continue
+            candidates = np.flatnonzero((task_ids == k) & (bounds[:, 0] >= 0)
+                                        & (bounds[:, 1] > bounds[:, 0]))
+            if rows is not None and task in rows:
+                candidates = candidates[candidates == rows[task]]
+            if candidates.size:
+                trial = candidates[0]
+                out[(task, period)] = np.asarray(batch.inputs[trial, bounds[trial, 0]],
+                                                 np.float64)
+    return out
+
+
+def fixed_points_by_input(model, inputs: Mapping[Any, np.ndarray],
+                          initial_states: Mapping[Any, np.ndarray], **finder
+                          ) -> dict[Any, FixedPoints]:
+    """Fixed points under several constant inputs in one batched search.
+
+    Conditions with identical inputs and candidates are searched once.
+
+    Args:
+        model: a ctxrnn model or a `NetworkMap`.
+        inputs: `{key: (inputs,) constant input}`.
+        initial_states: `{key: (n, units) candidates}`, the same `n` for every key.
+        **finder: arguments of `find_fixed_points` (`tol_q`, `max_iters`, ...).
+
+    Returns:
+        `{key: FixedPoints}` (the fixed points, `q < tol_q`).
+    """
+    network = as_network(model)
+    keys = list(inputs)
+    if set(keys) != set(initial_states):
+        raise ValueError(f"Arguments `inputs` and `initial_states` must have the same keys; "
+                         f"received {keys} and {list(initial_states)}.")
+    unique: dict[bytes, int] = {}
+    index_of, conditions, starts = {}, [], []
+    for key in keys:
+        x = np.asarray(inputs[key], np.float64)
+        h0 = np.asarray(initial_states[key], np.float64)
+        signature = x.tobytes() + h0.tobytes()
+        if signature not in unique:
+            unique[signature] = len(conditions)
+            conditions.append(x)
+            starts.append(h0)
+        index_of[key] = unique[signature]
+    fixed, _ = find_fixed_points(network, np.stack(conditions), initial_states=np.stack(starts),
+                                 **finder)
+    return {key: fixed.select(fixed.condition == index_of[key]) for key in keys}
+
+
+def period_fixed_points(model, batch, *, states=None, n_initial: int = 256,
+                        noise: float = NOISE_SCALE, skip: Sequence[str] = SKIP_PERIODS,
+                        seed: int = 0, **finder) -> dict[tuple[str, str], FixedPoints]:
+    """Fixed points of the network under the input of every task period.
+
+    Candidates for `(task, period)` are drawn from that task's noise-free
+    states in that period, plus Gaussian noise of sd `noise` (Driscoll: 0.05).
+
+    Args:
+        model: a ctxrnn model (one `CTRNN`).
+        batch: a `TrialBatch` of its suite (ideally noise-free).
+        states: its `(trials, time, units)` hidden states. Default: computed.
+        n_initial: candidates per condition.
+        noise: sd of the noise added to the candidates.
+        skip: substrings of period names to leave out.
+        seed: seed of the candidates.
+        **finder: arguments of `find_fixed_points`.
+
+    Returns:
+        `{(task, period): FixedPoints}`.
+    """
+    from ctxrnn.layers import hidden_states
+
+    states = hidden_states(model, batch.inputs) if states is None else np.asarray(states)
+    inputs = period_inputs(batch, skip=skip)
+    seeds = dict(zip(inputs, np.random.SeedSequence(seed).spawn(len(inputs))))
+    task_ids = np.asarray(batch.task_ids)
+    steps = np.arange(batch.n_steps)[None]
+    initial = {}
+    for (task, period), _ in inputs.items():
+        bounds = batch.epochs[period]
+        mask = ((task_ids == batch.task_names.index(task))[:, None]
+                & (steps >= bounds[:, :1]) & (steps < bounds[:, 1:]))
+        initial[(task, period)] = sample_states(states, n_initial, noise=noise, mask=mask,
+                                                seed=seeds[(task, period)])
+    return fixed_points_by_input(model, inputs, initial, **finder)
+
+
+def match_points(a: np.ndarray, b: np.ndarray, tolerance: float) -> list[tuple[int, int, float]]:
+    """One-to-one pairs of `(n_a, units)` and `(n_b, units)` points closer than `tolerance`.
+
+    Returns:
+        `[(index in a, index in b, distance)]`: the one-to-one assignment with
+        the most pairs within `tolerance` (and among those the smallest total
+        distance), keeping those pairs.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    if not tolerance > 0:
+        raise ValueError(f"Argument `tolerance` must be positive; received {tolerance!r}.")
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    if len(a) == 0 or len(b) == 0:
+        return []
+    distance = np.linalg.norm(a[:, None] - b[None], axis=-1)
+    # a pair beyond the tolerance costs more than all pairs within it together, so the
+    # assignment first maximises the number of close pairs, then minimises their distance
+    too_far = tolerance * (min(len(a), len(b)) + 1)
+    rows, cols = linear_sum_assignment(np.where(distance <= tolerance, distance, too_far))
+    return [(int(i), int(j), float(distance[i, j])) for i, j in zip(rows, cols)
+            if distance[i, j] <= tolerance]
+
+
+def shared_fraction(a: FixedPoints, b: FixedPoints, tolerance: float) -> float:
+    """Dice overlap `2 * shared / (n_a + n_b)` of two sets' stable points (nan if both empty)."""
+    stable_a, stable_b = a.states[a.is_stable], b.states[b.is_stable]
+    total = len(stable_a) + len(stable_b)
+    if total == 0:
+        return float("nan")
+    return 2.0 * len(match_points(stable_a, stable_b, tolerance)) / total
+
+
+def reuse_matrix(points: Mapping[Any, FixedPoints], tolerance: float):
+    """Pairwise `shared_fraction` of every condition's stable points.
+
+    Args:
+        points: `{key: FixedPoints}` (`period_fixed_points`).
+        tolerance: distance under which two stable points are the same.
+
+    Returns:
+        `(keys, (n, n) matrix)`; the diagonal is 1 where a condition has a
+        stable point.
+    """
+    keys = list(points)
+    matrix = np.full((len(keys), len(keys)), np.nan)
+    for i, a in enumerate(keys):
+        for j in range(i, len(keys)):
+            matrix[i, j] = matrix[j, i] = shared_fraction(points[a], points[keys[j]], tolerance)
+    return keys, matrix
+
+
+@dataclasses.dataclass(frozen=True)
+class Interpolation:
+    """Stable points along a straight input path (`interpolate`).
+
+    Attributes:
+        fractions: `(steps,)` position along the path, 0 (`x_from`) to 1 (`x_to`).
+        points: the `FixedPoints` found at each step.
+        n_stable: `(steps,)` number of stable points at each step.
+        tracked: `(steps - 1,)` bool: every stable point of a step has a stable
+            neighbour within `tolerance` at the next step, and vice versa.
+        bifurcation: the first fraction where the number of stable points
+            changes, or `None`.
+    """
+
+    fractions: np.ndarray
+    points: tuple[FixedPoints, ...]
+    n_stable: np.ndarray
+    tracked: np.ndarray
+    bifurcation: float | None
+
+    @property
+    def continuous(self) -> bool:
+        """No change in the number of stable points and every step tracked."""
+        return self.bifurcation is None and bool(np.all(self.tracked))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fractions": self.fractions.tolist(), "n_stable": self.n_stable.tolist(),
+                "tracked": self.tracked.tolist(), "bifurcation": self.bifurcation,
+                "continuous": self.continuous}
+
+
+def interpolate(model, x_from, x_to, initial_states, *, tolerance: float, n_steps: int = 11,
+                **finder) -> Interpolation:
+    """Fixed points along `x_from + f (x_to - x_from)`, `f` from 0 to 1, tracked step to step.
+
+    All steps are searched in one batched call from the same candidates.
+
+    Args:
+        model: a ctxrnn model or a `NetworkMap`.
+        x_from, x_to: `(inputs,)` the two constant inputs.
+        initial_states: `(n, units)` candidates (e.g. both conditions' states).
+        tolerance: the largest step-to-step move of a tracked stable point;
+            make the path fine enough (`n_steps`) for the points to move less.
+        n_steps: points on the path, both ends included. Default: `11`.
+        **finder: arguments of `find_fixed_points`.
+
+    Returns:
+        An `Interpolation`.
+    """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 2:
+        raise ValueError(f"Argument `n_steps` must be an integer >= 2; received {n_steps!r}.")
+    x_from, x_to = np.asarray(x_from, np.float64), np.asarray(x_to, np.float64)
+    if x_from.shape != x_to.shape:
+        raise ValueError(f"Arguments `x_from` {x_from.shape} and `x_to` {x_to.shape} must have "
+                         "the same shape.")
+    fractions = np.linspace(0.0, 1.0, n_steps)
+    inputs = {i: x_from + f * (x_to - x_from) for i, f in enumerate(fractions)}
+    found = fixed_points_by_input(model, inputs, {i: initial_states for i in inputs}, **finder)
+    points = tuple(found[i] for i in range(n_steps))
+    stable = [p.states[p.is_stable] for p in points]
+    n_stable = np.array([len(s) for s in stable])
+    tracked = np.array([len(match_points(a, b, tolerance)) == len(a) == len(b)
+                        for a, b in zip(stable[:-1], stable[1:])], bool)
+    changes = np.flatnonzero(np.diff(n_stable) != 0)
+    bifurcation = float(fractions[changes[0] + 1]) if changes.size else None
+    return Interpolation(fractions, points, n_stable, tracked, bifurcation)
