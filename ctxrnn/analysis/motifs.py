@@ -6,17 +6,17 @@ period's first step, `transfer_learn/tf_fixed_pts_manytrials.py`) and call a
 structure *reused* when two tasks' period inputs give the same one. Two
 measures here, both on `ctxrnn.analysis.dynamics.find_fixed_points`:
 
-- **matching** (`reuse_matrix`): the stable points of two `(task, period)`
-  conditions are paired one-to-one by distance (Hungarian assignment); pairs
-  closer than `tolerance` are shared. The reuse of two conditions is the Dice
-  overlap `2 * shared / (n_a + n_b)`: 1 when both have the same stable points,
-  0 when none are shared.
+- **matching** (`reuse_matrix`): a stable point of one `(task, period)` is
+  shared with another when that one has a stable point within `tolerance`;
+  the reuse of two conditions is the mean of the shared fractions both ways
+  (1: the same stable structure, 0: none in common).
 - **interpolation** (`interpolate`): the input moves in a straight line from
-  one condition's input to the other's; the stable points found at each step
-  are tracked step to step. A change in their number (a bifurcation: an
-  attractor is born or lost) means the two inputs are not two views of one
-  motif; the same number all the way, each tracked to a neighbour, means they
-  are (Driscoll et al.'s interpolation without a bifurcation).
+  one condition's input to the other's; the stable points at each step are
+  grouped into attractors (`stable_components`) and tracked step to step. A
+  change in the number of attractors (a bifurcation: one is born or lost)
+  means the two inputs are not two views of one motif; the same number all
+  the way means they are (Driscoll et al.'s interpolation without a
+  bifurcation).
 
 Example:
 
@@ -31,16 +31,25 @@ keys, reuse = motifs.reuse_matrix(points, tolerance)
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ctxrnn.analysis.clusters import SKIP_PERIODS
-from ctxrnn.analysis.dynamics import FixedPoints, as_network, find_fixed_points, sample_states
+from ctxrnn.analysis.dynamics import (
+    FixedPoints,
+    _unique,
+    as_network,
+    find_fixed_points,
+    sample_states,
+)
 
 NOISE_SCALE = 0.05  # Driscoll's NOISE_SCALE: sd added to the sampled initial states
 MATCH_FRACTION = 0.1  # default tolerance: this fraction of the activity's RMS spread
+DEFAULT_TOL_UNIQUE = inspect.signature(find_fixed_points).parameters["tol_unique"].default
+FREE_RUN_STEPS = 200  # free runs that add candidates near attractors the trials do not reach
 
 
 def state_scale(states) -> float:
@@ -79,27 +88,59 @@ def period_inputs(batch, *, skip: Sequence[str] = SKIP_PERIODS,
     return out
 
 
-def fixed_points_by_input(model, inputs: Mapping[Any, np.ndarray],
-                          initial_states: Mapping[Any, np.ndarray], **finder
-                          ) -> dict[Any, FixedPoints]:
-    """Fixed points under several constant inputs in one batched search.
+def _concat(a: FixedPoints, b: FixedPoints) -> FixedPoints:
+    fields = {}
+    for field in dataclasses.fields(FixedPoints):
+        first, second = getattr(a, field.name), getattr(b, field.name)
+        per_point = isinstance(first, np.ndarray) and field.name != "alpha"
+        fields[field.name] = np.concatenate([first, second]) if per_point else first
+    fields["n_candidates"] = (a.n_candidates or 0) + (b.n_candidates or 0)
+    return FixedPoints(**fields)
 
+
+def _free_run_candidates(network, x, h0, steps: int) -> np.ndarray:
+    """`h0` plus the end states of its first half run `steps` steps under `x` (a run
+    that diverges keeps its start), which land near attractors far from the trials."""
+    if steps == 0:
+        return h0
+    starts = h0[: max(1, len(h0) // 2)]
+    with np.errstate(all="ignore"):
+        ends = network.simulate(starts, x, steps)[:, -1]
+    ends = np.where(np.all(np.isfinite(ends), axis=1, keepdims=True), ends, starts)
+    return np.concatenate([h0, ends])
+
+
+def fixed_points_by_input(model, inputs: Mapping[Any, np.ndarray],
+                          initial_states: Mapping[Any, np.ndarray], *,
+                          free_run_steps: int = FREE_RUN_STEPS, include_slow: bool = True,
+                          **finder) -> dict[Any, FixedPoints]:
+    """Fixed (and slow) points under several constant inputs in one batched search.
+
+    Each key's candidates are its `initial_states` plus the end states of
+    their first half free-run `free_run_steps` steps under the key's input.
     Conditions with identical inputs and candidates are searched once.
 
     Args:
         model: a ctxrnn model or a `NetworkMap`.
         inputs: `{key: (inputs,) constant input}`.
         initial_states: `{key: (n, units) candidates}`, the same `n` for every key.
+        free_run_steps: length of the candidates' free runs (0: none). Default: `200`.
+        include_slow: also return the slow points (`tol_q <= q < slow_q`),
+            e.g. along a ring of memory states. Default: `True`.
         **finder: arguments of `find_fixed_points` (`tol_q`, `max_iters`, ...).
 
     Returns:
-        `{key: FixedPoints}` (the fixed points, `q < tol_q`).
+        `{key: FixedPoints}`.
     """
     network = as_network(model)
     keys = list(inputs)
     if set(keys) != set(initial_states):
         raise ValueError(f"Arguments `inputs` and `initial_states` must have the same keys; "
                          f"received {keys} and {list(initial_states)}.")
+    if isinstance(free_run_steps, bool) or not isinstance(free_run_steps, int) or (
+            free_run_steps < 0):
+        raise ValueError(f"Argument `free_run_steps` must be a non-negative integer; received "
+                         f"{free_run_steps!r}.")
     unique: dict[bytes, int] = {}
     index_of, conditions, starts = {}, [], []
     for key in keys:
@@ -109,11 +150,20 @@ def fixed_points_by_input(model, inputs: Mapping[Any, np.ndarray],
         if signature not in unique:
             unique[signature] = len(conditions)
             conditions.append(x)
-            starts.append(h0)
+            starts.append(_free_run_candidates(network, x, h0, free_run_steps))
         index_of[key] = unique[signature]
-    fixed, _ = find_fixed_points(network, np.stack(conditions), initial_states=np.stack(starts),
-                                 **finder)
-    return {key: fixed.select(fixed.condition == index_of[key]) for key in keys}
+    fixed, slow = find_fixed_points(network, np.stack(conditions),
+                                    initial_states=np.stack(starts), **finder)
+    if not include_slow:
+        return {key: fixed.select(fixed.condition == index_of[key]) for key in keys}
+    found, out = _concat(fixed, slow), {}
+    tol_unique = finder.get("tol_unique", DEFAULT_TOL_UNIQUE)
+    for key in keys:
+        points = found.select(found.condition == index_of[key])
+        # a slow point within tol_unique of a fixed one is that point, not another
+        out[key] = points.select(np.sort(_unique(points.states, points.inputs, points.q,
+                                                 tol_unique)))
+    return out
 
 
 def period_fixed_points(model, batch, *, states=None, n_initial: int = 256,
@@ -178,13 +228,45 @@ def match_points(a: np.ndarray, b: np.ndarray, tolerance: float) -> list[tuple[i
             if distance[i, j] <= tolerance]
 
 
+def _covered(a: np.ndarray, b: np.ndarray, tolerance: float) -> float:
+    """Fraction of the points `a` with a point of `b` within `tolerance`."""
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    distance = np.linalg.norm(a[:, None] - b[None], axis=-1)
+    return float(np.mean(distance.min(axis=1) <= tolerance))
+
+
 def shared_fraction(a: FixedPoints, b: FixedPoints, tolerance: float) -> float:
-    """Dice overlap `2 * shared / (n_a + n_b)` of two sets' stable points (nan if both empty)."""
+    """How much of two sets' stable structure is shared, in [0, 1] (nan if both are empty).
+
+    The mean of the fraction of `a`'s stable points that have a stable point of
+    `b` within `tolerance` and the same from `b` to `a`: 1 when each set lies on
+    the other (whatever the number of points a slow manifold was sampled
+    with), 0 when nothing is shared.
+    """
     stable_a, stable_b = a.states[a.is_stable], b.states[b.is_stable]
-    total = len(stable_a) + len(stable_b)
-    if total == 0:
+    if len(stable_a) + len(stable_b) == 0:
         return float("nan")
-    return 2.0 * len(match_points(stable_a, stable_b, tolerance)) / total
+    return 0.5 * (_covered(stable_a, stable_b, tolerance) + _covered(stable_b, stable_a,
+                                                                      tolerance))
+
+
+def stable_components(points: FixedPoints, tolerance: float) -> np.ndarray:
+    """Labels of the stable points grouped into attractors (chains closer than `tolerance`).
+
+    Stable points found along one slow manifold (a ring of memory states) form
+    one component; isolated attractors form one each.
+
+    Returns:
+        `(n_stable,)` int component labels of `points.states[points.is_stable]`.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    stable = points.states[points.is_stable]
+    if len(stable) == 0:
+        return np.zeros(0, int)
+    near = np.linalg.norm(stable[:, None] - stable[None], axis=-1) <= tolerance
+    return connected_components(near, directed=False)[1]
 
 
 def reuse_matrix(points: Mapping[Any, FixedPoints], tolerance: float):
@@ -208,15 +290,15 @@ def reuse_matrix(points: Mapping[Any, FixedPoints], tolerance: float):
 
 @dataclasses.dataclass(frozen=True)
 class Interpolation:
-    """Stable points along a straight input path (`interpolate`).
+    """Attractors along a straight input path (`interpolate`).
 
     Attributes:
         fractions: `(steps,)` position along the path, 0 (`x_from`) to 1 (`x_to`).
         points: the `FixedPoints` found at each step.
-        n_stable: `(steps,)` number of stable points at each step.
+        n_stable: `(steps,)` number of attractors (`stable_components`) at each step.
         tracked: `(steps - 1,)` bool: every stable point of a step has a stable
-            neighbour within `tolerance` at the next step, and vice versa.
-        bifurcation: the first fraction where the number of stable points
+            point within `tolerance` at the next step, and vice versa.
+        bifurcation: the first fraction where the number of attractors
             changes, or `None`.
     """
 
@@ -228,8 +310,8 @@ class Interpolation:
 
     @property
     def continuous(self) -> bool:
-        """No change in the number of stable points and every step tracked."""
-        return self.bifurcation is None and bool(np.all(self.tracked))
+        """At least one attractor at every step and never a change in their number."""
+        return self.bifurcation is None and bool(np.all(self.n_stable > 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {"fractions": self.fractions.tolist(), "n_stable": self.n_stable.tolist(),
@@ -239,18 +321,21 @@ class Interpolation:
 
 def interpolate(model, x_from, x_to, initial_states, *, tolerance: float, n_steps: int = 11,
                 **finder) -> Interpolation:
-    """Fixed points along `x_from + f (x_to - x_from)`, `f` from 0 to 1, tracked step to step.
+    """Attractors along `x_from + f (x_to - x_from)`, `f` from 0 to 1, tracked step to step.
 
-    All steps are searched in one batched call from the same candidates.
+    Two batched searches over all steps: the first from `initial_states`, the
+    second from those plus every stable point the first found at any step, so
+    that an attractor missed at one step is searched for from its neighbours'.
 
     Args:
         model: a ctxrnn model or a `NetworkMap`.
         x_from, x_to: `(inputs,)` the two constant inputs.
         initial_states: `(n, units)` candidates (e.g. both conditions' states).
-        tolerance: the largest step-to-step move of a tracked stable point;
-            make the path fine enough (`n_steps`) for the points to move less.
+        tolerance: stable points closer than this form one attractor, and a
+            tracked point moves less than this per step (make `n_steps` fine
+            enough).
         n_steps: points on the path, both ends included. Default: `11`.
-        **finder: arguments of `find_fixed_points`.
+        **finder: arguments of `fixed_points_by_input`.
 
     Returns:
         An `Interpolation`.
@@ -263,11 +348,14 @@ def interpolate(model, x_from, x_to, initial_states, *, tolerance: float, n_step
                          "the same shape.")
     fractions = np.linspace(0.0, 1.0, n_steps)
     inputs = {i: x_from + f * (x_to - x_from) for i, f in enumerate(fractions)}
-    found = fixed_points_by_input(model, inputs, {i: initial_states for i in inputs}, **finder)
+    initial_states = np.asarray(initial_states, np.float64)
+    first = fixed_points_by_input(model, inputs, {i: initial_states for i in inputs}, **finder)
+    seen = np.concatenate([initial_states] + [p.states[p.is_stable] for p in first.values()])
+    found = fixed_points_by_input(model, inputs, {i: seen for i in inputs}, **finder)
     points = tuple(found[i] for i in range(n_steps))
     stable = [p.states[p.is_stable] for p in points]
-    n_stable = np.array([len(s) for s in stable])
-    tracked = np.array([len(match_points(a, b, tolerance)) == len(a) == len(b)
+    n_stable = np.array([len(np.unique(stable_components(p, tolerance))) for p in points])
+    tracked = np.array([_covered(a, b, tolerance) == 1.0 and _covered(b, a, tolerance) == 1.0
                         for a, b in zip(stable[:-1], stable[1:])], bool)
     changes = np.flatnonzero(np.diff(n_stable) != 0)
     bifurcation = float(fractions[changes[0] + 1]) if changes.size else None

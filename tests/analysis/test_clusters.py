@@ -58,7 +58,7 @@ def test_planted_modules_recovered_ward_and_kmeans():
     states, batch, group = planted()
     variance = clusters.period_variance(states, batch)
     for method in ("ward", "kmeans"):
-        found = clusters.cluster_units(variance, method=method)
+        found = clusters.cluster_units(variance, method=method, k_range=(2, 8))
         assert found.n_clusters == 3, found.silhouette
         assert not found.active[group == "silent"].any()
         assert found.active[group != "silent"].all()

@@ -134,3 +134,28 @@ def test_bad_lesions_fail_early():
         lesions.lesion_matrix(model, suite, [[0]], names=["a", "b"], n_per_task=2)
     with pytest.raises(ValueError, match="removed"):
         masks.outgoing_mask(3, [3])
+
+
+def test_lesion_figure_and_cli(tmp_path, capsys):
+    import json
+
+    from ctxrnn import cli, zoo
+    from ctxrnn.analysis import motif_figures
+    from ctxrnn.analysis.figures import figure_to_png
+
+    model, suite = two_modules()
+    result = lesions.lesion_matrix(model, suite, [[0, 1, 2], [3, 4, 5]], n_per_task=4)
+    assert figure_to_png(motif_figures.lesion_figure(result), dpi=40)[:4] == b"\x89PNG"
+    assert result.to_dict()["change"] == [[-1.0, 0.0], [0.0, -1.0]]
+    small = tasks.TaskSuite(["and", "or"], dt=10.0)
+    zoo.save(context_multitask(small, units=10, seed=1), tmp_path / "small.keras", suite=small,
+             accuracy={"and": 0.5, "or": 0.5})
+    out = tmp_path / "motifs"
+    assert cli.main(["analyze", str(tmp_path / "small.keras"), "--out", str(out),
+                     "--lesions"]) == 0
+    summary = json.loads((out / "motifs.json").read_text())
+    n = summary["clusters"]["ward"]["n_clusters"]
+    assert len(summary["lesions"]["change"]) == n == len(summary["lesions_other"]["change"])
+    assert summary["lesions"]["tasks"] == summary["tasks"] == ["and", "or"]
+    assert (out / "figures" / "motifs_atlas_ward.png").is_file()
+    assert "Ward clusters" in capsys.readouterr().out

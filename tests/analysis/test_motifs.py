@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ctxrnn.analysis import motifs
-from ctxrnn.analysis.dynamics import NetworkMap
+from ctxrnn.analysis.dynamics import FixedPoints, NetworkMap
 from ctxrnn.tasks.base import TrialBatch
 
 H_STAR = 0.957504
@@ -41,7 +41,8 @@ def test_planted_fixed_points_matched_across_inputs():
     assert keys == list(inputs)
     np.testing.assert_allclose(np.diag(reuse), 1.0)
     assert reuse[0, 1] == 1.0  # the same four attractors
-    np.testing.assert_allclose(reuse[0, 2], 2 * 2 / (4 + 2))  # two of them survive
+    # both of task3's attractors are two of task1's four: (2/2 + 2/4) / 2
+    np.testing.assert_allclose(reuse[0, 2], 0.75)
     np.testing.assert_allclose(reuse, reuse.T)
     # a tolerance below the attractors' displacement shares nothing
     assert motifs.shared_fraction(points["task1:delay"], points["task3:delay"], 1e-3) == 0.0
@@ -50,14 +51,36 @@ def test_planted_fixed_points_matched_across_inputs():
 def test_interpolation_finds_the_bifurcation_only_where_there_is_one():
     network = bistable()
     start = grid_states()
-    kept = motifs.interpolate(network, [0.0], [0.2], start, tolerance=0.05, n_steps=5)
-    assert kept.continuous and kept.bifurcation is None
+    kept = motifs.interpolate(network, [0.0], [0.2], start, tolerance=0.05, n_steps=5,
+                              max_iters=1000)
+    assert kept.continuous and kept.bifurcation is None and kept.tracked.all()
     np.testing.assert_array_equal(kept.n_stable, 4)
-    lost = motifs.interpolate(network, [0.0], [1.0], start, tolerance=0.05, n_steps=11)
+    lost = motifs.interpolate(network, [0.0], [1.0], start, tolerance=0.05, n_steps=11,
+                              max_iters=1000)
     assert not lost.continuous
     # the saddle-node of h = tanh(2h + b) is at b = 0.533: first seen at fraction 0.6
     assert lost.bifurcation == pytest.approx(0.6)
     assert lost.n_stable[0] == 4 and lost.n_stable[-1] == 2
+
+
+def _stable_set(states):
+    n, units = states.shape
+    return FixedPoints(states, np.zeros((n, 1)), np.zeros(n, int), np.zeros(n), np.zeros(n, int),
+                       np.zeros((n, units), complex), None, np.zeros(n, int),
+                       np.full(n, "stable"), np.zeros(n, bool))
+
+
+def test_slow_manifold_is_one_attractor_and_sampling_density_does_not_matter():
+    u = np.array([1.0, 2.0, 0.5]) / np.linalg.norm([1.0, 2.0, 0.5])
+    dense = np.linspace(-1, 1, 15)[:, None] * u  # a line of slow points, 0.14 apart
+    ring = _stable_set(np.concatenate([dense, [[5.0, 5.0, 5.0]]]))
+    labels = motifs.stable_components(ring, tolerance=0.2)
+    assert len(np.unique(labels)) == 2 and len(np.unique(labels[:15])) == 1
+    sparse = _stable_set(np.linspace(-1, 1, 5)[:, None] * u)
+    # every sparse point lies on the dense line and every dense point near a sparse one
+    assert motifs.shared_fraction(_stable_set(dense), sparse, tolerance=0.3) == 1.0
+    assert motifs.shared_fraction(ring, sparse, tolerance=0.3) == pytest.approx(0.5 * (15 / 16
+                                                                                       + 1))
 
 
 def test_period_inputs_and_matching_helpers():
@@ -73,7 +96,7 @@ def test_period_inputs_and_matching_helpers():
     assert list(found) == [("a", "stim"), ("a", "delay"), ("b", "stim")]
     np.testing.assert_array_equal(found[("a", "stim")], [1.0, 0.0])
     pairs = motifs.match_points(np.array([[0.0, 0], [1, 1]]), np.array([[1.05, 1], [5, 5]]), 0.1)
-    assert pairs == [(1, 0, pytest.approx(0.05))]
+    assert pairs == [(1, 0, pytest.approx(0.05))]  # not the closest-total assignment (0-0, 1-1)
     assert motifs.state_scale(np.array([[[1.0, 0.0], [-1.0, 0.0]]])) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="tolerance"):
         motifs.match_points(np.zeros((1, 2)), np.zeros((1, 2)), 0.0)
