@@ -92,6 +92,38 @@ def random_rotation(units: int, seed: int | np.random.SeedSequence = 0) -> np.nd
     return ortho_group.rvs(int(units), random_state=np.random.default_rng(seed))
 
 
+def task_periods(batch, skip: Sequence[str] = SKIP_PERIODS):
+    """Yields `(task, period, rows)` for every task of `batch` and every period its trials have.
+
+    Args:
+        batch: a multitask `TrialBatch` (`epochs` bounds are -1 for trials
+            without the period).
+        skip: substrings of period names to leave out.
+
+    Yields:
+        The task name, the period name and the int indices of that task's
+        trials with a non-empty period, in task then `batch.epochs` order.
+    """
+    task_ids = np.asarray(batch.task_ids)
+    for k, task in enumerate(batch.task_names):
+        for period, bounds in batch.epochs.items():
+            if any(word in period for word in skip):
+                continue
+            rows = np.flatnonzero((task_ids == k) & (bounds[:, 0] >= 0)
+                                  & (bounds[:, 1] > bounds[:, 0]))
+            if rows.size:
+                yield task, period, rows
+
+
+def period_steps(batch, period: str, rows) -> np.ndarray:
+    """`(trials, time)` bool: the steps of `period` in the trials `rows` of `batch`."""
+    bounds = batch.epochs[period]
+    steps = np.arange(batch.n_steps)[None]
+    chosen = np.zeros(len(bounds), bool)
+    chosen[np.asarray(rows, int)] = True
+    return chosen[:, None] & (steps >= bounds[:, :1]) & (steps < bounds[:, 1:])
+
+
 def period_variance(states, batch, *, skip: Sequence[str] = SKIP_PERIODS,
                     rotation=None) -> TaskVariance:
     """Task variance of `(trials, time, units)` states of a multitask batch.
@@ -125,23 +157,16 @@ def period_variance(states, batch, *, skip: Sequence[str] = SKIP_PERIODS,
                              f"received {rotation.shape}.")
         states = states @ rotation
     columns, values = [], []
-    task_ids = np.asarray(batch.task_ids)
-    for k, task in enumerate(batch.task_names):
-        for period, bounds in batch.epochs.items():
-            if any(word in period for word in skip):
-                continue
-            rows = np.flatnonzero((task_ids == k) & (bounds[:, 0] >= 0)
-                                  & (bounds[:, 1] > bounds[:, 0]))
-            if rows.size == 0:
-                continue
-            if rows.size < 2:
-                raise ValueError(f"Task {task!r} has {rows.size} trial with period {period!r}; "
-                                 "the variance across trials needs at least 2.")
-            length = int(np.min(bounds[rows, 1] - bounds[rows, 0]))
-            index = bounds[rows, :1] + np.arange(length)[None]
-            window = states[rows[:, None], index]  # (trials, length, units)
-            columns.append((task, period))
-            values.append(window.var(axis=0).mean(axis=0))
+    for task, period, rows in task_periods(batch, skip):
+        if rows.size < 2:
+            raise ValueError(f"Task {task!r} has {rows.size} trial with period {period!r}; "
+                             "the variance across trials needs at least 2.")
+        bounds = batch.epochs[period]
+        length = int(np.min(bounds[rows, 1] - bounds[rows, 0]))
+        index = bounds[rows, :1] + np.arange(length)[None]
+        window = states[rows[:, None], index]  # (trials, length, units)
+        columns.append((task, period))
+        values.append(window.var(axis=0).mean(axis=0))
     if not columns:
         raise ValueError(f"The batch has no period outside {tuple(skip)}; its epochs are "
                          f"{list(batch.epochs)}.")

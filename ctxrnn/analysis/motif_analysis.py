@@ -48,7 +48,6 @@ def _rule_interpolations(model, suite, grid, states, pairs, tolerance, *, n_init
 
     inputs = motifs.period_inputs(grid)
     rule = suite.context_channels
-    time_index = np.arange(grid.n_steps)[None]
     paths = {}
     for k, (a, b) in enumerate(pairs):
         for task in (a, b):
@@ -62,9 +61,9 @@ def _rule_interpolations(model, suite, grid, states, pairs, tolerance, *, n_init
         x_from = inputs[(a, period)]
         x_to = x_from.copy()
         x_to[rule] = inputs[(b, period)][rule]
-        bounds = grid.epochs[period]
-        chosen = np.isin(grid.task_ids, [grid.task_names.index(a), grid.task_names.index(b)])
-        mask = chosen[:, None] & (time_index >= bounds[:, :1]) & (time_index < bounds[:, 1:])
+        rows = np.flatnonzero(np.isin(grid.task_ids, [grid.task_names.index(a),
+                                                      grid.task_names.index(b)]))
+        mask = clusters_lib.period_steps(grid, period, rows)
         start = sample_states(states, n_initial, noise=motifs.NOISE_SCALE, mask=mask,
                               seed=seeding.derive(seed, "evaluation", INTERPOLATION_KEY, k))
         paths[f"{a}->{b}:{period}"] = motifs.interpolate(

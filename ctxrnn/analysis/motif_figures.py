@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -52,7 +53,8 @@ def atlas_figure(clusters, *, title: str = "Normalised task variance") -> Figure
                             interpolation="nearest", extent=(0, n_cols, n_units, 0))
         heat.set_xticks(np.arange(n_cols) + 0.5, columns, rotation=90, fontsize=6)
         heat.set_yticks([])
-        heat.set_ylabel(f"{n_units} active units")
+        heat.grid(False)
+        heat.set_title(f"{n_units} active units", fontsize=8)
         strip = figure.add_subplot(grid[1, 1], sharey=heat)
         colors = matplotlib.colormaps["tab20"]
         strip.imshow(labels[:, None] % 20, aspect="auto", cmap=colors, vmin=0, vmax=19,
@@ -98,6 +100,7 @@ def _matrix(axes, values, rows: Sequence[str], cols: Sequence[str], *, cmap, vmi
             fmt: str):
     image = axes.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
                         interpolation="nearest")
+    axes.grid(False)
     axes.set_xticks(range(len(cols)), cols, rotation=90, fontsize=7)
     axes.set_yticks(range(len(rows)), rows, fontsize=7)
     if values.size <= 400:
@@ -138,7 +141,7 @@ def reuse_figure(keys: Sequence, matrix) -> Figure:
 
 
 def interpolation_figure(paths: Mapping[str, object]) -> Figure:
-    """Number of stable points along each input interpolation (`motifs.Interpolation`)."""
+    """Number of attractors along each input interpolation (`motifs.Interpolation`)."""
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(4.8, 3.2), layout="constrained")
         axes = figure.add_subplot()
@@ -146,7 +149,8 @@ def interpolation_figure(paths: Mapping[str, object]) -> Figure:
             axes.plot(path.fractions, path.n_stable, marker="o", ms=3, drawstyle="steps-mid",
                       label=f"{label}{'' if path.continuous else ' (bifurcation)'}")
         axes.set_xlabel("fraction of the way from the first input to the second")
-        axes.set_ylabel("stable fixed points")
-        axes.legend(frameon=False, fontsize=7)
-        axes.set_title("Stable points along input interpolations")
+        axes.set_ylabel("attractors (stable components)")
+        axes.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        axes.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+        axes.set_title("Attractors along input interpolations")
     return figure

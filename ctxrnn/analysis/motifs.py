@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ctxrnn.analysis.clusters import SKIP_PERIODS
+from ctxrnn.analysis.clusters import SKIP_PERIODS, period_steps, task_periods
 from ctxrnn.analysis.dynamics import (
     FixedPoints,
     _unique,
@@ -72,19 +72,13 @@ def period_inputs(batch, *, skip: Sequence[str] = SKIP_PERIODS,
         `{(task, period): (inputs,) array}`, in task then period order.
     """
     out = {}
-    task_ids = np.asarray(batch.task_ids)
-    for k, task in enumerate(batch.task_names):
-        for period, bounds in batch.epochs.items():
-            if any(word in period for word in skip):
-                continue
-            candidates = np.flatnonzero((task_ids == k) & (bounds[:, 0] >= 0)
-                                        & (bounds[:, 1] > bounds[:, 0]))
-            if rows is not None and task in rows:
-                candidates = candidates[candidates == rows[task]]
-            if candidates.size:
-                trial = candidates[0]
-                out[(task, period)] = np.asarray(batch.inputs[trial, bounds[trial, 0]],
-                                                 np.float64)
+    for task, period, candidates in task_periods(batch, skip):
+        if rows is not None and task in rows:
+            candidates = candidates[candidates == rows[task]]
+        if candidates.size:
+            trial = candidates[0]
+            out[(task, period)] = np.asarray(batch.inputs[trial, batch.epochs[period][trial, 0]],
+                                             np.float64)
     return out
 
 
@@ -192,15 +186,12 @@ def period_fixed_points(model, batch, *, states=None, n_initial: int = 256,
     states = hidden_states(model, batch.inputs) if states is None else np.asarray(states)
     inputs = period_inputs(batch, skip=skip)
     seeds = dict(zip(inputs, np.random.SeedSequence(seed).spawn(len(inputs))))
-    task_ids = np.asarray(batch.task_ids)
-    steps = np.arange(batch.n_steps)[None]
     initial = {}
-    for (task, period), _ in inputs.items():
-        bounds = batch.epochs[period]
-        mask = ((task_ids == batch.task_names.index(task))[:, None]
-                & (steps >= bounds[:, :1]) & (steps < bounds[:, 1:]))
-        initial[(task, period)] = sample_states(states, n_initial, noise=noise, mask=mask,
-                                                seed=seeds[(task, period)])
+    for task, period, rows in task_periods(batch, skip):
+        if (task, period) in inputs:
+            initial[(task, period)] = sample_states(
+                states, n_initial, noise=noise, mask=period_steps(batch, period, rows),
+                seed=seeds[(task, period)])
     return fixed_points_by_input(model, inputs, initial, **finder)
 
 
