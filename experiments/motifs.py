@@ -37,9 +37,9 @@ def main(argv=None) -> int:
     parser.add_argument("--n-per-task", type=int, default=64,
                         help="noise-free trials per task for variance and fixed points")
     parser.add_argument("--lesion-trials", type=int, default=200, help="trials per task")
-    parser.add_argument("--n-initial", type=int, default=128,
+    parser.add_argument("--n-initial", type=int, default=64,
                         help="fixed-point candidates per task period")
-    parser.add_argument("--max-iters", type=int, default=2000)
+    parser.add_argument("--max-iters", type=int, default=1000)
     parser.add_argument("--pairs", nargs="*", default=None, metavar="A:B",
                         help="task pairs for rule interpolations (default: 3 pairs of "
                              "consecutive tasks)")

@@ -72,8 +72,8 @@ def _rule_interpolations(model, suite, grid, states, pairs, tolerance, *, n_init
 
 
 def analyze(model, suite, out_dir, *, lesions: bool = True, fixed_points: bool = True,
-            n_per_task: int = 64, lesion_trials: int = 200, n_initial: int = 128,
-            max_iters: int = 2000, pairs: Sequence[tuple[str, str]] | None = None,
+            n_per_task: int = 64, lesion_trials: int = 200, n_initial: int = 64,
+            max_iters: int = 1000, pairs: Sequence[tuple[str, str]] | None = None,
             interpolation_steps: int = 11, seed: int = 0) -> dict[str, Any]:
     """Clusters, cluster lesions and shared fixed points of a multitask network.
 
