@@ -49,6 +49,8 @@ def _rule_interpolations(model, suite, grid, states, pairs, tolerance, *, n_init
     inputs = motifs.period_inputs(grid)
     rule = suite.context_channels
     paths = {}
+    if not rule:  # a suite without context channels has no rule input to move
+        return paths
     for k, (a, b) in enumerate(pairs):
         for task in (a, b):
             if task not in suite.task_names:

@@ -106,3 +106,20 @@ def test_fixed_k_and_bad_arguments():
         clusters.period_variance(states[:, :10], batch)
     with pytest.raises(ValueError, match="n_clusters"):
         clusters.cluster_units(variance, n_clusters=40)
+
+
+def test_noise_free_suite_keeps_the_trials_without_input_noise():
+    from ctxrnn import tasks
+
+    suite = tasks.TaskSuite([tasks.make("delay_pro", dt=10.0), tasks.make("mem_dm1", dt=10.0)],
+                            seed=4)
+    quiet = clusters.noise_free_suite(suite)
+    assert quiet.input_names == suite.input_names and quiet.task_names == suite.task_names
+    assert all(task.input_noise == 0.0 for task in quiet.tasks)
+    batch = quiet.validation_data(4, seed=0)
+    fixation = batch.inputs[:, :, suite.input_names.index("fixation")]
+    bounds = batch.epochs["fixation"][0]
+    np.testing.assert_array_equal(fixation[:, bounds[0]:bounds[1]], 1.0)
+    noisy = suite.validation_data(4, seed=0)
+    assert not np.array_equal(noisy.inputs, batch.inputs)
+    np.testing.assert_allclose(noisy.inputs, batch.inputs, atol=0.2)
