@@ -5,7 +5,7 @@ with one-hot rule inputs, one leaky softplus CTRNN in Driscoll's setting where
 it is cheap to follow (alpha = dt / tau = 0.2, softplus, recurrent noise 0.05
 scaled by sqrt(2 / alpha)), trained with Adam for a fixed number of steps. It
 is a stand-in for the 15-rule network, not a reproduction of it. Saves
-`<out>/motifs_demo.keras` plus its card (`ctxrnn.zoo.save`), so that
+`<out>/<name>.keras` plus its card (`ctxrnn.zoo.save`), so that
 
     python experiments/motifs.py <out>/motifs_demo.keras --out <dir>
 
@@ -32,6 +32,8 @@ RECURRENT_NOISE = 0.05  # Driscoll et al. (sigma_rec)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="directory of the saved model and card")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), help="MoLaP task names")
+    parser.add_argument("--name", default="motifs_demo", help="stem of the saved model")
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    suite = tasks.TaskSuite([tasks.make(name, dt=DT) for name in TASKS],
+    suite = tasks.TaskSuite([tasks.make(name, dt=DT) for name in args.tasks],
                             seed=seeding.derive(args.seed, "trials"))
     model = context_multitask(suite, args.units, tau=TAU, activation="softplus",
                               recurrent_noise=RECURRENT_NOISE, seed=args.seed)
@@ -55,9 +57,10 @@ def main(argv=None) -> int:
     training = {**vars(args), "tau": TAU, "dt": DT, "activation": "softplus",
                 "recurrent_noise": RECURRENT_NOISE, "steps": args.epochs * args.steps_per_epoch,
                 "seconds": round(seconds, 1)}
-    zoo.save(model, out / "motifs_demo.keras", suite=suite, accuracy=accuracy,
-             description="Six MoLaP tasks, one-hot rule inputs, 64 leaky softplus units "
-                         "(alpha 0.2): the demonstration network of experiments/motifs.py.",
+    zoo.save(model, out / f"{args.name}.keras", suite=suite, accuracy=accuracy,
+             description=f"{len(args.tasks)} MoLaP tasks, one-hot rule inputs, {args.units} "
+                         "leaky softplus units (alpha 0.2): a demonstration network of "
+                         "experiments/motifs.py.",
              training=training, evaluation={"n_per_task": 200, "seed": 12345})
     print(f"trained {training['steps']} steps in {seconds:.0f} s; accuracy {accuracy}")
     return 0
