@@ -134,6 +134,31 @@ def intra_module_mask(sizes: Sequence[int], module: int) -> np.ndarray:
     return (in_module[:, None] & in_module[None, :]).astype(np.float32)
 
 
+def outgoing_mask(units: int, removed) -> np.ndarray:
+    """Connectivity mask without the outgoing connections of the `removed` units.
+
+    Row `i` of a recurrent kernel holds unit `i`'s outgoing connections, so the
+    rows of `removed` are 0 and everything else is 1: a unit lesion (Yang et
+    al. 2019, Driscoll et al. 2024) whose units still receive input and evolve
+    but influence no other unit. Multiply it with the layer's current mask.
+
+    Args:
+        units: N.
+        removed: indices of the lesioned units (ints in `[0, N)`).
+
+    Returns:
+        float32 array of shape `(units, units)`.
+    """
+    removed = np.asarray(removed)
+    if removed.size and (not np.issubdtype(removed.dtype, np.integer) or removed.min() < 0
+                         or removed.max() >= units):
+        raise ValueError(f"Argument `removed` must hold unit indices in [0, {units}); received "
+                         f"{removed.ravel()[:5].tolist()}{' ...' if removed.size > 5 else ''}.")
+    mask = np.ones((units, units), np.float32)
+    mask[removed.astype(int).ravel()] = 0.0
+    return mask
+
+
 def random_mask(shape: Sequence[int], density: float, seed: int) -> np.ndarray:
     """Random sparse mask: each entry is 1 with probability `density`."""
     if not 0.0 <= density <= 1.0:

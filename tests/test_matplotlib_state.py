@@ -45,6 +45,18 @@ SCRIPT = textwrap.dedent('''
         figures.accuracy_table({"per_task_accuracy": {"AND": 0.9}, "accuracy": 0.9}),
         plotting.plot_trial(batch, batch.targets, suite=task),
     ]
+    from ctxrnn.analysis import clusters, lesions, motif_figures, motifs
+    variance = clusters.TaskVariance(rng.uniform(0.1, 1, (9, 4)),
+                                     tuple((f"t{i}", "stim") for i in range(4)))
+    found = clusters.cluster_units(variance, k_range=(2, 5))
+    damage = lesions.LesionResult(("t0", "t1"), ("cluster 0",), (3,), np.ones(2),
+                                  np.array([[0.5, 1.0]]), False)
+    path = motifs.Interpolation(np.linspace(0, 1, 3), (), np.array([2, 2, 1]),
+                                np.array([True, False]), 1.0)
+    drawn += [motif_figures.atlas_figure(found), motif_figures.silhouette_figure({"a": found}),
+              motif_figures.lesion_figure(damage),
+              motif_figures.reuse_figure([("t0", "stim"), ("t1", "stim")], np.eye(2)),
+              motif_figures.interpolation_figure({"t0->t1": path})]
     for figure in drawn:
         figures.figure_to_png(figure, dpi=40)
     out = tempfile.mkdtemp()

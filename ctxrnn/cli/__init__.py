@@ -5,6 +5,7 @@
     ctxrnn report runs/demo                 # (re)write report.html of a run
     ctxrnn prune runs/demo                  # (re)compute the damage curves of a run
     ctxrnn analyze runs/demo                # fixed points, regimes per context, trajectories
+    ctxrnn analyze runs/demo --lesions      # task-variance clusters and cluster lesions
     ctxrnn tasks [NAME --plot FILE]         # list tasks / draw trials
     ctxrnn molap --out runs/molap           # MoLaP pipeline
     ctxrnn models [NAME]                    # shipped models and their cards

@@ -3,6 +3,8 @@
     ctxrnn analyze runs/demo                     # writes runs/demo/dynamics.json, figures, report
     ctxrnn analyze jarne_context5 --out runs/j5  # a shipped model
     ctxrnn analyze runs/lowrank --populations    # populations.json: mixtures, resampling
+    ctxrnn analyze runs/demo --clusters          # task variance and unit clusters: motifs.json
+    ctxrnn analyze runs/demo --lesions           # clusters plus the cluster x task lesion matrix
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ def _analyze(args) -> int:
     model, suite = dynamics.load_target(args.target)
     if args.populations:
         return _populations(args, model, suite, out, is_run)
+    if args.clusters or args.lesions:
+        from ctxrnn.analysis import motif_analysis
+
+        summary = motif_analysis.analyze(model, suite, out, lesions=args.lesions,
+                                         fixed_points=False, seed=args.seed)
+        print("\n".join(motif_analysis.summary_lines(summary)))
+        print(f"motifs: {out / motif_analysis.MOTIFS_FILE}")
+        return 0
     summary = dynamics.analyze(model, suite, out, progress=not args.quiet,
                                n_initial=args.n_initial, seed=args.seed)
     for name, context in summary["contexts"].items():
@@ -84,6 +94,12 @@ def add_parser(subparsers):
                                       "run directory, whose report gains a dynamics section)")
     parser.add_argument("--n-initial", type=int, default=256,
                         help="initial states of the fixed-point search per context")
+    parser.add_argument("--clusters", action="store_true",
+                        help="instead of the dynamics: task variance per task period, unit "
+                             "clusters (Ward, k-means) and the rotation control (motifs.json)")
+    parser.add_argument("--lesions", action="store_true",
+                        help="--clusters plus the cluster x task lesion matrix and the "
+                             "'all but the cluster' lesion")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--populations", action="store_true",
                         help="population analysis instead (Dubreuil et al. 2022): Gaussian "
