@@ -262,21 +262,16 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
         for task, result in zip(chosen, nets):
             accuracy.update(evaluate(result.model, [task], result.layout))
             models[f"separate_{result.layout.names[0]}"] = result.model
-    elif config.dni_method == "projected":
-        dni = baselines.train_dni(tasks, config.tasks, units=config.dni_units,
-                                  gain=config.dni_gain, config=config.dni, seed=seed,
-                                  progress=say)
+    else:  # dni: projected continual learning, or the joint DNI-style network
+        train = baselines.train_dni if config.dni_method == "projected" else baselines.train_dni_style
+        dni = train(tasks, config.tasks, units=config.dni_units, gain=config.dni_gain,
+                    config=config.dni, seed=seed, progress=say)
         models = {"dni": dni.model}
         accuracy = evaluate(dni.model, tasks, dni.layout)
-        # task j's loss after training task i (j <= i); null above the diagonal
-        extra["dni_task_losses"] = [[None if np.isnan(x) else float(x) for x in row]
-                                    for row in dni.task_losses]
-    else:  # joint DNI-style
-        dni = baselines.train_dni_style(tasks, config.tasks, units=config.dni_units,
-                                        gain=config.dni_gain, config=config.dni, seed=seed,
-                                        progress=say)
-        models = {"dni": dni.model}
-        accuracy = evaluate(dni.model, tasks, dni.layout)
+        if dni.task_losses is not None:
+            # task j's loss after training task i (j <= i); null above the diagonal
+            extra["dni_task_losses"] = [[None if np.isnan(x) else float(x) for x in row]
+                                        for row in dni.task_losses]
     seconds[approach] = time.perf_counter() - start
     return {"accuracy": {approach: accuracy}, "seconds": seconds, "models": models,
             "extra": extra}
