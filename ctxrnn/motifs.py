@@ -36,12 +36,12 @@ from ctxrnn.callbacks import TaskAccuracy
 from ctxrnn.models import compile_model, context_multitask
 from ctxrnn.tasks import TaskSuite, make
 from ctxrnn.tasks.yang import YANG_DT, YANG_RULES, fast_timing
+from ctxrnn.transfer import DEFAULT_CRITERION
 
 DRISCOLL_UNITS = 256
 DRISCOLL_TAU = 100.0  # ms; alpha = 0.2 at dt = 20 ms
-DRISCOLL_RECURRENT_NOISE = 0.05
+DRISCOLL_RECURRENT_NOISE = 0.05  # sigma_rec of Driscoll's hp (not the knee tolerance)
 DRISCOLL_DIAGONAL = 0.6  # W_rec = 0.6 I for softplus ("diag" init)
-DEFAULT_CRITERION = 0.9
 DEFAULT_LEARNING_RATE = 1e-3  # Yang's Adam step; Driscoll's nets used 10**-3.5
 
 
