@@ -23,7 +23,7 @@ from ctxrnn.initializers import (
     resolve_kernel_initializer,
     resolve_recurrent_initializer,
 )
-from ctxrnn.noise import SAMPLERS, stacked_standard_normal, standard_normal
+from ctxrnn.noise import SAMPLERS, add_noise, add_stacked_noise
 
 MASK_NAMES = (
     "recurrent_connectivity",
@@ -664,15 +664,16 @@ class CTRNNCell(keras.layers.Layer):
                       else ops.mean(self.alpha, axis=-1, keepdims=True))
         return self.input_noise * ops.sqrt(2.0 / mean_alpha)
 
-    def draw_noise(self, shape, dtype):
+    def add_noise(self, values, std):
+        """`values` plus `std` times fresh standard normals from this cell's seed stream."""
         seed = ops.cast(self.seed_generator.next(), "int32")
-        return standard_normal(shape, seed, dtype=dtype, sampler=self.noise_sampler)
+        return add_noise(values, std, seed, sampler=self.noise_sampler)
 
-    def draw_stacked_noise(self, shape, dtype):
-        """`(T, K, ...)` normals: network k's `shape` draw from its own generator, as an
-        unstacked cell of its seed would draw it."""
+    def add_stacked_noise(self, values, std):
+        """`(T, K, ...)` `values` plus noise: network k's slice gets the draw of its own
+        generator, as an unstacked cell of its seed would add it."""
         seeds = [ops.cast(generator.next(), "int32") for generator in self.seed_generators]
-        return stacked_standard_normal(shape, seeds, 1, dtype=dtype, sampler=self.noise_sampler)
+        return add_stacked_noise(values, std, seeds, 1, sampler=self.noise_sampler)
 
     def get_initial_state(self, batch_size=None):
         shape = (*self._lead, batch_size, self.units)
@@ -692,12 +693,12 @@ class CTRNNCell(keras.layers.Layer):
         x = inputs
         noisy = self.noise_active(training)
         if noisy and self.input_noise > 0:
-            x = x + self.input_noise_std() * self.draw_noise(ops.shape(x), x.dtype)
+            x = self.add_noise(x, self.input_noise_std())
         z = ops.matmul(x, self.effective_kernel) + ops.matmul(h, self.effective_recurrent_kernel)
         if self.bias is not None:
             z = z + self.bias
         if noisy and self.recurrent_noise > 0:
-            z = z + self.noise_std(self.recurrent_noise) * self.draw_noise(ops.shape(z), z.dtype)
+            z = self.add_noise(z, self.noise_std(self.recurrent_noise))
         r = self.activation(z)
         h_new = h + self.alpha * (r - h) if self.leaky else r
         return h_new, ([h_new] if isinstance(states, (list, tuple)) else h_new)

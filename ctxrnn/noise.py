@@ -3,9 +3,13 @@
 Drawing `(time, batch, units)` standard normals with TensorFlow's Philox +
 Box-Muller kernel costs more than the rest of a small network's training step
 on a CPU (see `shared/PERFORMANCE.md`). The default `"table"` sampler draws one
-32-bit random word per *pair* of normals and maps each 16-bit half through a
+32-bit random word per *pair* of normals (Threefry-2x32, counter-based, inside
+XLA: on the CPU XLA's Threefry is about 3x faster than TensorFlow's Philox
+kernel, XLA's Philox about 80x slower) and maps each 16-bit half through a
 table of the 65 536 equiprobable quantiles of N(0, 1) (inverse-transform
-sampling at 16-bit resolution), fused in one XLA kernel. Its samples:
+sampling at 16-bit resolution). `add_noise` fuses the draw, the scaling and
+the addition into one XLA kernel, so noisy inputs cost one pass over memory.
+Its samples:
 
 - have mean 0 and variance exactly 1 (the table is rescaled to unit variance);
 - are within 1/131 072 of N(0, 1) in Kolmogorov-Smirnov distance;
@@ -36,12 +40,74 @@ def quantile_table() -> np.ndarray:
     return (table / np.sqrt(np.mean(table**2))).astype(np.float32)
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _words_to_normals(words, table):
+def _table_normals(shape, seed, table):
+    """Inside XLA: normals of the dynamic-but-compile-time-known `shape`, from `seed`."""
+    last = shape[-1]
+    pairs_shape = tf.concat([shape[:-1], [(last + 1) // 2]], axis=0)
+    words = tf.random.stateless_uniform(pairs_shape, seed, minval=None, maxval=None,
+                                        dtype=tf.uint32, alg="threefry")
     high = tf.bitwise.right_shift(words, _TABLE_BITS)
     low = tf.bitwise.bitwise_and(words, _HALF_MASK)
     index = tf.cast(tf.concat([high, low], axis=-1), tf.int32)
-    return tf.gather(table, index)
+    return tf.gather(table, index)[..., :last]
+
+
+def _stacked_table_normals(shape, seeds, table, axis):
+    # One draw per network (seeds is (K, 2), K static) with its own seed, stacked on
+    # `axis`, so network k's noise is what an unstacked layer of its seed adds.
+    per_network = tf.unstack(shape)
+    del per_network[axis]
+    return tf.stack([_table_normals(tf.stack(per_network), seeds[k], table)
+                     for k in range(seeds.shape[0])], axis)
+
+
+def _normals(shape, seed, table, axis):
+    if axis is None:
+        return _table_normals(shape, seed, table)
+    return _stacked_table_normals(shape, seed, table, axis)
+
+
+def _add_normals(values, scale, seed, table, axis):
+    normals = _normals(tf.shape(values), seed, table, axis)
+    return values + tf.cast(scale, values.dtype) * tf.cast(normals, values.dtype)
+
+
+# Stacked draws need the number of networks (seeds' first dimension) static, so they
+# are traced per shape; single draws trace once for any shape.
+_XLA = {
+    "normals": tf.function(_normals, jit_compile=True, reduce_retracing=True),
+    "add": tf.function(_add_normals, jit_compile=True, reduce_retracing=True),
+    "stacked normals": tf.function(_normals, jit_compile=True),
+    "stacked add": tf.function(_add_normals, jit_compile=True),
+}
+
+
+def _sum_to_shape(x, shape):
+    """Sums the broadcast `x` back to the (static) `shape` it was broadcast from."""
+    lead = x.shape.rank - len(shape)
+    axes = list(range(lead)) + [lead + i for i, size in enumerate(shape) if size == 1]
+    return tf.reshape(tf.reduce_sum(x, axis=axes), shape)
+
+
+def _add_table_noise(values, scale, seed, axis=None):
+    """`values + scale * normals`, drawn and added in one XLA kernel. The gradient is
+    written by hand: identity for `values`; for `scale` (a trainable time constant)
+    the normals are drawn again from the same seed, so the forward kernel need not
+    write them out (differentiating the XLA kernel itself made a step 3x slower)."""
+    table = tf.constant(quantile_table())
+    prefix = "" if axis is None else "stacked "
+
+    @tf.custom_gradient
+    def add(values, scale, seed):
+        def grad(upstream):
+            normals = tf.cast(_XLA[prefix + "normals"](tf.shape(values), seed, table, axis),
+                              upstream.dtype)
+            scale_grad = _sum_to_shape(upstream * normals, scale.shape)
+            return upstream, tf.cast(scale_grad, scale.dtype), None
+
+        return _XLA[prefix + "add"](values, scale, seed, table, axis), grad
+
+    return add(values, scale, tf.identity(seed))
 
 
 def _check_sampler(sampler):
@@ -49,27 +115,71 @@ def _check_sampler(sampler):
         raise ValueError(f"Argument `sampler` must be one of {SAMPLERS}; received {sampler!r}.")
 
 
-def _words(shape, seed):
-    """Uniform 32-bit words, one per pair of normals of `shape`."""
-    shape = tf.convert_to_tensor(shape, dtype=tf.int32)
-    pairs_shape = tf.concat([shape[:-1], [(shape[-1] + 1) // 2]], axis=0)
-    return tf.random.stateless_uniform(
-        pairs_shape, tf.cast(seed, tf.int32), minval=None, maxval=None, dtype=tf.uint32)
+def _seed(seed):
+    return tf.cast(seed, tf.int32)
+
+
+def add_noise(values, scale, seed, sampler: str = "table"):
+    """`values + scale * standard_normal(shape(values), seed)`, as one fused kernel.
+
+    Args:
+        values: float tensor the noise is added to.
+        scale: scalar (or tensor broadcasting against `values`): the noise's std.
+        seed: int32 tensor of shape `(2,)`, a stateless seed.
+        sampler: `"table"` (fast, 16-bit inverse transform) or `"exact"`.
+
+    Returns:
+        A tensor of the shape and dtype of `values`.
+
+    Example:
+
+    >>> noisy = add_noise(tf.zeros((2, 3)), 0.1, tf.constant([1, 2]))
+    """
+    _check_sampler(sampler)
+    values = tf.convert_to_tensor(values)
+    if sampler == "exact":
+        return values + tf.cast(scale, values.dtype) * tf.random.stateless_normal(
+            tf.shape(values), _seed(seed), dtype=values.dtype)
+    return _add_table_noise(values, tf.cast(scale, tf.float32), _seed(seed))
+
+
+def add_stacked_noise(values, scale, seeds, axis: int, sampler: str = "table"):
+    """`add_noise` for K stacked networks: network k (index `k` of `axis`) gets the
+    noise `add_noise` would draw from `seeds[k]` for its slice, bit for bit.
+
+    Args:
+        values: float tensor with the network axis at `axis`.
+        scale: tensor broadcasting against `values` (per-network stds on `axis`).
+        seeds: K int32 seeds of shape `(2,)` (a list, or a `(K, 2)` tensor).
+        axis: the network axis of `values` (non-negative).
+        sampler: `"table"` or `"exact"`.
+
+    Returns:
+        A tensor of the shape and dtype of `values`.
+    """
+    _check_sampler(sampler)
+    values = tf.convert_to_tensor(values)
+    seeds = tf.cast(tf.stack(list(seeds)) if isinstance(seeds, (list, tuple)) else seeds,
+                    tf.int32)
+    if sampler == "exact":
+        shape = tf.unstack(tf.shape(values))
+        del shape[axis]
+        normals = tf.stack([tf.random.stateless_normal(tf.stack(shape), seeds[k],
+                                                       dtype=values.dtype)
+                            for k in range(seeds.shape[0])], axis)
+        return values + tf.cast(scale, values.dtype) * normals
+    return _add_table_noise(values, tf.cast(scale, tf.float32), seeds, axis)
 
 
 def stacked_standard_normal(shape, seeds, axis: int, dtype=tf.float32, sampler: str = "table"):
     """`standard_normal(shape, seed)` for each seed, stacked along `axis`.
 
     Equals `tf.stack([standard_normal(shape, s, dtype, sampler) for s in seeds], axis)`
-    bit for bit, with one table lookup for all of them (stacked networks' noise).
+    bit for bit (stacked networks' noise).
     """
-    _check_sampler(sampler)
-    if sampler == "exact":
-        return tf.stack([standard_normal(shape, seed, dtype, sampler) for seed in seeds], axis)
-    words = tf.stack([_words(shape, seed) for seed in seeds], axis)
-    normals = _words_to_normals(words, tf.constant(quantile_table()))
-    last = tf.convert_to_tensor(shape, dtype=tf.int32)[-1]
-    return tf.cast(normals[..., :last], dtype)
+    shape = tf.unstack(tf.convert_to_tensor(shape, dtype=tf.int32))
+    shape.insert(axis, len(seeds))
+    return add_stacked_noise(tf.zeros(tf.stack(shape), dtype), 1.0, seeds, axis, sampler)
 
 
 def standard_normal(shape, seed, dtype=tf.float32, sampler: str = "table"):
@@ -82,10 +192,7 @@ def standard_normal(shape, seed, dtype=tf.float32, sampler: str = "table"):
         sampler: `"table"` (fast, 16-bit inverse transform) or `"exact"`.
 
     Returns:
-        A tensor of the given shape and dtype.
+        A tensor of the given shape and dtype (what `add_noise` adds to zeros of
+        that shape with `scale=1`).
     """
-    _check_sampler(sampler)
-    if sampler == "exact":
-        return tf.random.stateless_normal(shape, tf.cast(seed, tf.int32), dtype=dtype)
-    normals = _words_to_normals(_words(shape, seed), tf.constant(quantile_table()))
-    return tf.cast(normals[..., :tf.convert_to_tensor(shape, dtype=tf.int32)[-1]], dtype)
+    return add_noise(tf.zeros(shape, dtype), 1.0, seed, sampler)
