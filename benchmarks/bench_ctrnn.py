@@ -3,8 +3,11 @@
 Prints, in one run, ms per training step (`train_on_batch` after warm-up; best of
 several repeats) for three sizes, and the ratios CTRNN / SimpleRNN with noise off
 and on (recurrent + input noise). Then case B with a Keras mask (every sequence
-right-padded by 25 %, through `keras.layers.Masking`), for both layers. Then the peak memory of one T=1000, N=512,
-batch-64 training step, measured in a fresh process.
+right-padded by 25 %, through `keras.layers.Masking`), for both layers. When jax and
+optax are installed, the JAX anchor (`jax_anchor.py`: `lax.scan` + `jit` + optax Adam,
+the same network and noise) is timed in the same run. Then the achieved GFLOP/s of the
+noise-on CTRNN step at N=1024 (case C) beside the float32 matmul peak measured here,
+and the peak memory of one T=1000, N=512, batch-64 training step, in a fresh process.
 
     python benchmarks/bench_ctrnn.py            # all cases
     python benchmarks/bench_ctrnn.py --quick    # case A only, fewer repeats
@@ -59,6 +62,27 @@ def ms_per_step(model, x, y, repeats: int, steps_per_repeat: int) -> float:
     return best
 
 
+def training_step_flops(units: int, batch: int, steps: int) -> float:
+    """FLOPs (2 per multiply-add) of one training step, counting the N x N products only: the
+    forward h @ W_rec and, backward, the state gradient and the W_rec gradient."""
+    return 3 * 2 * steps * batch * units * units
+
+
+def matmul_peak_gflops(size: int = 4096) -> float:
+    """Best-of-5 GFLOP/s of a float32 size^3 matmul with TensorFlow's threads."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, a)))
+    matmul()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        float(matmul())
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
 def memory_probe() -> None:
     """Child process: one training step at T=1000, N=512, batch 64; print peak RSS."""
     import numpy as np
@@ -83,12 +107,16 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
+    import jax_anchor
+
+    with_jax = jax_anchor.available()
     cases = {"A": CASES["A"]} if args.quick else CASES
     repeats = 2 if args.quick else 3
     print(f"TensorFlow {tf.__version__}, devices: "
           f"{[d.device_type for d in tf.config.list_physical_devices()]}, cores: {os.cpu_count()}")
     print(f"{'case':<6}{'N':>6}{'batch':>7}{'T':>6}{'SimpleRNN':>11}{'CTRNN off':>11}"
-          f"{'CTRNN on':>10}{'off/Simple':>12}{'on/Simple':>11}")
+          f"{'CTRNN on':>10}{'off/Simple':>12}{'on/Simple':>11}"
+          + (f"{'JAX off':>9}{'JAX on':>8}{'on/JAX on':>11}" if with_jax else ""))
     rows = [(case, size, 0.0) for case, size in cases.items()]
     if not args.quick:
         rows.append(("B mask", CASES["B"], PADDING))
@@ -103,12 +131,25 @@ def main() -> None:
                               per_repeat)
             for kind in ("SimpleRNN", "CTRNN noise off", "CTRNN noise on")
         }
+        if with_jax and not padding:
+            for noise, label in ((0.0, "JAX off"), (0.05, "JAX on")):
+                times[label] = jax_anchor.ms_per_step(
+                    units, batch, steps, N_INPUTS, N_OUTPUTS, repeats=repeats,
+                    steps_per_repeat=per_repeat, dt=20.0, tau=100.0, recurrent_noise=noise,
+                    input_noise=noise / 5)
         simple = times["SimpleRNN"]
         note = f"   ({padding:.0%} right-padding, keras.layers.Masking)" if padding else ""
         print(f"{case:<6}{units:>6}{batch:>7}{steps:>6}{simple:>11.1f}"
               f"{times['CTRNN noise off']:>11.1f}{times['CTRNN noise on']:>10.1f}"
               f"{times['CTRNN noise off'] / simple:>12.2f}{times['CTRNN noise on'] / simple:>11.2f}"
-              f"{note}")
+              + (f"{times['JAX off']:>9.1f}{times['JAX on']:>8.1f}"
+                 f"{times['CTRNN noise on'] / times['JAX on']:>11.2f}" if "JAX on" in times else "")
+              + note)
+        if case == "C":
+            achieved = training_step_flops(units, batch, steps) / times["CTRNN noise on"] / 1e6
+            peak = matmul_peak_gflops()
+            print(f"       case C noise on: {achieved:.0f} GFLOP/s = {achieved / peak:.0%} of the "
+                  f"float32 matmul peak measured here ({peak:.0f} GFLOP/s, 4096^3 matmul)")
     if not args.quick:
         result = subprocess.run(
             [sys.executable, __file__, "--memory-probe"], capture_output=True, text=True, check=True

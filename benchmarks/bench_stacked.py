@@ -97,51 +97,15 @@ def run_stacked(networks: int, x, y) -> tuple[float, float]:
 
 def run_jax(networks: int, x, y, steps: int) -> tuple[float, float] | None:
     """`jit(vmap)` over the K networks: (compile + first step, the other steps) in s."""
-    try:
-        import jax
-        import jax.numpy as jnp
-        import optax
-    except ImportError:
+    import jax_anchor
+
+    if not jax_anchor.available():
         return None
+    import jax
 
-    alpha = DT / TAU
-    recurrent_std = RECURRENT_NOISE * (2.0 / alpha) ** 0.5
-    input_std = INPUT_NOISE * (2.0 / alpha) ** 0.5
-
-    def init(key):
-        k_in, k_rec, k_out = jax.random.split(key, 3)
-        limit_in = (6.0 / (N_INPUTS + UNITS)) ** 0.5
-        limit_out = (6.0 / (UNITS + N_OUTPUTS)) ** 0.5
-        q, _ = jnp.linalg.qr(jax.random.normal(k_rec, (UNITS, UNITS)))
-        return {"w_in": jax.random.uniform(k_in, (N_INPUTS, UNITS), minval=-limit_in,
-                                           maxval=limit_in),
-                "w_rec": q, "b": jnp.zeros(UNITS),
-                "w_out": jax.random.uniform(k_out, (UNITS, N_OUTPUTS), minval=-limit_out,
-                                            maxval=limit_out),
-                "b_out": jnp.zeros(N_OUTPUTS)}
-
-    def loss(params, xb, yb, key):
-        k_in, k_rec = jax.random.split(key)
-        x_t = jnp.swapaxes(xb, 0, 1)
-        x_t = x_t + input_std * jax.random.normal(k_in, x_t.shape)
-        drive = x_t @ params["w_in"] + params["b"]
-        drive = drive + recurrent_std * jax.random.normal(k_rec, drive.shape)
-
-        def step(h, u):
-            h = h + alpha * (jnp.tanh(h @ params["w_rec"] + u) - h)
-            return h, h
-
-        _, states = jax.lax.scan(step, jnp.zeros((xb.shape[0], UNITS)), drive)
-        out = states @ params["w_out"] + params["b_out"]
-        return jnp.mean((jnp.swapaxes(out, 0, 1) - yb) ** 2)
-
-    optimizer = optax.adam(LEARNING_RATE)
-
-    def train_step(params, state, xb, yb, key):
-        value, grads = jax.value_and_grad(loss)(params, xb, yb, key)
-        updates, state = optimizer.update(grads, state, params)
-        return optax.apply_updates(params, updates), state, value
-
+    init, train_step, optimizer = jax_anchor.leaky_rnn(
+        UNITS, N_INPUTS, N_OUTPUTS, dt=DT, tau=TAU, recurrent_noise=RECURRENT_NOISE,
+        input_noise=INPUT_NOISE, learning_rate=LEARNING_RATE)
     step_all = jax.jit(jax.vmap(train_step, in_axes=(0, 0, None, None, 0)))
     keys = jax.random.split(jax.random.PRNGKey(0), networks)
     start = time.perf_counter()
