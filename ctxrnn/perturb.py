@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from typing import Any
+
 import keras
 import numpy as np
 
@@ -260,15 +262,36 @@ def summarize(rows: Sequence[dict], task: str | None = None) -> dict[float, tupl
             for level, draws in sorted(by_level.items())}
 
 
+def summarize_seeds(rows: Sequence[dict], task: str | None = None
+                    ) -> dict[float, tuple[float, float, float, int]]:
+    """`{level: (mean, std, worst, n)}` over seeds of each seed's mean accuracy (over
+    draws, and over tasks unless `task`); rows carry a `"seed"` key (the trained network's).
+    """
+    by_seed: dict[float, dict[Any, list[float]]] = {}
+    for row in rows:
+        if "seed" not in row:
+            raise ValueError("summarize_seeds needs rows with a 'seed' key (the trained "
+                             f"network's seed); received a row with keys {sorted(row)}.")
+        if task is not None and row["task"] != task:
+            continue
+        by_seed.setdefault(row["level"], {}).setdefault(row["seed"], []).append(row["accuracy"])
+    return {level: (float(np.mean([np.mean(v) for v in seeds.values()])),
+                    float(np.std([np.mean(v) for v in seeds.values()])),
+                    float(np.min([np.mean(v) for v in seeds.values()])), len(seeds))
+            for level, seeds in sorted(by_seed.items())}
+
+
 def plot_sweeps(results: dict[str, Sequence[dict]], path, *, task: str | None = None,
-                title: str | None = None):
-    """Mean ± std (over draws) of accuracy against level, one line per approach.
+                title: str | None = None, over: str = "draws"):
+    """Accuracy against level, one line per approach: mean ± std over random draws
+    (error bars) or over trained seeds (a band; `over="seeds"`, rows with a `"seed"`).
 
     Args:
         results: `{approach: rows}` from `perturbation_sweep` (same kind).
         path: PNG file to write.
         task: plot one task; default the mean over tasks.
         title: figure title (default: the kind).
+        over: `"draws"` or `"seeds"`: what the spread is over.
 
     Returns:
         The path written.
@@ -276,17 +299,25 @@ def plot_sweeps(results: dict[str, Sequence[dict]], path, *, task: str | None = 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    if over not in ("draws", "seeds"):
+        raise ValueError(f"Argument `over` must be 'draws' or 'seeds'; received {over!r}.")
     figure = Figure(figsize=(4.5, 3.2))
     FigureCanvasAgg(figure)
     axes = figure.subplots()
     kind = None
     for approach, rows in results.items():
-        summary = summarize(rows, task)
+        summary = summarize(rows, task) if over == "draws" else summarize_seeds(rows, task)
         kind = kind or (rows[0]["kind"] if rows else None)
         levels = np.array(list(summary))
         mean = np.array([summary[level][0] for level in levels]) * 100
         std = np.array([summary[level][1] for level in levels]) * 100
-        axes.errorbar(levels, mean, yerr=std, marker="o", ms=3, capsize=2, label=approach)
+        if over == "draws":
+            axes.errorbar(levels, mean, yerr=std, marker="o", ms=3, capsize=2, label=approach)
+        else:
+            n = summary[levels[0]][3] if len(levels) else 0
+            line, = axes.plot(levels, mean, marker="o", ms=3, label=f"{approach} (n={n})")
+            axes.fill_between(levels, mean - std, mean + std, color=line.get_color(), alpha=0.2,
+                              linewidth=0)
     axes.set_xlabel("noise sigma" if kind == "noise" else "fraction perturbed")
     axes.set_ylabel("% decisions correct")
     axes.set_ylim(0, 100)

@@ -112,6 +112,14 @@ def add_parser(subparsers):
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="run the whole study once per seed (into OUT/seed<k>) and write "
                              "OUT/molap_seeds.json, seeds.md and accuracy_seeds.png")
+    parser.add_argument("--robustness", action="store_true",
+                        help="with --seeds: then perturb every seed's saved networks (modular "
+                             "and global lesions, weight noise, silencing) into "
+                             "OUT/robustness/ (robustness.md, summary.json, one PNG per sweep)")
+    parser.add_argument("--robustness-draws", type=positive_int, default=30,
+                        help="random draws per perturbation level (paper: 30)")
+    parser.add_argument("--robustness-trials", type=positive_int, default=250,
+                        help="test trials per task of the perturbed networks (paper: 250)")
     parser.set_defaults(func=run)
     return parser
 
@@ -173,6 +181,9 @@ def config_from_args(args):
 
 
 def run(args) -> int:
+    if getattr(args, "robustness", False) and not getattr(args, "seeds", None):
+        raise SystemExit("ctxrnn molap: --robustness needs --seeds (it summarises a seed study); "
+                         "for one run use experiments/molap_robustness.py OUT RUN_DIR")
     if getattr(args, "seeds", None):
         return _run_seeds(args)
     return _run_one(args, config_from_args(args), args.out)
@@ -200,6 +211,15 @@ def _run_seeds(args) -> int:
     print(f"\n% decisions correct over seeds {seeds} (mean ± sd):")
     print(markdown(table))
     print(f"molap_seeds.json in {args.out}")
+    if args.robustness:
+        from ctxrnn.molap import robustness
+
+        out = pathlib.Path(args.out) / "robustness"
+        print(f"\n=== robustness of seeds {seeds} ({args.robustness_draws} draws per level) ===",
+              flush=True)
+        robustness.evaluate_runs(out, runs, draws=args.robustness_draws,
+                                 trials=args.robustness_trials, approaches=config.approaches)
+        print((out / "robustness.md").read_text())
     return 0
 
 

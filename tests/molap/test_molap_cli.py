@@ -185,7 +185,8 @@ def test_seeds_write_molap_seeds_json(tmp_path, capsys):
     args = _parse(["--out", str(tmp_path / "study"), "--task-module", FAKE, "--quick",
                    "--approaches", "molap", "no_pretraining", "--tasks", "delay_pro", "mem_dm1",
                    "--pretrain-iterations", "20", "--head-iterations", "20", "--test-trials", "50",
-                   "--workers", "1", "--seeds", "3", "4", "3"])
+                   "--workers", "1", "--seeds", "3", "4", "3", "--robustness",
+                   "--robustness-draws", "2", "--robustness-trials", "8"])
     assert args.func(args) == 0
     study = tmp_path / "study"
     data = json.loads((study / "molap_seeds.json").read_text())
@@ -200,6 +201,21 @@ def test_seeds_write_molap_seeds_json(tmp_path, capsys):
     assert data["approaches"]["molap"]["per_task"]["mem_dm1"][1] == per_seed["molap"]["mem_dm1"]
     assert (study / "accuracy_seeds.png").exists() and (study / "seeds.md").exists()
     assert "seed 4 (2/2)" in capsys.readouterr().out
+    # robustness over the two seeds: rows per seed, a drop of zero at level 0, resumable
+    robust = study / "robustness"
+    summary = json.loads((robust / "summary.json").read_text())
+    assert {"global/molap", "global/no_pretraining", "module1/molap"} <= set(summary)
+    level0 = summary["noise/molap"]["levels"]["0.0"]
+    assert level0["seeds"] == 2 and 0 <= level0["worst"] <= level0["mean"] <= 1
+    assert set(summary["noise/molap"]["drop_per_seed"]) == {"3", "4"}
+    assert "vs no_pretraining" in (robust / "robustness.md").read_text()
+    assert (robust / "global.png").exists()
+    written = (robust / "rows_seed3.json").stat().st_mtime_ns
+    assert args.func(args) == 0  # everything finished: nothing is trained or perturbed again
+    assert (robust / "rows_seed3.json").stat().st_mtime_ns == written
+    assert "not evaluated again" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--robustness needs --seeds"):
+        molap_cli.run(_parse(["--out", str(tmp_path / "x"), "--robustness"]))
 
 
 def test_the_dni_approach_is_projected_continual_learning(tmp_path):

@@ -143,3 +143,22 @@ def test_a_readout_without_bias_is_evaluated_too(trained):
     outputs = plain.predict(stacked.inputs, verbose=0)
     for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
         assert batched[0, index] == pytest.approx(np.mean(task.correct(out, stacked.batches[index])))
+
+
+def test_summarize_seeds_averages_each_seed_then_spreads_over_seeds(tmp_path):
+    rows = [{"kind": "noise", "level": level, "draw": draw, "task": task, "seed": seed,
+             "accuracy": value}
+            for seed, base in ((0, 0.9), (1, 0.5))
+            for level in (0.0, 0.01) for draw in range(3)
+            for task, value in (("a", base), ("b", base - 0.2 * level / 0.01))]
+    summary = perturb.summarize_seeds(rows)
+    mean, std, worst, n = summary[0.01]
+    assert n == 2 and worst == pytest.approx(0.4)  # seed 1: (0.5 + 0.3) / 2
+    assert mean == pytest.approx(0.6) and std == pytest.approx(0.2)
+    assert perturb.summarize_seeds(rows, task="a")[0.01][:3] == pytest.approx((0.7, 0.2, 0.5))
+    path = perturb.plot_sweeps({"molap": rows}, tmp_path / "seeds.png", over="seeds")
+    assert path.stat().st_size > 1000
+    with pytest.raises(ValueError, match="'seed' key"):
+        perturb.summarize_seeds([{k: v for k, v in rows[0].items() if k != "seed"}])
+    with pytest.raises(ValueError, match="`over`"):
+        perturb.plot_sweeps({"molap": rows}, tmp_path / "x.png", over="tasks")
