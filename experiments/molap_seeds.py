@@ -8,9 +8,12 @@ the runs that have it). Writes `seeds.json` (per approach and task: the values,
 mean, standard deviation over seeds), `seeds.md` (the table) and
 `accuracy_seeds.png` (bars: mean; error bars: std over seeds) and
 `molap_seeds.json` (issue 15's schema, `ctxrnn.molap.seeds.seeds_json`).
+`--previous FILE` adds the values of an earlier `molap_seeds.json` for the
+(approach, seed) pairs the runs lack (runs whose directories are gone).
 """
 
 import argparse
+import json
 import sys
 
 from ctxrnn.molap.seeds import markdown, write_summary
@@ -20,8 +23,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
     parser.add_argument("runs", nargs="+")
+    parser.add_argument("--previous", help="an earlier molap_seeds.json to merge")
     args = parser.parse_args(argv)
-    table = write_summary(args.out, args.runs)
+    previous = json.loads(open(args.previous).read()) if args.previous else None
+    table = write_summary(args.out, args.runs, previous)
     print(markdown(table))
     return 0
 

@@ -16,8 +16,16 @@ import numpy as np
 from ctxrnn.molap.pipeline import APPROACHES
 
 
-def collect(run_dirs) -> dict:
-    """`{approach: {task: {"seeds": [...], "values": [...]}}}` from the runs' results."""
+def collect(run_dirs, previous: dict | None = None) -> dict:
+    """`{approach: {task: {"seeds": [...], "values": [...]}}}` from the runs' results.
+
+    Args:
+        run_dirs: `ctxrnn molap` run directories (any seeds and approaches).
+        previous: optional `molap_seeds.json` content (`seeds_json`) of earlier runs
+            whose directories are gone: its (approach, seed) values are added where
+            the runs do not have them (a run's own value wins; check first that a
+            seed run again reproduces the stored values).
+    """
     table: dict = {}
     for run in map(pathlib.Path, run_dirs):
         for name in ("results.json", "config.json"):
@@ -34,6 +42,18 @@ def collect(run_dirs) -> dict:
                                      f"(second time in {str(run)!r}).")
                 entry["seeds"].append(seed)
                 entry["values"].append(value)
+    for approach, stored in ((previous or {}).get("approaches") or {}).items():
+        for index, seed in enumerate(stored["seeds"]):
+            for task, values in stored["per_task"].items():
+                entry = table.setdefault(approach, {}).setdefault(task, {"seeds": [], "values": []})
+                if seed not in entry["seeds"]:
+                    entry["seeds"].append(seed)
+                    entry["values"].append(values[index])
+    for per_task in table.values():
+        for entry in per_task.values():
+            order = np.argsort(entry["seeds"], kind="stable")
+            entry["seeds"] = [entry["seeds"][i] for i in order]
+            entry["values"] = [entry["values"][i] for i in order]
     ordered = {a: table[a] for a in APPROACHES if a in table}
     for per_task in ordered.values():
         for entry in per_task.values():
@@ -59,6 +79,17 @@ def markdown(table: dict) -> str:
         f"{100 * min(table[a][t]['mean'] for t in tasks):.1f}" for a in approaches) + " |")
     lines.append("| lowest single run | " + " | ".join(
         f"{100 * min(min(table[a][t]['values']) for t in tasks):.1f}" for a in approaches) + " |")
+
+    def per_seed(a):  # (seed, T3-T9 mean, lowest task) of each seed of approach a
+        seeds = table[a][tasks[0]]["seeds"]
+        return [(seed, np.mean([table[a][t]["values"][i] for t in rest]),
+                 min(table[a][t]["values"][i] for t in tasks)) for i, seed in enumerate(seeds)]
+
+    lines.append("| T3-T9 mean per seed | " + " | ".join(
+        ", ".join(f"{100 * m:.1f} (s{seed})" for seed, m, _ in per_seed(a)) for a in approaches)
+        + " |")
+    lines.append("| seeds with >= 70 % on every task | " + " | ".join(
+        f"{sum(low >= 0.7 for *_, low in per_seed(a))} of {n[a]}" for a in approaches) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -78,14 +109,14 @@ def seeds_json(table: dict) -> dict:
     return {"seeds": seeds, "approaches": approaches}
 
 
-def write_summary(out, run_dirs) -> dict:
+def write_summary(out, run_dirs, previous: dict | None = None) -> dict:
     """Writes `seeds.json` (values, mean, std per approach and task), `molap_seeds.json`
     (`seeds_json`), `seeds.md` (`markdown`) and `accuracy_seeds.png` (bars: mean,
-    error bars: std over seeds) into `out`; returns `collect(run_dirs)`."""
+    error bars: std over seeds) into `out`; returns `collect(run_dirs, previous)`."""
     from ctxrnn import io
     from ctxrnn.molap.pipeline import plot_accuracy
 
-    table = collect(run_dirs)
+    table = collect(run_dirs, previous)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     io.write_json(out / "seeds.json", table)
