@@ -58,6 +58,7 @@ class _StagedSchedule:
     stage_factor: float = 1.0
     l2: float = net.L2
     activity_l2: float = net.ACTIVITY_L2
+    adam_step: str = "iteration"
 
     @classmethod
     def fast(cls, iterations: int = 20, **overrides):
@@ -90,6 +91,8 @@ class PretrainConfig(_StagedSchedule):
             misreading of that code). Default: `1.0`.
         l2: L2 coefficient on the plastic weights. Default: `1e-5`.
         activity_l2: coefficient of the mean squared activity. Default: `1e-7`.
+        adam_step: `"iteration"` (Adam as published; default) or `"stage"`
+            (the reference code's bias correction by stage index; `ADAM_STEPS`).
         corpus_trials: trials per task in the fixed corpus sample that the
             primitives are fitted on and pre-training batches are drawn from.
             Default: `1000`.
@@ -146,6 +149,8 @@ class HeadConfig(_StagedSchedule):
         stage_factor: lr multiplier between stages (`1.0`: constant, as in
             the reference code). Default: `1.0`.
         l2, activity_l2: regularisation. Defaults: `1e-5`, `1e-7`.
+        adam_step: `"iteration"` (default) or `"stage"`, the reference code's
+            Adam bias correction by stage index (`ADAM_STEPS`).
         per_task_initial_state: also learn each task's initial state, as the
             reference code does. Default: `True`.
         initial_state_std: std of those initial states at the start (the
@@ -192,12 +197,45 @@ def _adam(learning_rate, clipnorm):
     return keras.optimizers.Adam(learning_rate, clipnorm=clipnorm)
 
 
+#: How Adam's bias correction counts steps: `"iteration"` (Adam as published, Keras)
+#: or `"stage"`, the reference code's (dashirn/MoLaP `rnn_build.py` calls
+#: `opt_update(i, ...)` with the *stage* index `i`, so its bias correction stays at
+#: stage i's first-step value: once the moment averages have warmed up, a step is
+#: ~0.32 x lr in stage 0, ~0.24 x lr in stage 1 and ~0.15 x lr in stage 8, where
+#: Adam as published takes ~1 x lr).
+ADAM_STEPS = ("iteration", "stage")
+_BETA_1, _BETA_2 = 0.9, 0.999  # Keras' and the reference's Adam defaults
+
+
+def reference_adam_factor(iteration: int, stage: int) -> float:
+    """Keras Adam's rate multiplier that turns its bias correction (at step
+    `iteration + 1`) into the reference's (at step `stage + 1`).
+
+    Keras scales the rate by sqrt(1 - b2^t) / (1 - b1^t) at step t; the
+    reference by the same expression at t = stage + 1; the ratio of the two is
+    the factor (the epsilon terms differ by a factor < 1 on 1e-7, negligible).
+    """
+    t, s = iteration + 1, stage + 1
+    return float(np.sqrt(1 - _BETA_2**s) / (1 - _BETA_1**s)
+                 * (1 - _BETA_1**t) / np.sqrt(1 - _BETA_2**t))
+
+
 def _schedule(config) -> list[float]:
     """Learning rate of every iteration."""
     _check_positive_int("iterations", config.iterations)
     _check_positive_int("stages", config.stages)
-    return [config.learning_rate * config.stage_factor ** stage
-            for stage in range(config.stages) for _ in range(config.iterations)]
+    adam_step = getattr(config, "adam_step", "iteration")
+    if adam_step not in ADAM_STEPS:
+        raise ValueError(f"Argument `adam_step` must be one of {list(ADAM_STEPS)}; received "
+                         f"adam_step={adam_step!r}.")
+    rates = []
+    for stage in range(config.stages):
+        for step in range(config.iterations):
+            rate = config.learning_rate * config.stage_factor ** stage
+            if adam_step == "stage":
+                rate *= reference_adam_factor(stage * config.iterations + step, stage)
+            rates.append(rate)
+    return rates
 
 
 @dataclasses.dataclass

@@ -275,3 +275,33 @@ def test_heads_with_core_bias_and_initial_states_survive_save_and_load(tmp_path,
     assert not find_ctrnn(loaded).cell.bias.trainable
     with pytest.raises(ValueError, match="recurrent_bias"):
         net.build_network(layout, 12, recurrent_bias=np.zeros(5))
+
+
+def test_reference_adam_step_matches_the_reference_update():
+    """`adam_step="stage"`: Keras Adam with the rate schedule takes the reference code's
+    step (bias correction by stage index, dashirn/MoLaP `adam_custom`)."""
+    import keras
+
+    config = tr.HeadConfig(learning_rate=1e-2, iterations=3, stages=3, adam_step="stage")
+    rates = tr._schedule(config)
+    assert len(rates) == 9 and rates[0] == pytest.approx(1e-2)  # t = s = 1: no change
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(9, 4)).astype(np.float64)
+    x_ref, m, v = np.zeros(4), np.zeros(4), np.zeros(4)
+    for step, g in enumerate(grads):  # the reference's adam_custom, stage index i
+        i = step // 3
+        m = 0.1 * g + 0.9 * m
+        v = 0.001 * g**2 + 0.999 * v
+        x_ref = x_ref - 1e-2 * (m / (1 - 0.9 ** (i + 1))) / (np.sqrt(v / (1 - 0.999 ** (i + 1)))
+                                                           + 1e-8)
+    weight = keras.Variable(np.zeros(4, np.float32))
+    optimizer = keras.optimizers.Adam(rates[0], epsilon=1e-8)
+    for rate, g in zip(rates, grads):
+        optimizer.learning_rate.assign(rate)
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(g.astype(np.float32)), weight)])
+    np.testing.assert_allclose(weight.numpy(), x_ref, rtol=2e-4, atol=1e-7)
+    # warmed-up steps relative to Adam's: ~0.32 in stage 0, ~0.15 in stage 8
+    assert tr.reference_adam_factor(4999, 0) == pytest.approx(0.316, abs=0.01)
+    assert tr.reference_adam_factor(8 * 500 + 499, 8) == pytest.approx(0.155, abs=0.01)
+    with pytest.raises(ValueError, match="adam_step='epoch'"):
+        tr._schedule(tr.HeadConfig(adam_step="epoch"))
