@@ -73,6 +73,7 @@ from typing import Any
 import numpy as np
 
 from ctxrnn import io
+from ctxrnn.runs import FIGURES_DIR  # one name for the figures folder of every output
 
 SPEC_FILE = "spec.json"
 RESULT_FILE = "result.json"
@@ -80,7 +81,6 @@ RUNS_DIR = "runs"
 TABLE_CSV = "results.csv"
 TABLE_JSON = "results.json"
 SUMMARY_FILE = "summary.json"
-FIGURES_DIR = "figures"
 ENGINES = ("pool", "ray", "dask")
 # Hex digits of the spec hash that name a run directory.
 KEY_LENGTH = 16

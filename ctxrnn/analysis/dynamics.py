@@ -114,7 +114,7 @@ class NetworkMap:
         cell = layer.cell
         return cls(weights["kernel"], weights["recurrent_kernel"], weights.get("bias"),
                    keras.ops.convert_to_numpy(cell.alpha), cell.activation, dt=float(cell.dt),
-                   leaky=bool(cell.leaky), readout=find_readout(model, layer))
+                   leaky=bool(cell.leaky), readout=_readout_fed_by(model, layer))
 
     def step(self, h, x):
         """`F(h)` for `(batch, units)` states and `(batch, inputs)` inputs (TF tensors)."""
@@ -195,8 +195,9 @@ class NetworkMap:
         return tape.batch_jacobian(y, h)
 
 
-def find_readout(model: keras.Model, layer) -> tuple[np.ndarray, np.ndarray] | None:
-    """The `(kernel, bias)` of the first Dense layer fed by `layer`'s output, if any."""
+def _readout_fed_by(model: keras.Model, layer) -> tuple[np.ndarray, np.ndarray] | None:
+    """The `(kernel, bias)` arrays of the first Dense layer fed by `layer`'s output, if any
+    (through the graph: unlike `ctxrnn.readout.find_readout`, no layer name is needed)."""
     for candidate in model.layers:
         if not isinstance(candidate, keras.layers.Dense):
             continue
