@@ -9,7 +9,8 @@ Trains the pipeline's separate network for each task and seed exactly as
 correction counted as the reference code counts it (`--adam-step stage`: by stage
 index, `ctxrnn.molap.training.ADAM_STEPS`) or as published (`iteration`, the
 default pipeline). Writes `stall.json` (accuracy and the leading eigenvalue of the
-trained W_rec per task and seed).
+trained W_rec per task, seed and variant). `--fixed-trials` trains on one batch
+throughout, as the reference's jitted step does; `--batch-size 500` is its batch.
 """
 
 import argparse
@@ -25,6 +26,10 @@ from ctxrnn.molap import pipeline
 from ctxrnn.molap import training as tr
 
 
+#: The variant of rows written before `fixed_trials` and `batch_size` were recorded.
+OLD_ROW = {"adam_step": "stage", "fixed_trials": False, "batch_size": 200}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
@@ -32,6 +37,10 @@ def main(argv=None):
     parser.add_argument("--tasks", nargs="+",
                         default=["context_mem_dm1", "context_mem_dm2", "multi_mem"])
     parser.add_argument("--adam-step", default="stage", choices=tr.ADAM_STEPS)
+    parser.add_argument("--fixed-trials", action="store_true",
+                        help="one batch for every iteration, as the reference's jitted step")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="trials per iteration (default: the pipeline's 200; reference 500)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -41,23 +50,25 @@ def main(argv=None):
     tasks = pipeline.load_tasks(base.tasks, base.task_module, base.trials)
     for seed in args.seeds:
         for name in args.tasks:
-            if any(r["seed"] == seed and r["task"] == name and r["adam_step"] == args.adam_step
+            variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,
+                       "batch_size": args.batch_size or base.separate.batch_size}
+            if any(r["seed"] == seed and r["task"] == name
+                   and all(r.get(k, OLD_ROW[k]) == v for k, v in variant.items())
                    for r in results):
                 continue
             config = dataclasses.replace(
                 base, seed=seed, approaches=("separate",),
-                separate=dataclasses.replace(base.separate, adam_step=args.adam_step))
+                separate=dataclasses.replace(base.separate, **variant))
             job = pipeline._run_job(config, "separate", (base.tasks.index(name),), tasks,
                                     lambda message: None)
             model = job["models"][f"separate_{name}"]
             kernel = np.asarray(find_ctrnn(model).effective_recurrent_kernel)
             leading = max(np.linalg.eigvals(kernel), key=lambda z: z.real)
             accuracy = job["accuracy"]["separate"][name]
-            results.append({"seed": seed, "task": name, "adam_step": args.adam_step,
-                            "accuracy": accuracy, "leading_eigenvalue": [leading.real,
+            results.append({"seed": seed, "task": name, **variant, "accuracy": accuracy, "leading_eigenvalue": [leading.real,
                                                                          abs(leading.imag)]})
             io.write_json(path, results)
-            print(f"seed {seed} {name:<16} adam_step={args.adam_step}: {100 * accuracy:.1f} %, "
+            print(f"seed {seed} {name:<16} {variant}: {100 * accuracy:.1f} %, "
                   f"leading eigenvalue {leading.real:+.2f} ± {abs(leading.imag):.2f}i", flush=True)
     return 0
 

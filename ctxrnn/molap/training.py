@@ -167,6 +167,11 @@ class HeadConfig(_StagedSchedule):
             give its heads. It sets where a frozen core operates during the
             memory epochs, when the task inputs are 0. It starts at 0, so the
             initial network is the bias-free one. Default: `True`.
+        fixed_trials: bool, train every iteration on the same batch (the trials
+            of iteration 0), as the reference code does in effect: its jitted
+            step draws the batch from a seed captured when it is traced
+            (`rnn_build.py`, `training_loss` reads `rand_gen_counter` inside
+            `@jit step`). Default: `False` (fresh trials every iteration).
     """
 
     per_task_initial_state: bool = True
@@ -175,6 +180,7 @@ class HeadConfig(_StagedSchedule):
     solve_readout: bool = True
     readout_trials: int = 500
     input_bias: bool = True
+    fixed_trials: bool = False
 
     @classmethod
     def reference(cls, budget: str = "main", **overrides) -> "HeadConfig":
@@ -530,7 +536,9 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
     for step, rate in enumerate(schedule):
         optimizer.learning_rate.assign(rate)
         stacked = stacked_batch(tasks, layout, config.batch_size,
-                                seeding.derive(seed, "trials", step))
+                                seeding.derive(seed, "trials",
+                                               0 if getattr(config, "fixed_trials", False)
+                                               else step))
         loss = model.train_on_batch(net.task_inputs(model, stacked), stacked.packed_targets,
                                     return_dict=True)["loss"]
         losses.append(float(loss))

@@ -305,3 +305,24 @@ def test_reference_adam_step_matches_the_reference_update():
     assert tr.reference_adam_factor(8 * 500 + 499, 8) == pytest.approx(0.155, abs=0.01)
     with pytest.raises(ValueError, match="adam_step='epoch'"):
         tr._schedule(tr.HeadConfig(adam_step="epoch"))
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_fixed_trials_train_on_one_batch(monkeypatch, fixed):
+    """`fixed_trials=True`: every iteration sees iteration 0's trials (the reference
+    code's jitted step); otherwise each iteration draws its own."""
+    tasks = make_all()[:2]
+    layout = net.HeadLayout.from_tasks(tasks, NAMES[:2])
+    model = net.build_network(layout, 12, seed=0)
+    seen = []
+    original = tr.stacked_batch
+
+    def recording(task_list, lay, batch_size, seed):
+        seen.append(seed)
+        return original(task_list, lay, batch_size, seed)
+
+    monkeypatch.setattr(tr, "stacked_batch", recording)
+    config = tr.HeadConfig(iterations=3, stages=1, batch_size=4, solve_readout=False,
+                           fixed_trials=fixed)
+    tr.fit_multihead(model, tasks, layout, config, seed=5)
+    assert len(seen) == 3 and (len(set(seen)) == 1) == fixed
