@@ -5,9 +5,9 @@ noise and unit silencing, for every approach of every run.
         [--trials 250] [--approaches molap no_pretraining pca separate dni]
 
 Each RUN_DIR is the output of `ctxrnn molap` for one seed (`ctxrnn molap --seeds`
-writes OUT/seed<k>/; `--robustness` there runs this too). Writes `rows_seed<k>.json`
-per run (a rerun skips seeds already written), `summary.json`, `robustness.md` and
-one PNG per sweep into OUT_DIR (`ctxrnn.molap.robustness.evaluate_runs`).
+writes OUT/seed<k>/; `--robustness` there runs this too). Writes
+`rows_seed<k>_<approaches>.json` per run (a rerun skips runs already written),
+`summary.json`, `robustness.md` and one PNG per sweep into OUT_DIR (`ctxrnn.molap.robustness.evaluate_runs`).
 """
 
 import argparse

@@ -190,8 +190,8 @@ def evaluate_runs(out, runs, *, draws: int = 30, trials: int = 250,
                   verbose: bool = True) -> dict:
     """`evaluate` of each run in `runs` (one per seed), then `write_summary` into `out`.
 
-    Each seed's rows go to `out/rows_seed<k>.json` as soon as they are done; a seed
-    whose file exists is not evaluated again (a killed study resumes).
+    Each run's rows go to `out/rows_seed<k>_<approaches>.json` as soon as they are
+    done; a run whose file exists is not evaluated again (a killed study resumes).
 
     Args:
         out: directory to write.
@@ -207,12 +207,16 @@ def evaluate_runs(out, runs, *, draws: int = 30, trials: int = 250,
     rows = []
     for run in map(pathlib.Path, runs):
         seed = json.loads((run / "config.json").read_text())["seed"]
-        path = out / f"rows_seed{seed}.json"
+        saved = json.loads((run / "results.json").read_text())["accuracy"]
+        present = [a for a in pipeline.APPROACHES if a in saved and a in approaches]
+        # one file per seed and set of approaches: a seed may come from several runs
+        path = out / f"rows_seed{seed}_{'-'.join(present)}.json"
         if path.exists():
             if verbose:
-                print(f"{path} exists: seed {seed} not evaluated again", flush=True)
+                print(f"{path} exists: seed {seed} ({', '.join(present)}) not evaluated again",
+                      flush=True)
         else:
-            seed, entries = load_entries(run, approaches)
+            seed, entries = load_entries(run, present)
             io.write_json(path, evaluate(seed, entries, draws=draws, trials=trials,
                                          sweeps=sweeps, verbose=verbose))
         rows += json.loads(path.read_text())

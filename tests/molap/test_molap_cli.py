@@ -210,9 +210,9 @@ def test_seeds_write_molap_seeds_json(tmp_path, capsys):
     assert set(summary["noise/molap"]["drop_per_seed"]) == {"3", "4"}
     assert "vs no_pretraining" in (robust / "robustness.md").read_text()
     assert (robust / "global.png").exists()
-    written = (robust / "rows_seed3.json").stat().st_mtime_ns
+    written = (robust / "rows_seed3_molap-no_pretraining.json").stat().st_mtime_ns
     assert args.func(args) == 0  # everything finished: nothing is trained or perturbed again
-    assert (robust / "rows_seed3.json").stat().st_mtime_ns == written
+    assert (robust / "rows_seed3_molap-no_pretraining.json").stat().st_mtime_ns == written
     assert "not evaluated again" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--robustness needs --seeds"):
         molap_cli.run(_parse(["--out", str(tmp_path / "x"), "--robustness"]))
