@@ -29,7 +29,6 @@ plot_sweeps({"molap": rows}, "global.png")
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from typing import Any
 
 import keras
@@ -250,16 +249,25 @@ def perturbation_sweep(model: keras.Model, layout, tasks: Sequence, kind: str,
     return rows
 
 
-def summarize(rows: Sequence[dict], task: str | None = None) -> dict[float, tuple[float, float]]:
-    """`{level: (mean, std over draws)}` of the accuracy (averaged over tasks unless `task`)."""
-    by_level: dict[float, dict[int, list[float]]] = {}
+def level_means(rows: Sequence[dict], by: str, task: str | None = None) -> dict[float, dict]:
+    """`{level: {row[by]: mean accuracy of those rows}}`, sorted by level: the mean over
+    tasks (unless `task`) of each draw (`by="draw"`) or each trained seed (`by="seed"`)."""
+    grouped: dict[float, dict[Any, list[float]]] = {}
     for row in rows:
+        if by not in row:
+            raise ValueError(f"Grouping by {by!r} needs rows with a {by!r} key; received a "
+                             f"row with keys {sorted(row)}.")
         if task is not None and row["task"] != task:
             continue
-        by_level.setdefault(row["level"], {}).setdefault(row["draw"], []).append(row["accuracy"])
-    return {level: (float(np.mean([np.mean(v) for v in draws.values()])),
-                    float(np.std([np.mean(v) for v in draws.values()])))
-            for level, draws in sorted(by_level.items())}
+        grouped.setdefault(row["level"], {}).setdefault(row[by], []).append(row["accuracy"])
+    return {level: {key: float(np.mean(values)) for key, values in groups.items()}
+            for level, groups in sorted(grouped.items())}
+
+
+def summarize(rows: Sequence[dict], task: str | None = None) -> dict[float, tuple[float, float]]:
+    """`{level: (mean, std over draws)}` of the accuracy (averaged over tasks unless `task`)."""
+    return {level: (float(np.mean(list(means.values()))), float(np.std(list(means.values()))))
+            for level, means in level_means(rows, "draw", task).items()}
 
 
 def summarize_seeds(rows: Sequence[dict], task: str | None = None
@@ -267,18 +275,12 @@ def summarize_seeds(rows: Sequence[dict], task: str | None = None
     """`{level: (mean, std, worst, n)}` over seeds of each seed's mean accuracy (over
     draws, and over tasks unless `task`); rows carry a `"seed"` key (the trained network's).
     """
-    by_seed: dict[float, dict[Any, list[float]]] = {}
-    for row in rows:
-        if "seed" not in row:
-            raise ValueError("summarize_seeds needs rows with a 'seed' key (the trained "
-                             f"network's seed); received a row with keys {sorted(row)}.")
-        if task is not None and row["task"] != task:
-            continue
-        by_seed.setdefault(row["level"], {}).setdefault(row["seed"], []).append(row["accuracy"])
-    return {level: (float(np.mean([np.mean(v) for v in seeds.values()])),
-                    float(np.std([np.mean(v) for v in seeds.values()])),
-                    float(np.min([np.mean(v) for v in seeds.values()])), len(seeds))
-            for level, seeds in sorted(by_seed.items())}
+    summary = {}
+    for level, means in level_means(rows, "seed", task).items():
+        values = list(means.values())
+        summary[level] = (float(np.mean(values)), float(np.std(values)), float(np.min(values)),
+                          len(values))
+    return summary
 
 
 def plot_sweeps(results: dict[str, Sequence[dict]], path, *, task: str | None = None,

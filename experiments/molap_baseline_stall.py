@@ -26,10 +26,6 @@ from ctxrnn.molap import pipeline
 from ctxrnn.molap import training as tr
 
 
-#: The variant of rows written before `fixed_trials` and `batch_size` were recorded.
-OLD_ROW = {"adam_step": "stage", "fixed_trials": False, "batch_size": 200}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
@@ -53,7 +49,7 @@ def main(argv=None):
             variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,
                        "batch_size": args.batch_size or base.separate.batch_size}
             if any(r["seed"] == seed and r["task"] == name
-                   and all(r.get(k, OLD_ROW[k]) == v for k, v in variant.items())
+                   and all(r[k] == v for k, v in variant.items())
                    for r in results):
                 continue
             config = dataclasses.replace(
@@ -65,8 +61,8 @@ def main(argv=None):
             kernel = np.asarray(find_ctrnn(model).effective_recurrent_kernel)
             leading = max(np.linalg.eigvals(kernel), key=lambda z: z.real)
             accuracy = job["accuracy"]["separate"][name]
-            results.append({"seed": seed, "task": name, **variant, "accuracy": accuracy, "leading_eigenvalue": [leading.real,
-                                                                         abs(leading.imag)]})
+            results.append({"seed": seed, "task": name, **variant, "accuracy": accuracy,
+                            "leading_eigenvalue": [leading.real, abs(leading.imag)]})
             io.write_json(path, results)
             print(f"seed {seed} {name:<16} {variant}: {100 * accuracy:.1f} %, "
                   f"leading eigenvalue {leading.real:+.2f} ± {abs(leading.imag):.2f}i", flush=True)

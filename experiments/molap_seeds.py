@@ -13,9 +13,9 @@ mean, standard deviation over seeds), `seeds.md` (the table) and
 """
 
 import argparse
-import json
 import sys
 
+from ctxrnn import io
 from ctxrnn.molap.seeds import markdown, write_summary
 
 
@@ -25,7 +25,7 @@ def main(argv=None):
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--previous", help="an earlier molap_seeds.json to merge")
     args = parser.parse_args(argv)
-    previous = json.loads(open(args.previous).read()) if args.previous else None
+    previous = io.read_json(args.previous) if args.previous else None
     table = write_summary(args.out, args.runs, previous)
     print(markdown(table))
     return 0

@@ -122,12 +122,10 @@ def evaluate(seed, entries, *, draws: int = 30, trials: int = 250,
 def drops(rows) -> dict:
     """`{seed: mean over non-zero levels of (accuracy at level - accuracy at 0)}` of one
     sweep's rows of one approach (negative: the perturbation costs accuracy)."""
-    per_seed: dict = {}
-    for row in rows:
-        per_seed.setdefault(row["seed"], {}).setdefault(row["level"], []).append(row["accuracy"])
-    return {seed: float(np.mean([np.mean(v) for level, v in levels.items() if level > 0])
-                        - np.mean(levels[0.0]))
-            for seed, levels in sorted(per_seed.items())}
+    means = perturb.level_means(rows, "seed")
+    return {seed: float(np.mean([per_seed[seed] for level, per_seed in means.items()
+                                 if level > 0]) - means[0.0][seed])
+            for seed in sorted(means[0.0])}
 
 
 def write_summary(out, rows: list[dict]) -> dict:
@@ -139,6 +137,7 @@ def write_summary(out, rows: list[dict]) -> dict:
     table MoLaP's drop against each baseline's, seed by seed.
     """
     out = pathlib.Path(out)
+    over = "seeds" if len({row["seed"] for row in rows}) > 1 else "draws"
     groups: dict = {}
     for row in rows:
         groups.setdefault(row["sweep"], {}).setdefault(row["approach"], []).append(row)
@@ -150,9 +149,11 @@ def write_summary(out, rows: list[dict]) -> dict:
         levels = sorted({row["level"] for row in next(iter(per_approach.values()))})
         lines += [f"## {label}", "", "| approach (seeds) | " + " | ".join(f"{v:g}" for v in levels)
                   + " | mean drop |", "|---|" + "---|" * (len(levels) + 1)]
+        drop_of = {approach: drops(approach_rows) for approach, approach_rows
+                   in per_approach.items()}
         for approach, approach_rows in per_approach.items():
             table = perturb.summarize_seeds(approach_rows)
-            drop = drops(approach_rows)
+            drop = drop_of[approach]
             summary[f"{label}/{approach}"] = {
                 "levels": {str(k): dict(zip(("mean", "std", "worst", "seeds"), v))
                            for k, v in table.items()},
@@ -161,14 +162,13 @@ def write_summary(out, rows: list[dict]) -> dict:
             lines.append(f"| {approach} ({n}) | " + " | ".join(
                 f"{100 * m:.1f} ± {100 * s:.1f} ({100 * w:.1f})" for m, s, w, _ in table.values())
                 + f" | {100 * np.mean(list(drop.values())):.1f} |")
-        molap = drops(per_approach["molap"]) if "molap" in per_approach else None
+        molap = drop_of.get("molap")
         if molap:
             lines += ["", "MoLaP's mean drop minus each baseline's, per seed (points; > 0: "
                       "MoLaP loses less):", ""]
-            for approach, approach_rows in per_approach.items():
+            for approach, other in drop_of.items():
                 if approach == "molap":
                     continue
-                other = drops(approach_rows)
                 common = sorted(set(molap) & set(other))
                 diff = [100 * (molap[s] - other[s]) for s in common]
                 if diff:
@@ -177,12 +177,10 @@ def write_summary(out, rows: list[dict]) -> dict:
                         + f"; mean {np.mean(diff):+.1f}, MoLaP ahead at "
                           f"{sum(d > 0 for d in diff)} of {len(diff)}")
         lines.append("")
-        over = "seeds" if len({row["seed"] for row in rows}) > 1 else "draws"
         perturb.plot_sweeps(per_approach, out / f"{label}.png", title=label, over=over)
     io.write_json(out / "summary.json", summary)
     io.write_text(out / "robustness.md", "\n".join(lines))
     return summary
-
 
 
 def evaluate_runs(out, runs, *, draws: int = 30, trials: int = 250,
@@ -190,8 +188,10 @@ def evaluate_runs(out, runs, *, draws: int = 30, trials: int = 250,
                   verbose: bool = True) -> dict:
     """`evaluate` of each run in `runs` (one per seed), then `write_summary` into `out`.
 
-    Each run's rows go to `out/rows_seed<k>_<approaches>.json` as soon as they are
-    done; a run whose file exists is not evaluated again (a killed study resumes).
+    Each run's rows go to `out/rows_seed<k>_<approaches>.json` (with the settings
+    they were made with) as soon as they are done; a run whose file exists is not
+    evaluated again (a killed study resumes), and one made with other settings is
+    refused.
 
     Args:
         out: directory to write.
@@ -211,13 +211,20 @@ def evaluate_runs(out, runs, *, draws: int = 30, trials: int = 250,
         present = [a for a in pipeline.APPROACHES if a in saved and a in approaches]
         # one file per seed and set of approaches: a seed may come from several runs
         path = out / f"rows_seed{seed}_{'-'.join(present)}.json"
+        settings = {"draws": draws, "trials": trials, "sweeps": list(sweeps)}
         if path.exists():
+            stored = io.read_json(path)
+            if stored["settings"] != settings:
+                raise ValueError(f"{str(path)!r} was made with {stored['settings']}, not "
+                                 f"{settings}; use another `out` or remove that file.")
             if verbose:
                 print(f"{path} exists: seed {seed} ({', '.join(present)}) not evaluated again",
                       flush=True)
         else:
-            seed, entries = load_entries(run, present)
-            io.write_json(path, evaluate(seed, entries, draws=draws, trials=trials,
-                                         sweeps=sweeps, verbose=verbose))
-        rows += json.loads(path.read_text())
+            _, entries = load_entries(run, present)
+            stored = {"settings": settings,
+                      "rows": evaluate(seed, entries, draws=draws, trials=trials,
+                                       sweeps=sweeps, verbose=verbose)}
+            io.write_json(path, stored)
+        rows += stored["rows"]
     return write_summary(out, rows)

@@ -533,12 +533,11 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     losses = []
     start = time.perf_counter()
+    fixed_trials = getattr(config, "fixed_trials", False)
     for step, rate in enumerate(schedule):
         optimizer.learning_rate.assign(rate)
         stacked = stacked_batch(tasks, layout, config.batch_size,
-                                seeding.derive(seed, "trials",
-                                               0 if getattr(config, "fixed_trials", False)
-                                               else step))
+                                seeding.derive(seed, "trials", 0 if fixed_trials else step))
         loss = model.train_on_batch(net.task_inputs(model, stacked), stacked.packed_targets,
                                     return_dict=True)["loss"]
         losses.append(float(loss))

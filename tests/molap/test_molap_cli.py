@@ -214,6 +214,10 @@ def test_seeds_write_molap_seeds_json(tmp_path, capsys):
     assert args.func(args) == 0  # everything finished: nothing is trained or perturbed again
     assert (robust / "rows_seed3_molap-no_pretraining.json").stat().st_mtime_ns == written
     assert "not evaluated again" in capsys.readouterr().out
+    from ctxrnn.molap import robustness
+
+    with pytest.raises(ValueError, match="was made with"):  # other settings: refused
+        robustness.evaluate_runs(robust, [study / "seed3"], draws=3, trials=8)
     with pytest.raises(SystemExit, match="--robustness needs --seeds"):
         molap_cli.run(_parse(["--out", str(tmp_path / "x"), "--robustness"]))
 
