@@ -278,11 +278,27 @@ class CTRNN(keras.layers.Layer):
         h0 = tf.cast(h0, dtype)
         name = self._activation_name()
         step_mask = None if mask is None else self._step_mask(mask, inputs, dtype)
-        states_tbn = recurrence.run(
-            u_tbn, h0, tf.cast(cell.effective_recurrent_kernel, dtype),
-            tf.cast(cell.alpha, dtype), cell.activation, name,
-            leaky=cell.leaky, alpha_trainable=cell.tau_trainable, mask=step_mask,
-        )
+
+        def run(kernel):
+            return recurrence.run(
+                u_tbn, h0, kernel, tf.cast(cell.alpha, dtype), cell.activation, name,
+                leaky=cell.leaky, alpha_trainable=cell.tau_trainable, mask=step_mask,
+            )
+
+        if cell.rank is None:
+            states_tbn = run(tf.cast(cell.effective_recurrent_kernel, dtype))
+        else:
+            # W = n m^T / N: while no entry is masked (no pruning, no lesion) the loops
+            # take the two factors and never form the (N, N) kernel; a masked low-rank
+            # kernel runs dense. The choice is made on the mask's value at run time, so
+            # set_masks between fits needs no retracing.
+            factors = (tf.cast(cell.recurrent_n / cell.units, dtype),
+                       tf.cast(tf.transpose(cell.recurrent_m), dtype))
+            states_tbn = tf.cond(
+                tf.reduce_all(tf.equal(cell.recurrent_connectivity, 1.0)),
+                lambda: run(factors),
+                lambda: run(tf.cast(cell.effective_recurrent_kernel, dtype)),
+            )
         last = states_tbn[-1]
         outputs_tbn = states_tbn
         if step_mask is not None:

@@ -13,6 +13,11 @@ Stacked networks (`CTRNN(..., networks=K)`) run the same loops with a leading
 network axis: states `(T, K, B, N)`, kernels `(K, N, N)`; each step's matmul is
 then one batched matmul over the K networks.
 
+A low-rank kernel can be given as its factors, `W = left @ right` with `left`
+`(N, R)` and `right` `(R, N)`: each step then costs two thin matmuls,
+`(h @ left) @ right`, O(B N R) instead of O(B N^2), and the kernel is never
+formed (at N = 4096 the dense step is 16 M multiply-adds per trial).
+
 The gradient is written by hand (`tf.custom_gradient`) so that:
 - the loop bodies hold only what must be sequential (one matmul and a few
   element-wise ops per step);
@@ -38,18 +43,26 @@ _DERIVATIVE_FROM_OUTPUT = {
 }
 
 
+def _times(x, factors):
+    """`x @ factors[0] @ factors[1] ...`, left to right (a dense kernel is one factor)."""
+    for factor in factors:
+        x = tf.matmul(x, factor)
+    return x
+
+
 @functools.lru_cache(maxsize=None)
 def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: bool,
-                  stacked: bool):
-    # `stacked` is only a cache key: one traced loop per rank, since reduce_retracing
-    # would relax a loop traced for both ranks to unknown shapes.
+                  stacked: bool, factors: int = 1):
+    # `stacked` and `factors` are cache keys: one traced loop per kernel rank and
+    # factor count, since reduce_retracing would relax a loop traced for both to
+    # unknown shapes.
     def forward(u, h0, w, alpha, mask):
         steps = tf.shape(u)[0]
         states = tf.TensorArray(u.dtype, size=steps)
         outputs = tf.TensorArray(u.dtype, size=steps)
 
         def body(t, h, states, outputs):
-            z = tf.matmul(h, w) + u[t]
+            z = _times(h, w) + u[t]
             r = activation(z)
             stepped = h + alpha * (r - h) if leaky else r
             h = tf.where(mask[t] > 0, stepped, h) if masked else stepped
@@ -65,7 +78,8 @@ def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: boo
 
 
 @functools.lru_cache(maxsize=None)
-def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, stacked: bool):
+def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, stacked: bool,
+                   factors: int = 1):
     def backward(grad_states, slopes, w_transposed, one_minus_alpha, mask):
         steps = tf.shape(grad_states)[0]
         grad_z = tf.TensorArray(grad_states.dtype, size=steps)
@@ -74,7 +88,7 @@ def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, stacke
         def body(t, carry, grad_z, grad_h):
             dh = grad_states[t] + carry
             dz = dh * slopes[t]
-            carry = tf.matmul(dz, w_transposed)
+            carry = _times(dz, w_transposed)
             if leaky:
                 carry = carry + one_minus_alpha * dh
             if masked:
@@ -115,7 +129,9 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
         u: `(T, B, N)` input drive (projected inputs + bias + noise), or
             `(T, K, B, N)` for K stacked networks.
         h0: `(B, N)` initial state, or `(K, B, N)`.
-        w: `(N, N)` effective recurrent kernel, or `(K, N, N)`.
+        w: `(N, N)` effective recurrent kernel, or `(K, N, N)`; or a pair
+            `(left, right)` of `(N, R)` and `(R, N)` factors of a low-rank
+            kernel `W = left @ right` (not stacked), which is then never formed.
         alpha: `dt / tau`, broadcastable to `(1, N)`, or to `(K, 1, N)` when stacked.
         activation: element-wise callable.
         activation_name: its name (`"tanh"`, ...) or `None` for a custom one.
@@ -127,31 +143,40 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
     Returns:
         The states `h_1..h_T`, shaped like `u`.
     """
+    factors = tuple(w) if isinstance(w, (tuple, list)) else (w,)
+    if len(factors) not in (1, 2) or (len(factors) == 2 and factors[0].shape.rank != 2):
+        raise ValueError(
+            "Argument `w` must be a kernel (N, N) / (K, N, N) or a pair of low-rank factors "
+            f"(N, R), (R, N); received {len(factors)} tensors of shapes "
+            f"{[tuple(f.shape) for f in factors]}.")
     keep_z = activation_name not in _DERIVATIVE_FROM_OUTPUT
     masked = mask is not None
-    stacked = w.shape.rank == 3
-    forward = _forward_loop(activation, leaky, keep_z, masked, stacked)
-    backward = _backward_loop(leaky, alpha_trainable, masked, stacked)
+    stacked = factors[-1].shape.rank == 3
+    forward = _forward_loop(activation, leaky, keep_z, masked, stacked, len(factors))
+    backward = _backward_loop(leaky, alpha_trainable, masked, stacked, len(factors))
     # The loops take the mask as an argument either way; an unmasked run gets a
     # placeholder it never reads.
     step_mask = tf.stop_gradient(tf.cast(mask, u.dtype)) if masked else tf.zeros([0], u.dtype)
 
-    units = tf.shape(w)[-1]
+    last = factors[-1]
+    units = tf.shape(last)[-1]
     # alpha enters the loops broadcast to (1, N) (or (K, 1, N)): a scalar alpha traced
     # after a vector one (reduce_retracing) would relax to unknown rank and break the
     # loop. Broadcasting here, outside the custom gradient, lets autodiff sum alpha's
     # gradient back to its own shape.
     alpha = tf.convert_to_tensor(alpha, dtype=u.dtype)
-    alpha_shape = [*w.shape[:-2], 1, w.shape[-1]]
+    alpha_shape = [*last.shape[:-2], 1, last.shape[-1]]
     if None in alpha_shape:
-        alpha_shape = tf.concat([tf.shape(w)[:-2], [1, units]], axis=0)
+        alpha_shape = tf.concat([tf.shape(last)[:-2], [1, units]], axis=0)
     alpha_n = tf.broadcast_to(alpha, alpha_shape)
 
     @tf.custom_gradient
-    def recurrence(u, h0, w, alpha_n):
+    def recurrence(u, h0, alpha_n, *kernel):
         # stop_gradient: the hand-written gradient below replaces autodiff, so no
         # tape may trace the compiled loop for its own backward pass.
-        states, outputs = forward(*(tf.stop_gradient(v) for v in (u, h0, w, alpha_n)), step_mask)
+        states, outputs = forward(tf.stop_gradient(u), tf.stop_gradient(h0),
+                                  tuple(tf.stop_gradient(f) for f in kernel),
+                                  tf.stop_gradient(alpha_n), step_mask)
         # The loops relax their shapes after retracing (reduce_retracing); the states
         # have u's shape, which a layer built from them (a subclassed model's) needs.
         states.set_shape(u.shape)
@@ -162,23 +187,12 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
             slopes = alpha_n * slopes if leaky else slopes
             if masked:
                 slopes = step_mask * slopes
+            transposed = tuple(tf.linalg.matrix_transpose(f) for f in reversed(kernel))
             grad_z, grad_h0, grad_h = backward(
-                grad_states, slopes, tf.linalg.matrix_transpose(w), 1.0 - alpha_n, step_mask
+                grad_states, slopes, transposed, 1.0 - alpha_n, step_mask
             )
             previous = tf.concat([h0[None], states[:-1]], axis=0)
-            if stacked:
-                # (T, K, B, N) -> (K, T*B, N): one batched matmul. Measured 2.5x faster
-                # than tf.einsum("tkbi,tkbj->kij") at K=20, N=100, B=64, T=100.
-                networks = tf.shape(w)[0]
-
-                def network_major(a):
-                    return tf.reshape(tf.transpose(a, [1, 0, 2, 3]), [networks, -1, units])
-
-                grad_w = tf.matmul(network_major(previous), network_major(grad_z),
-                                   transpose_a=True)
-            else:
-                grad_w = tf.matmul(tf.reshape(previous, [-1, units]),
-                                   tf.reshape(grad_z, [-1, units]), transpose_a=True)
+            grad_kernel = _kernel_gradients(previous, grad_z, kernel, stacked, units)
             grad_alpha = None
             if alpha_trainable:
                 change = responses - previous
@@ -186,8 +200,29 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
                     change = step_mask * change
                 grad_alpha = tf.reduce_sum(
                     tf.reduce_sum(grad_h * change, axis=0), axis=-2, keepdims=True)
-            return grad_z, grad_h0, grad_w, grad_alpha
+            return (grad_z, grad_h0, grad_alpha, *grad_kernel)
 
         return states, grad
 
-    return recurrence(u, h0, w, alpha_n)
+    return recurrence(u, h0, alpha_n, *factors)
+
+
+def _kernel_gradients(previous, grad_z, kernel, stacked, units):
+    """dL/dW = H_{t-1}^T dZ over all steps, one matmul; for factors, its products with them."""
+    if stacked:
+        # (T, K, B, N) -> (K, T*B, N): one batched matmul. Measured 2.5x faster
+        # than tf.einsum("tkbi,tkbj->kij") at K=20, N=100, B=64, T=100.
+        networks = tf.shape(kernel[0])[0]
+
+        def network_major(a):
+            return tf.reshape(tf.transpose(a, [1, 0, 2, 3]), [networks, -1, units])
+
+        return (tf.matmul(network_major(previous), network_major(grad_z), transpose_a=True),)
+    previous = tf.reshape(previous, [-1, units])
+    grad_z = tf.reshape(grad_z, [-1, units])
+    if len(kernel) == 1:
+        return (tf.matmul(previous, grad_z, transpose_a=True),)
+    # W = L R: dL = H^T (dZ R^T), dR = (H L)^T dZ, never forming the (N, N) dW.
+    left, right = kernel
+    return (tf.matmul(previous, tf.matmul(grad_z, right, transpose_b=True), transpose_a=True),
+            tf.matmul(tf.matmul(previous, left), grad_z, transpose_a=True))
