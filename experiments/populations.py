@@ -14,7 +14,19 @@ noise 0.05 (`recurrent_noise = 0.05 / sqrt(2 / alpha)`), a readout
 initialised N(0, (4 / N)^2) (their fixed `w_out ~ N(0, 16)` read as
 `tanh(x) w_out / N`); unlike the reference, the readout and bias train.
 
+With `--reference`, CDM is the network of the paper's Figs. 4-5 as the
+reference code trains it (`training_scripts/train_mante_main.py`): N = 4096,
+the task's `ContextDecision.REFERENCE` values (coherences +-1, 2, 4; context
+inputs 0.5; 100 ms delay), no bias, the readout fixed at its random start,
+trained input weights, Adam 1e-2 with the global gradient norm clipped at
+0.1, batches of 32, up to 100 epochs of 25 batches, stopping once an epoch's
+mean loss is below 0.01 and keeping the best epoch's weights; resampled at
+the trained size. Left as ctxrnn does it: fresh trials every batch (the
+reference reuses 800), the rate form, and no trainable output scale (the
+reference trains one scalar `so` on its fixed readout).
+
     python experiments/populations.py --out experiments/results/populations
+    python experiments/populations.py --tasks cdm --reference --out runs/pop_ref
     python experiments/populations.py --tasks dm --seeds 0 --epochs 3   # quick look
     python experiments/populations.py --figures-only --out experiments/results/populations
     python experiments/populations.py --figures-only --out all --merge runs/a runs/b  # combine
@@ -49,33 +61,81 @@ def recurrent_noise(dt: float) -> float:
     return STEP_NOISE / math.sqrt(2.0 * TAU / dt)
 
 
-def make_suite(task: str, seed: int, delay_max: float | None):
+REFERENCE = {"units": 4096, "epochs": 100, "steps_per_epoch": 25, "global_clipnorm": 0.1,
+             "stop_below_loss": 0.01}  # train_mante_main.py
+
+
+def make_suite(task: str, seed: int, delay_max: float | None, reference: bool = False):
     options = {}
     if task == "dms" and delay_max is not None:
         options["timing"] = {"delay": (500.0, float(delay_max))}
+    if task == "cdm" and reference:
+        options.update(tasks.get_class("cdm").REFERENCE)
     return tasks.TaskSuite([tasks.make(task, **options)], context="none",
                            seed=seeding.derive(seed, "trials"))
 
 
-def build(suite, units: int, seed: int, rank: int | None, gain: float = 0.1):
+def build(suite, units: int, seed: int, rank: int | None, gain: float = 0.1,
+          reference: bool = False):
     options = {"rank": rank} if rank else {"recurrent_initializer": "gain_normal", "gain": gain}
+    if reference:
+        options["use_bias"] = False
     model = context_multitask(suite, units, tau=TAU, seed=seed, input_noise=0.0,
                               recurrent_noise=recurrent_noise(suite.dt),
                               kernel_initializer="standard_normal", **options)
     readout = model.get_layer("readout")
     rng = seeding.rng(seed, "readout")
     readout.kernel.assign(rng.normal(0.0, READOUT_STD / units, readout.kernel.shape))
+    if reference:  # the reference's wo stays at its random start and has no bias
+        readout.bias.assign(np.zeros(readout.bias.shape, "float32"))
+        readout.trainable = False
     return model
 
 
+class StopBelowLoss(keras.callbacks.Callback):
+    """Stops once an epoch's mean loss is below `threshold`; restores the best epoch's
+    weights (the reference `train(..., early_stop=0.01, keep_best=True)`)."""
+
+    def __init__(self, threshold: float):
+        super().__init__()
+        self.threshold = threshold
+        self.best_loss, self.best_weights, self.epochs = np.inf, None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = float(logs["loss"])
+        self.epochs = epoch + 1
+        if loss < self.best_loss:
+            self.best_loss, self.best_weights = loss, self.model.get_weights()
+        if loss < self.threshold:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
 def train(suite, model, epochs: int, steps: int, batch_size: int, seed: int,
-          verbose: int = 0, learning_rate: float = LEARNING_RATE) -> float:
-    compile_model(model, learning_rate=learning_rate)
+          verbose: int = 0, learning_rate: float = LEARNING_RATE,
+          reference: bool = False) -> dict:
+    callbacks = []
+    if reference:
+        from ctxrnn.losses import MaskedMSE
+        from ctxrnn.metrics import DecisionAccuracy
+
+        model.compile(optimizer=keras.optimizers.Adam(
+                          learning_rate, global_clipnorm=REFERENCE["global_clipnorm"]),
+                      loss=MaskedMSE(), metrics=[DecisionAccuracy()])
+        callbacks.append(StopBelowLoss(REFERENCE["stop_below_loss"]))
+    else:
+        compile_model(model, learning_rate=learning_rate)
     start = time.perf_counter()
     model.fit(suite.dataset(batch_size=batch_size, steps_per_epoch=steps,
                             seed=seeding.derive(seed, "trials")),
-              epochs=epochs, shuffle=False, verbose=verbose)
-    return time.perf_counter() - start
+              epochs=epochs, shuffle=False, verbose=verbose, callbacks=callbacks)
+    info = {"seconds": time.perf_counter() - start}
+    if callbacks:
+        info.update(epochs=callbacks[0].epochs, best_loss=callbacks[0].best_loss)
+    return info
 
 
 def primed(suite, units: int, seed: int, rank: int, args) -> keras.Model:
@@ -101,17 +161,19 @@ def primed(suite, units: int, seed: int, rank: int, args) -> keras.Model:
 
 
 def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
-    suite = make_suite(task, seed, args.dms_delay_max)
+    reference = args.reference and task == "cdm"
+    suite = make_suite(task, seed, args.dms_delay_max, reference)
     path = work / f"{task}_seed{seed}.keras"
-    seconds = None
+    seconds, fit = None, {}
     if path.exists():
         model = keras.models.load_model(path)
     else:
         start = time.perf_counter()
         model = (primed(suite, args.units, seed, RANKS[task], args) if task == "dms"
-                 and args.prime_epochs else build(suite, args.units, seed, RANKS[task]))
-        train(suite, model, args.epochs or EPOCHS[task], args.steps_per_epoch,
-              args.batch_size, seed, args.verbose)
+                 and args.prime_epochs else build(suite, args.units, seed, RANKS[task],
+                                                  reference=reference))
+        fit = train(suite, model, args.epochs or EPOCHS[task], args.steps_per_epoch,
+                    args.batch_size, seed, args.verbose, reference=reference)
         seconds = time.perf_counter() - start  # priming included
         model.save(path)
     batch = suite.validation_data(args.trials, seed=seeding.derive(seed, "evaluation"))
@@ -125,6 +187,8 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
     stability = pop.clustering_stability(points, 2, n_boot=args.boot, seed=seed)
     two = pop.fit_populations(points, 2, seed=seed)
     return {"task": task, "seed": seed, "units": args.units, "rank": RANKS[task],
+            "reference": reference, "resample_size": args.resample_size,
+            "epochs_trained": fit.get("epochs"), "best_epoch_loss": fit.get("best_loss"),
             "train_seconds": seconds, "analysis_seconds": time.perf_counter() - start,
             "curve": curve, "stability": {k: v for k, v in stability.items()
                                           if not k.endswith("_values")},
@@ -142,7 +206,8 @@ def run_full_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
         model = keras.models.load_model(path)
     else:
         seconds = train(suite, model, args.epochs or EPOCHS[task], args.steps_per_epoch,
-                        args.batch_size, seed, args.verbose, args.prime_learning_rate)
+                        args.batch_size, seed, args.verbose,
+                        args.prime_learning_rate)["seconds"]
         model.save(path)
     batch = suite.validation_data(args.trials, seed=seeding.derive(seed, "evaluation"))
     curve = pop.truncation_curve(model, initial, batch, suite.correct, ranks=range(1, 10),
@@ -227,14 +292,20 @@ def main(argv=None) -> int:
     parser.add_argument("--work", default=None, help="trained models (default: OUT/models)")
     parser.add_argument("--tasks", nargs="*", default=["dm", "cdm", "dms"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--units", type=int, default=256)
-    parser.add_argument("--epochs", type=int, default=None, help="default: per task")
-    parser.add_argument("--steps-per-epoch", type=int, default=50)
+    parser.add_argument("--reference", action="store_true",
+                        help="CDM as train_mante_main.py trains it (see the module docstring)")
+    parser.add_argument("--units", type=int, default=None,
+                        help="default: 256 (--reference: 4096)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="default: per task (--reference: 100, stopping at loss 0.01)")
+    parser.add_argument("--steps-per-epoch", type=int, default=None,
+                        help="default: 50 (--reference: 25)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--trials", type=int, default=200, help="evaluation trials")
     parser.add_argument("--max-populations", type=int, default=3)
     parser.add_argument("--resamples", type=int, default=10)
-    parser.add_argument("--resample-size", type=int, default=512)
+    parser.add_argument("--resample-size", type=int, default=None,
+                        help="default: 512 (--reference: the trained size)")
     parser.add_argument("--boot", type=int, default=20)
     parser.add_argument("--dms-delay-max", type=float, default=None,
                         help="shorter DMS delays (ms; the task's own: 3000)")
@@ -251,6 +322,16 @@ def main(argv=None) -> int:
     parser.add_argument("--merge", nargs="*", default=[],
                         help="--out directories of other runs whose results join this one's")
     args = parser.parse_args(argv)
+    if args.reference and set(args.tasks) - {"cdm"}:
+        parser.error(f"--reference applies to cdm only; received --tasks {' '.join(args.tasks)}")
+    defaults = ({"units": REFERENCE["units"], "epochs": REFERENCE["epochs"],
+                 "steps_per_epoch": REFERENCE["steps_per_epoch"]} if args.reference
+                else {"units": 256, "steps_per_epoch": 50})
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.resample_size is None:
+        args.resample_size = args.units if args.reference else 512
     out = pathlib.Path(args.out)
     work = pathlib.Path(args.work) if args.work else out / "models"
     work.mkdir(parents=True, exist_ok=True)

@@ -90,10 +90,20 @@ class ContextDecision(_SignTask):
     epoch is 17.5 steps at 20 ms; ctxrnn rounds it to 18 (79 steps a trial),
     the reference code truncates to 17 (78 steps).
 
+    The reference code's own values differ from these defaults in three places;
+    `ContextDecision(**ContextDecision.REFERENCE)` takes them: coherences
+    `+-1, 2, 4` (`mante.py`), a 100 ms delay (`mante.py`) and context inputs of
+    0.5 (`training_scripts/train_mante_main.py`, the network of the paper's
+    Figs. 4-5, sets `SCALE_CTX = 0.5`; the module default is 0.1).
+
     Args:
         coherences: coherence values drawn uniformly. Default: `+-1, 2, 4, 8, 16`.
+        context_strength: value of the cued context input. Default: `1.0`.
         **kwargs: `Task` arguments.
     """
+
+    REFERENCE = {"coherences": (-4.0, -2.0, -1.0, 1.0, 2.0, 4.0), "context_strength": 0.5,
+                 "timing": {"delay": 100.0}}
 
     name = "cdm"
     input_names = ("color", "motion", "context_color", "context_motion")
@@ -101,6 +111,17 @@ class ContextDecision(_SignTask):
     timing = {"fixation": 100.0, "context": 350.0, "stimulus": 800.0, "delay": 300.0,
               "response": 20.0}
     default_input_noise = CDM_NOISE
+
+    def __init__(self, coherences=COHERENCES, context_strength: float = 1.0, **kwargs):
+        super().__init__(coherences, **kwargs)
+        if (isinstance(context_strength, bool) or not isinstance(context_strength, (int, float))
+                or not np.isfinite(context_strength) or context_strength <= 0):
+            raise ValueError("Argument `context_strength` must be a positive number; "
+                             f"received context_strength={context_strength!r}.")
+        self.context_strength = float(context_strength)
+
+    def get_config(self):
+        return {**super().get_config(), "context_strength": self.context_strength}
 
     def _trials(self, rng, n):
         color, motion = rng.choice(self.coherences, size=(2, n))
@@ -115,8 +136,8 @@ class ContextDecision(_SignTask):
         batch["inputs"][..., 0] = stimulus * (CDM_SCALE * truth["color"])[:, None]
         batch["inputs"][..., 1] = stimulus * (CDM_SCALE * truth["motion"])[:, None]
         cued = self.window(epochs, "context", "stimulus", "delay")
-        batch["inputs"][..., 2] = cued * (truth["context"] == 0)[:, None]
-        batch["inputs"][..., 3] = cued * (truth["context"] == 1)[:, None]
+        batch["inputs"][..., 2] = cued * (self.context_strength * (truth["context"] == 0))[:, None]
+        batch["inputs"][..., 3] = cued * (self.context_strength * (truth["context"] == 1))[:, None]
         batch["targets"][..., 0] = self.window(epochs, "response") * truth["choice"][:, None]
         self._mask_decision(batch, epochs)
 
