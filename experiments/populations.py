@@ -114,20 +114,29 @@ class StopBelowLoss(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
+def progress_metric(suite):
+    """The Keras progress metric of these tasks: sign of the mean output over the response
+    epoch (the scores in the results come from `suite.correct`, the same rule)."""
+    from ctxrnn.metrics import DecisionAccuracy
+
+    (task,) = suite.tasks
+    steps = max(1, round(task.timing["response"] / suite.dt))
+    return DecisionAccuracy(window=steps, rule="choice", threshold=0.0)
+
+
 def train(suite, model, epochs: int, steps: int, batch_size: int, seed: int,
           verbose: int = 0, learning_rate: float = LEARNING_RATE,
           reference: bool = False) -> dict:
     callbacks = []
     if reference:
         from ctxrnn.losses import MaskedMSE
-        from ctxrnn.metrics import DecisionAccuracy
 
         model.compile(optimizer=keras.optimizers.Adam(
                           learning_rate, global_clipnorm=REFERENCE["global_clipnorm"]),
-                      loss=MaskedMSE(), metrics=[DecisionAccuracy()])
+                      loss=MaskedMSE(), metrics=[progress_metric(suite)])
         callbacks.append(StopBelowLoss(REFERENCE["stop_below_loss"]))
     else:
-        compile_model(model, learning_rate=learning_rate)
+        compile_model(model, learning_rate=learning_rate, metrics=[progress_metric(suite)])
     start = time.perf_counter()
     model.fit(suite.dataset(batch_size=batch_size, steps_per_epoch=steps,
                             seed=seeding.derive(seed, "trials")),
