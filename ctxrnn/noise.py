@@ -52,19 +52,19 @@ def _table_normals(shape, seed, table):
     return tf.gather(table, index)[..., :last]
 
 
-def _stacked_table_normals(shape, seeds, table, axis):
-    # One draw per network (seeds is (K, 2), K static) with its own seed, stacked on
-    # `axis`, so network k's noise is what an unstacked layer of its seed adds.
-    per_network = tf.unstack(shape)
-    del per_network[axis]
-    return tf.stack([_table_normals(tf.stack(per_network), seeds[k], table)
-                     for k in range(seeds.shape[0])], axis)
+def _per_network(draw, shape, seeds, axis):
+    """`draw(network_shape, seeds[k])` for each network k (seeds is `(K, 2)`, K static),
+    stacked on `axis`: network k's noise is what an unstacked layer of its seed adds."""
+    network_shape = tf.unstack(shape)
+    del network_shape[axis]
+    return tf.stack([draw(tf.stack(network_shape), seeds[k]) for k in range(seeds.shape[0])],
+                    axis)
 
 
 def _normals(shape, seed, table, axis):
     if axis is None:
         return _table_normals(shape, seed, table)
-    return _stacked_table_normals(shape, seed, table, axis)
+    return _per_network(lambda s, k: _table_normals(s, k, table), shape, seed, axis)
 
 
 def _add_normals(values, scale, seed, table, axis):
@@ -72,14 +72,12 @@ def _add_normals(values, scale, seed, table, axis):
     return values + tf.cast(scale, values.dtype) * tf.cast(normals, values.dtype)
 
 
-# Stacked draws need the number of networks (seeds' first dimension) static, so they
-# are traced per shape; single draws trace once for any shape.
-_XLA = {
-    "normals": tf.function(_normals, jit_compile=True, reduce_retracing=True),
-    "add": tf.function(_add_normals, jit_compile=True, reduce_retracing=True),
-    "stacked normals": tf.function(_normals, jit_compile=True),
-    "stacked add": tf.function(_add_normals, jit_compile=True),
-}
+# (draw, draw-and-add) compiled once each. Stacked draws need the number of networks
+# (seeds' first dimension) static, so they are traced per shape; single draws trace
+# once for any shape.
+_SINGLE_KERNELS = tuple(tf.function(f, jit_compile=True, reduce_retracing=True)
+                        for f in (_normals, _add_normals))
+_STACKED_KERNELS = tuple(tf.function(f, jit_compile=True) for f in (_normals, _add_normals))
 
 
 def _sum_to_shape(x, shape):
@@ -95,17 +93,16 @@ def _add_table_noise(values, scale, seed, axis=None):
     the normals are drawn again from the same seed, so the forward kernel need not
     write them out (differentiating the XLA kernel itself made a step 3x slower)."""
     table = tf.constant(quantile_table())
-    prefix = "" if axis is None else "stacked "
+    draw, draw_and_add = _SINGLE_KERNELS if axis is None else _STACKED_KERNELS
 
     @tf.custom_gradient
     def add(values, scale, seed):
         def grad(upstream):
-            normals = tf.cast(_XLA[prefix + "normals"](tf.shape(values), seed, table, axis),
-                              upstream.dtype)
+            normals = tf.cast(draw(tf.shape(values), seed, table, axis), upstream.dtype)
             scale_grad = _sum_to_shape(upstream * normals, scale.shape)
             return upstream, tf.cast(scale_grad, scale.dtype), None
 
-        return _XLA[prefix + "add"](values, scale, seed, table, axis), grad
+        return draw_and_add(values, scale, seed, table, axis), grad
 
     return add(values, scale, tf.identity(seed))
 
@@ -162,11 +159,9 @@ def add_stacked_noise(values, scale, seeds, axis: int, sampler: str = "table"):
     seeds = tf.cast(tf.stack(list(seeds)) if isinstance(seeds, (list, tuple)) else seeds,
                     tf.int32)
     if sampler == "exact":
-        shape = tf.unstack(tf.shape(values))
-        del shape[axis]
-        normals = tf.stack([tf.random.stateless_normal(tf.stack(shape), seeds[k],
-                                                       dtype=values.dtype)
-                            for k in range(seeds.shape[0])], axis)
+        normals = _per_network(
+            lambda shape, seed: tf.random.stateless_normal(shape, seed, dtype=values.dtype),
+            tf.shape(values), seeds, axis)
         return values + tf.cast(scale, values.dtype) * normals
     return _add_table_noise(values, tf.cast(scale, tf.float32), seeds, axis)
 
