@@ -222,6 +222,23 @@ def test_cdm_target_follows_the_cued_modality():
     assert np.any(np.sign(batch.truth["color"]) != np.sign(batch.truth["motion"]))
 
 
+def test_cdm_reference_values_are_the_reference_codes():
+    """mante.py coherences +-1, 2, 4 (x 0.1), its 100 ms delay, and the 0.5 context
+    inputs of train_mante_main.py; they survive the task's config."""
+    task = tasks.make("cdm", input_noise=0.0, **tasks.get_class("cdm").REFERENCE)
+    batch = task.generate(400, seed=0)
+    assert set(np.abs(batch.truth["color"])) == {1.0, 2.0, 4.0}
+    # 5 fixation + 18 context + 40 stimulus + 5 delay + 1 decision steps at dt = 20
+    assert batch.inputs.shape[1] == 69
+    cued = batch.inputs[:, 10, 2:]
+    np.testing.assert_array_equal(cued.sum(axis=1), np.full(400, 0.5, "float32"))
+    np.testing.assert_allclose(batch.inputs[:, 30, 0], 0.1 * batch.truth["color"], rtol=1e-6)
+    again = tasks.from_config(task.get_config())
+    np.testing.assert_array_equal(again.generate(8, seed=1).inputs, task.generate(8, seed=1).inputs)
+    with pytest.raises(ValueError, match="context_strength.*received context_strength=-1"):
+        tasks.make("cdm", context_strength=-1)
+
+
 def test_dms_match_rule():
     task = tasks.make("dms", input_noise=0.0)
     batch = task.generate(300, seed=0)
