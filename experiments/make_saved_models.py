@@ -109,7 +109,7 @@ class _WallClock(keras.callbacks.Callback):
 
 def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
                      max_minutes: float, from_checkpoint: bool = False,
-                     trained_seconds: float | None = None) -> dict:
+                     trained_seconds: float | None = None, continued: bool = False) -> dict:
     options, description = MOTIF_MODELS[name]
     options = dict(options)
     fast = options.pop("fast")
@@ -117,7 +117,10 @@ def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
     checkpoints.mkdir(parents=True, exist_ok=True)
     checkpoint = checkpoints / f"{name}.keras"
     history_path = checkpoints / f"{name}.history.json"
-    if from_checkpoint:
+    if continued:
+        model, result_fields = _continue_shipped(name, out, suite, options, max_minutes,
+                                                 checkpoint)
+    elif from_checkpoint:
         model = keras.saving.load_model(checkpoint)
         if history_path.is_file():
             result_fields = io.read_json(history_path)
@@ -154,6 +157,38 @@ def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
     # 15 rules x 110 steps x 80 channels: 1.5 MB raw, mostly zeros
     _write_regression(model, suite, out / f"{name}.regression.npz", compressed=True)
     return card
+
+
+def _continue_shipped(name: str, out: pathlib.Path, suite, options: dict, max_minutes: float,
+                      checkpoint: pathlib.Path):
+    """Trains the shipped model further (fresh Adam, the next seed's trials) to the criterion.
+
+    The card keeps the whole record: steps and seconds of both phases added, and each
+    phase's own numbers under `phases`.
+    """
+    path = out / f"{name}.keras"
+    model, card = zoo.load(path, compile=False)
+    previous = card["training"]
+    seed = options["seed"] + 1 + len(previous.get("phases", []))
+    settings = {**options, "seed": seed}
+    start = time.perf_counter()
+    result = motifs.fit(suite, model, callbacks=[_WallClock(60 * max_minutes, checkpoint)],
+                        **{k: v for k, v in settings.items() if k != "units"})
+    seconds = round(time.perf_counter() - start, 1)
+    phases = previous.get("phases") or [{k: previous.get(k) for k in
+                                         ("steps", "seconds", "steps_to_criterion", "seed",
+                                          "stopped")}]
+    phases.append({"steps": result.steps, "seconds": seconds, "seed": seed,
+                   "steps_to_criterion": result.steps_to_criterion,
+                   "optimizer": "fresh Adam (the shipped file holds no optimizer state)"})
+    io.write_json(checkpoint.with_suffix(".continued.json"), {"history": result.history,
+                                                              "phases": phases})
+    fields = {"steps": sum(p["steps"] or 0 for p in phases),
+              "seconds": round(sum(p["seconds"] or 0 for p in phases), 1),
+              "steps_to_criterion": (None if result.steps_to_criterion is None
+                                     else phases[-2]["steps"] + result.steps_to_criterion),
+              "phases": phases}
+    return model, fields
 
 
 def _write_regression(model, suite, path: pathlib.Path, compressed: bool = False) -> None:
@@ -193,12 +228,16 @@ def main(argv=None) -> int:
     parser.add_argument("--from-checkpoint", action="store_true")
     parser.add_argument("--trained-seconds", type=float, default=None,
                         help="wall time of a training stopped from outside (for the card)")
+    parser.add_argument("--continue", dest="continued", action="store_true",
+                        help="train the shipped motif model further (to the criterion or "
+                             "--max-minutes) and re-ship it; its card records both phases")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.models:
         if name in MOTIF_MODELS:
             card = make_motif_model(name, args.out, args.checkpoints, args.max_minutes,
-                                    args.from_checkpoint, args.trained_seconds)
+                                    args.from_checkpoint, args.trained_seconds,
+                                    args.continued)
         else:
             card = make_model(name, args.out)
         accuracy = " ".join(f"{k}={100 * v:.1f}%" for k, v in card["accuracy"].items())
