@@ -109,9 +109,13 @@ class _WallClock(keras.callbacks.Callback):
 
 def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
                      max_minutes: float, from_checkpoint: bool = False,
-                     trained_seconds: float | None = None, continued: bool = False) -> dict:
+                     trained_seconds: float | None = None, continued: bool = False,
+                     units: int | None = None) -> dict:
     options, description = MOTIF_MODELS[name]
     options = dict(options)
+    if units is not None:
+        options["units"] = units
+        description = description.replace("in one leaky", f"in one {units}-unit leaky")
     fast = options.pop("fast")
     suite = motifs.motif_suite(fast=fast)
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -228,6 +232,9 @@ def main(argv=None) -> int:
     parser.add_argument("--from-checkpoint", action="store_true")
     parser.add_argument("--trained-seconds", type=float, default=None,
                         help="wall time of a training stopped from outside (for the card)")
+    parser.add_argument("--units", type=int, default=None,
+                        help="motif models: another network size (e.g. Driscoll's 256); "
+                             "use another --out and --checkpoints")
     parser.add_argument("--continue", dest="continued", action="store_true",
                         help="train the shipped motif model further (to the criterion or "
                              "--max-minutes) and re-ship it; its card records both phases")
@@ -237,7 +244,7 @@ def main(argv=None) -> int:
         if name in MOTIF_MODELS:
             card = make_motif_model(name, args.out, args.checkpoints, args.max_minutes,
                                     args.from_checkpoint, args.trained_seconds,
-                                    args.continued)
+                                    args.continued, args.units)
         else:
             card = make_model(name, args.out)
         accuracy = " ".join(f"{k}={100 * v:.1f}%" for k, v in card["accuracy"].items())
