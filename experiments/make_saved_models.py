@@ -153,7 +153,8 @@ def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
     card = zoo.save(
         model, out / f"{name}.keras", suite=suite, accuracy=accuracy, description=description,
         training={**options, "fast_timing": fast, "trainer": "ctxrnn.motifs.fit",
-                  "criterion": options.get("criterion", motifs.DEFAULT_CRITERION), "machine": "2-core CPU (shared)",
+                  "criterion": options.get("criterion", motifs.DEFAULT_CRITERION),
+                  "machine": "2-core CPU (shared)",
                   **{k: v for k, v in result_fields.items() if k != "history"}},
         evaluation={"n_per_task": EVAL_TRIALS, "seed": EVAL_SEED,
                     "rule": "suite.validation_data(n_per_task, seed); suite.correct "
@@ -185,6 +186,7 @@ def _continue_shipped(name: str, out: pathlib.Path, suite, options: dict, max_mi
                                          ("steps", "seconds", "steps_to_criterion", "seed",
                                           "stopped")}]
     phases.append({"steps": result.steps, "seconds": seconds, "seed": seed,
+                   "criterion": settings.get("criterion", motifs.DEFAULT_CRITERION),
                    "steps_to_criterion": result.steps_to_criterion,
                    "optimizer": "fresh Adam (the shipped file holds no optimizer state)"})
     io.write_json(checkpoint.with_suffix(".continued.json"), {"history": result.history,
