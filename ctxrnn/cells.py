@@ -174,7 +174,9 @@ class CTRNNCell(keras.layers.Layer):
     loadings drawn from the same distribution give the same dynamics at any
     size. Everything else (dynamics, noise, connectivity masks, saving, the
     fast path of `ctxrnn.CTRNN`) is the same code; `recurrent_kernel` is
-    `None`, read `effective_recurrent_kernel`. A per-entry plasticity mask,
+    `None`, read `effective_recurrent_kernel`; `ctxrnn.CTRNN` steps the factors
+    (`(h n / N) m^T`, O(B N R) a step) and forms the `(N, N)` kernel only while
+    a recurrent entry is masked. A per-entry plasticity mask,
     Dale's law and `recurrent_constraint` do not apply to a factorised kernel
     and are refused; `frozen=("recurrent_kernel",)` freezes both loadings.
 
