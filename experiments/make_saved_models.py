@@ -193,8 +193,9 @@ def _continue_shipped(name: str, out: pathlib.Path, suite, options: dict, max_mi
                                                               "phases": phases})
     fields = {"steps": sum(p["steps"] or 0 for p in phases),
               "seconds": round(sum(p["seconds"] or 0 for p in phases), 1),
-              "steps_to_criterion": (None if result.steps_to_criterion is None
-                                     else phases[-2]["steps"] + result.steps_to_criterion),
+              "steps_to_criterion": (None if result.steps_to_criterion is None else
+                                     sum(p["steps"] or 0 for p in phases[:-1])
+                                     + result.steps_to_criterion),
               "phases": phases}
     return model, fields
 
