@@ -60,13 +60,17 @@ def context_multitask(suite, units: int = DEFAULT_UNITS, *, tau: float | None = 
 
 
 def compile_model(model: keras.Model, learning_rate: float = DEFAULT_LEARNING_RATE,
-                  metrics=None, **compile_options: Any) -> keras.Model:
+                  metrics=None, *, global_clipnorm: float | None = None,
+                  **compile_options: Any) -> keras.Model:
     """Compiles with Adam (clipnorm 1), masked MSE and decision accuracy.
 
     Args:
         model: the model to compile (in place).
         learning_rate: Adam's learning rate. Default: `1e-3`.
         metrics: metrics list; default `[DecisionAccuracy()]`.
+        global_clipnorm: clip the norm of all gradients together at this value
+            (PyTorch's `clip_grad_norm_`) instead of each variable's at 1.
+            Default: `None` (per-variable clipnorm 1).
         **compile_options: passed to `model.compile`.
 
     Returns:
@@ -76,7 +80,9 @@ def compile_model(model: keras.Model, learning_rate: float = DEFAULT_LEARNING_RA
     from ctxrnn.metrics import DecisionAccuracy
 
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=DEFAULT_CLIPNORM),
+        optimizer=keras.optimizers.Adam(learning_rate, **(
+            {"clipnorm": DEFAULT_CLIPNORM} if global_clipnorm is None
+            else {"global_clipnorm": global_clipnorm})),
         loss=MaskedMSE(),
         metrics=[DecisionAccuracy()] if metrics is None else metrics,
         **compile_options,

@@ -127,16 +127,9 @@ def progress_metric(suite):
 def train(suite, model, epochs: int, steps: int, batch_size: int, seed: int,
           verbose: int = 0, learning_rate: float = LEARNING_RATE,
           reference: bool = False) -> dict:
-    callbacks = []
-    if reference:
-        from ctxrnn.losses import MaskedMSE
-
-        model.compile(optimizer=keras.optimizers.Adam(
-                          learning_rate, global_clipnorm=REFERENCE["global_clipnorm"]),
-                      loss=MaskedMSE(), metrics=[progress_metric(suite)])
-        callbacks.append(StopBelowLoss(REFERENCE["stop_below_loss"]))
-    else:
-        compile_model(model, learning_rate=learning_rate, metrics=[progress_metric(suite)])
+    compile_model(model, learning_rate=learning_rate, metrics=[progress_metric(suite)],
+                  global_clipnorm=REFERENCE["global_clipnorm"] if reference else None)
+    callbacks = [StopBelowLoss(REFERENCE["stop_below_loss"])] if reference else []
     start = time.perf_counter()
     model.fit(suite.dataset(batch_size=batch_size, steps_per_epoch=steps,
                             seed=seeding.derive(seed, "trials")),
@@ -170,7 +163,7 @@ def primed(suite, units: int, seed: int, rank: int, args) -> keras.Model:
 
 
 def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
-    reference = args.reference and task == "cdm"
+    reference = args.reference  # main() allows --reference with --tasks cdm only
     suite = make_suite(task, seed, args.dms_delay_max, reference)
     path = work / f"{task}_seed{seed}.keras"
     seconds, fit = None, {}

@@ -179,3 +179,11 @@ def test_cli_defaults_are_the_config_defaults():
     signature = inspect.signature(ctxrnn.transfer_task).parameters
     for name in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "criterion", "seed"):
         assert getattr(args, name) == signature[name].default, name
+
+
+def test_compile_model_clips_each_variable_or_all_gradients_together():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    ctxrnn.compile_model(model)
+    assert (model.optimizer.clipnorm, model.optimizer.global_clipnorm) == (1.0, None)
+    ctxrnn.compile_model(model, global_clipnorm=0.1)  # the Dubreuil reference's clip_grad_norm_
+    assert (model.optimizer.clipnorm, model.optimizer.global_clipnorm) == (None, 0.1)
