@@ -2,6 +2,7 @@
 
     python experiments/molap_baseline_stall.py OUT_DIR [--seeds 0 1 2]
         [--tasks context_mem_dm1 context_mem_dm2 multi_mem] [--adam-step stage]
+        [--reference-budget]
 
 Trains the pipeline's separate network for each task and seed exactly as
 `ctxrnn molap --approaches separate` does (same network seed, trials, schedule and
@@ -11,6 +12,9 @@ index, `ctxrnn.molap.training.ADAM_STEPS`) or as published (`iteration`, the
 default pipeline). Writes `stall.json` (accuracy and the leading eigenvalue of the
 trained W_rec per task, seed and variant). `--fixed-trials` trains on one batch
 throughout, as the reference's jitted step does; `--batch-size 500` is its batch.
+`--reference-budget` trains the reference code's separate network instead of the
+pipeline's default: N = 200, g = 1.5, batch 500, 9 x 500 iterations at 3e-3
+(`baselines.separate_reference_config`).
 """
 
 import argparse
@@ -22,7 +26,7 @@ import numpy as np
 
 from ctxrnn import io
 from ctxrnn.layers import find_ctrnn
-from ctxrnn.molap import pipeline
+from ctxrnn.molap import baselines, pipeline
 from ctxrnn.molap import training as tr
 
 
@@ -37,6 +41,8 @@ def main(argv=None):
                         help="one batch for every iteration, as the reference's jitted step")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="trials per iteration (default: the pipeline's 200; reference 500)")
+    parser.add_argument("--reference-budget", action="store_true",
+                        help="N = 200, batch 500, 9 x 500 iterations (the reference code's)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -44,17 +50,27 @@ def main(argv=None):
     results = io.read_json(path) if path.exists() else []
     base = pipeline.PipelineConfig()
     tasks = pipeline.load_tasks(base.tasks, base.task_module, base.trials)
+    # rows written before a setting was recorded ran at the pipeline's defaults
+    default = {"iterations": base.separate.iterations * base.separate.stages,
+               "units": base.separate_units}
     for seed in args.seeds:
         for name in args.tasks:
+            separate = (baselines.separate_reference_config() if args.reference_budget
+                        else base.separate)
             variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,
-                       "batch_size": args.batch_size or base.separate.batch_size}
+                       "batch_size": args.batch_size or separate.batch_size,
+                       "iterations": separate.iterations * separate.stages,
+                       "units": (baselines.SEPARATE_REFERENCE_UNITS if args.reference_budget
+                                 else base.separate_units)}
             if any(r["seed"] == seed and r["task"] == name
-                   and all(r[k] == v for k, v in variant.items())
+                   and all(r.get(k, default[k]) == v for k, v in variant.items())
                    for r in results):
                 continue
             config = dataclasses.replace(
-                base, seed=seed, approaches=("separate",),
-                separate=dataclasses.replace(base.separate, **variant))
+                base, seed=seed, approaches=("separate",), separate_units=variant["units"],
+                separate=dataclasses.replace(separate, adam_step=args.adam_step,
+                                             fixed_trials=args.fixed_trials,
+                                             batch_size=variant["batch_size"]))
             job = pipeline._run_job(config, "separate", (base.tasks.index(name),), tasks,
                                     lambda message: None)
             model = job["models"][f"separate_{name}"]
