@@ -43,6 +43,7 @@ STREAMS = (
     "initial_state",     # learned initial states
     "dni",               # MoLaP's DNI-style / projected-gradient baseline
     "network",           # the seed of network k of a stack (`CTRNN(..., networks=K)`)
+    "statistics",        # training of population statistics (draws and trials)
 )
 
 _MAX_SEED = 2**31 - 1

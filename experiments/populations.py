@@ -188,14 +188,51 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
     points = pop.loadings(model, **names)
     stability = pop.clustering_stability(points, 2, n_boot=args.boot, seed=seed)
     two = pop.fit_populations(points, 2, seed=seed)
+    trained = (trained_statistics(model, points, suite, batch, seed, args)
+               if args.fit_statistics else None)
     return {"task": task, "seed": seed, "units": args.units, "rank": RANKS[task],
             "reference": reference, "resample_size": args.resample_size,
             "epochs_trained": fit.get("epochs"), "best_epoch_loss": fit.get("best_loss"),
             "train_seconds": seconds, "analysis_seconds": time.perf_counter() - start,
-            "curve": curve, "stability": {k: v for k, v in stability.items()
+            "curve": curve, "trained_statistics": trained,
+            "stability": {k: v for k, v in stability.items()
                                           if not k.endswith("_values")},
             "loadings": {"names": points.names, "vectors": points.vectors.tolist(),
                          "labels_2": two.labels.tolist()}}
+
+
+def trained_statistics(model, points, suite, batch, seed: int, args) -> list[dict]:
+    """Per K = 1..max_populations: the fitted mixture's statistics trained on the task
+    (`population_training.fit_statistics`, the reference's support-net retraining),
+    then `--resamples` networks drawn from them and scored."""
+    from ctxrnn.analysis.population_training import fit_statistics
+
+    rows = []
+    sequence = seeding.sequence(seed, "statistics")
+    for k, child in zip(range(1, args.max_populations + 1),
+                        sequence.spawn(args.max_populations)):
+        fit_seed, train_seed, draw_seed = child.spawn(3)
+        pops = pop.fit_populations(points, k, seed=int(fit_seed.generate_state(1)[0] % 2**31))
+        fit = fit_statistics(model, pops, points, suite, steps=args.fit_statistics,
+                             batch_size=args.batch_size,
+                             learning_rate=args.statistics_learning_rate,
+                             new_size=args.resample_size, seed=train_seed)
+        values = pop.resampled_accuracy(model, fit.populations, batch, suite.correct,
+                                        template=points, n_resamples=args.resamples,
+                                        new_size=args.resample_size, seed=draw_seed,
+                                        take_means=fit.take_means)
+        losses = np.asarray(fit.losses)
+        rows.append({"requested": k, "n_populations": pops.n_populations,
+                     "counts": pops.counts.tolist(), "steps": args.fit_statistics,
+                     "learning_rate": args.statistics_learning_rate,
+                     "loss_first": float(losses[:20].mean()),
+                     "loss_last": float(losses[-20:].mean()), "seconds": fit.seconds,
+                     "accuracies": values, "mean": float(np.mean(values)),
+                     "std": float(np.std(values)), "min": float(np.min(values))})
+        print(f"  trained statistics, {k} population(s): loss {rows[-1]['loss_first']:.4f} -> "
+              f"{rows[-1]['loss_last']:.4f}, resampled {100 * rows[-1]['mean']:.1f} % "
+              f"(worst {100 * rows[-1]['min']:.1f}) in {fit.seconds:.0f} s", flush=True)
+    return rows
 
 
 def run_full_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
@@ -318,6 +355,12 @@ def main(argv=None) -> int:
     parser.add_argument("--full-rank-gain", type=float, default=1.0,
                         help="gain of W_init of --full-rank nets (the reference: 0.1)")
     parser.add_argument("--full-rank", nargs="*", default=[], help="tasks for full-rank nets")
+    parser.add_argument("--fit-statistics", type=int, default=0, metavar="STEPS",
+                        help="also train each K-population mixture's means and covariance "
+                             "factors for STEPS steps (networks redrawn every step, as the "
+                             "reference retrains its DMS support net) and score resamples")
+    parser.add_argument("--statistics-learning-rate", type=float, default=1e-4,
+                        help="Adam rate of --fit-statistics (the reference's 1e-4)")
     parser.add_argument("--figures-only", action="store_true")
     parser.add_argument("--figures", default=str(FIGURES), help="directory of the PNGs")
     parser.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
