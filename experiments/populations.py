@@ -188,8 +188,17 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
     points = pop.loadings(model, **names)
     stability = pop.clustering_stability(points, 2, n_boot=args.boot, seed=seed)
     two = pop.fit_populations(points, 2, seed=seed)
-    trained = (trained_statistics(model, points, suite, batch, seed, args)
-               if args.fit_statistics else None)
+    trained = None
+    if args.fit_statistics:
+        from ctxrnn.analysis.population_training import trained_statistics_curve
+
+        trained = trained_statistics_curve(
+            model, batch, suite.correct, suite, template=points,
+            max_populations=args.max_populations, steps=args.fit_statistics,
+            batch_size=args.batch_size, learning_rate=args.statistics_learning_rate,
+            n_resamples=args.resamples, new_size=args.resample_size,
+            seed=seeding.sequence(seed, "statistics"), progress=lambda line: print(
+                f"  {line}", flush=True))
     return {"task": task, "seed": seed, "units": args.units, "rank": RANKS[task],
             "reference": reference, "resample_size": args.resample_size,
             "epochs_trained": fit.get("epochs"), "best_epoch_loss": fit.get("best_loss"),
@@ -199,40 +208,6 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
                                           if not k.endswith("_values")},
             "loadings": {"names": points.names, "vectors": points.vectors.tolist(),
                          "labels_2": two.labels.tolist()}}
-
-
-def trained_statistics(model, points, suite, batch, seed: int, args) -> list[dict]:
-    """Per K = 1..max_populations: the fitted mixture's statistics trained on the task
-    (`population_training.fit_statistics`, the reference's support-net retraining),
-    then `--resamples` networks drawn from them and scored."""
-    from ctxrnn.analysis.population_training import fit_statistics
-
-    rows = []
-    sequence = seeding.sequence(seed, "statistics")
-    for k, child in zip(range(1, args.max_populations + 1),
-                        sequence.spawn(args.max_populations)):
-        fit_seed, train_seed, draw_seed = child.spawn(3)
-        pops = pop.fit_populations(points, k, seed=int(fit_seed.generate_state(1)[0] % 2**31))
-        fit = fit_statistics(model, pops, points, suite, steps=args.fit_statistics,
-                             batch_size=args.batch_size,
-                             learning_rate=args.statistics_learning_rate,
-                             new_size=args.resample_size, seed=train_seed)
-        values = pop.resampled_accuracy(model, fit.populations, batch, suite.correct,
-                                        template=points, n_resamples=args.resamples,
-                                        new_size=args.resample_size, seed=draw_seed,
-                                        take_means=fit.take_means)
-        losses = np.asarray(fit.losses)
-        rows.append({"requested": k, "n_populations": pops.n_populations,
-                     "counts": pops.counts.tolist(), "steps": args.fit_statistics,
-                     "learning_rate": args.statistics_learning_rate,
-                     "loss_first": float(losses[:20].mean()),
-                     "loss_last": float(losses[-20:].mean()), "seconds": fit.seconds,
-                     "accuracies": values, "mean": float(np.mean(values)),
-                     "std": float(np.std(values)), "min": float(np.min(values))})
-        print(f"  trained statistics, {k} population(s): loss {rows[-1]['loss_first']:.4f} -> "
-              f"{rows[-1]['loss_last']:.4f}, resampled {100 * rows[-1]['mean']:.1f} % "
-              f"(worst {100 * rows[-1]['min']:.1f}) in {fit.seconds:.0f} s", flush=True)
-    return rows
 
 
 def run_full_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:

@@ -31,8 +31,9 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from ctxrnn.analysis.populations import (Loadings, NetworkBuilder, Populations, _factor,
-                                         _population_sizes, _seed_sequence)
+from ctxrnn.analysis.populations import (DEFAULT_THRESHOLD, Loadings, NetworkBuilder,
+                                         Populations, _factor, _population_sizes,
+                                         _seed_sequence, fit_populations, resampled_accuracy)
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.losses import MaskedMSE
 
@@ -215,3 +216,64 @@ def fit_statistics(model: keras.Model, populations: Populations, template: Loadi
                          covariances=np.einsum("kij,klj->kil", factor, factor),
                          requested=populations.requested)
     return StatisticsFit(fitted, factor, losses, bool(train_means), time.perf_counter() - start)
+
+
+def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
+                             max_populations: int = 3, steps: int = 600, batch_size: int = 64,
+                             learning_rate: float = 1e-4, n_resamples: int = 10,
+                             new_size: int | None = None, seed=0,
+                             threshold: float = DEFAULT_THRESHOLD,
+                             progress: Callable[[str], None] | None = None,
+                             **fit_options) -> dict:
+    """The functional criterion with trained statistics: for K = 1..`max_populations`,
+    fit a K-component mixture, train its statistics (`fit_statistics`), score
+    `n_resamples` networks drawn from them.
+
+    Args:
+        model: the trained low-rank model.
+        batch, correct: the trials and decision rule to score on.
+        task: the training trials' source (`generate(n, seed=...)`).
+        template: its `Loadings` (`loadings(model, ...)`).
+        max_populations: largest K. Default: `3`.
+        steps, batch_size, learning_rate, new_size: see `fit_statistics`.
+        n_resamples: networks scored per K. Default: `10`.
+        seed: int or `SeedSequence` of the mixtures, the training and the draws.
+        threshold: accuracy that counts as doing the task. Default: `0.9`.
+        progress: optional callable receiving one line per K.
+        **fit_options: passed to `fit_populations`.
+
+    Returns:
+        `{"populations": [{"requested", "n_populations", "counts", "loss_first",
+        "loss_last", "seconds", "accuracies", "mean", "std", "min"}, ...],
+        "n_populations": smallest K reaching threshold or None, "threshold",
+        "steps", "learning_rate", "new_size"}`.
+    """
+    rows = []
+    children = _seed_sequence(seed).spawn(max_populations)
+    for k, child in zip(range(1, max_populations + 1), children):
+        fit_seed, train_seed, draw_seed = child.spawn(3)
+        start = fit_populations(template, k, seed=int(fit_seed.generate_state(1)[0] % 2**31),
+                                **fit_options)
+        fit = fit_statistics(model, start, template, task, steps=steps, batch_size=batch_size,
+                             learning_rate=learning_rate, new_size=new_size, seed=train_seed)
+        values = resampled_accuracy(model, fit.populations, batch, correct, template=template,
+                                    n_resamples=n_resamples, new_size=new_size, seed=draw_seed,
+                                    take_means=fit.take_means)
+        losses = np.asarray(fit.losses)
+        window = max(1, min(20, len(losses) // 5))
+        rows.append({"requested": k, "n_populations": start.n_populations,
+                     "counts": start.counts.tolist(),
+                     "loss_first": float(losses[:window].mean()),
+                     "loss_last": float(losses[-window:].mean()), "seconds": fit.seconds,
+                     "accuracies": values, "mean": float(np.mean(values)),
+                     "std": float(np.std(values)), "min": float(np.min(values))})
+        if progress is not None:
+            row = rows[-1]
+            progress(f"trained statistics, {k} population(s): loss {row['loss_first']:.4f} -> "
+                     f"{row['loss_last']:.4f}, resampled {100 * row['mean']:.1f} % (worst "
+                     f"{100 * row['min']:.1f}) in {fit.seconds:.0f} s")
+    reached = [row["requested"] for row in rows if row["mean"] >= threshold]
+    return {"populations": rows, "n_populations": reached[0] if reached else None,
+            "threshold": float(threshold), "steps": int(steps),
+            "learning_rate": float(learning_rate),
+            "new_size": int(template.units if new_size is None else new_size)}

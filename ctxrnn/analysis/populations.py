@@ -667,7 +667,8 @@ POPULATIONS_FILE = "populations.json"
 
 def analyze(model, suite, out_dir, *, initial_kernel=None, max_populations: int = 3,
             n_resamples: int = 10, new_size: int | None = None, n_trials: int = 200,
-            n_boot: int = 20, seed: int = 0) -> dict[str, Any]:
+            n_boot: int = 20, seed: int = 0, fit_statistics_steps: int = 0,
+            statistics_learning_rate: float = 1e-4) -> dict[str, Any]:
     """Population analysis of a trained network; writes `populations.json` and figures.
 
     A low-rank network: loadings, the functional criterion (`population_curve`)
@@ -684,6 +685,11 @@ def analyze(model, suite, out_dir, *, initial_kernel=None, max_populations: int 
         n_trials: evaluation trials per task.
         n_boot: subsamples of `clustering_stability`.
         seed: seed of the trials, the mixtures and the resamples.
+        fit_statistics_steps: low rank: if > 0, also the functional criterion
+            with each mixture's statistics trained for this many steps
+            (`population_training.trained_statistics_curve`, the reference's
+            retraining of its DMS support network). Default: `0`.
+        statistics_learning_rate: Adam rate of that training. Default: `1e-4`.
 
     Returns:
         The summary written to `populations.json`.
@@ -712,6 +718,14 @@ def analyze(model, suite, out_dir, *, initial_kernel=None, max_populations: int 
                        points, 2, n_boot=n_boot, seed=seed).items()
                        if not key.endswith("_values")},
                    "populations_2": two.to_dict()}
+        if fit_statistics_steps:
+            from ctxrnn.analysis.population_training import trained_statistics_curve
+
+            summary["trained_statistics"] = trained_statistics_curve(
+                model, batch, suite.correct, suite, template=points,
+                max_populations=max_populations, steps=fit_statistics_steps,
+                learning_rate=statistics_learning_rate, n_resamples=n_resamples,
+                new_size=new_size, seed=seeding.sequence(seed, "statistics"))
         made["populations_loadings"] = populations_figures.loadings_scatter(
             points.vectors, points.names, two.labels)
         made["populations_resampled"] = populations_figures.population_curve_figure([curve])

@@ -3,6 +3,7 @@
     ctxrnn analyze runs/demo                     # writes runs/demo/dynamics.json, figures, report
     ctxrnn analyze jarne_context5 --out runs/j5  # a shipped model
     ctxrnn analyze runs/lowrank --populations    # populations.json: mixtures, resampling
+    ctxrnn analyze runs/dms --populations --fit-statistics 3000 --statistics-learning-rate 1e-3
     ctxrnn analyze runs/demo --clusters          # task variance and unit clusters: motifs.json
     ctxrnn analyze runs/demo --lesions           # clusters plus the cluster x task lesion matrix
 """
@@ -59,11 +60,16 @@ def _populations(args, model, suite, out, is_run) -> int:
     summary = populations.analyze(model, suite, out, initial_kernel=initial,
                                   max_populations=args.max_populations,
                                   n_resamples=args.resamples, new_size=args.resample_size,
-                                  n_trials=args.trials, n_boot=args.boot, seed=args.seed)
+                                  n_trials=args.trials, n_boot=args.boot, seed=args.seed,
+                                  fit_statistics_steps=args.fit_statistics,
+                                  statistics_learning_rate=args.statistics_learning_rate)
     if summary["rank"] is not None:
         for row in summary["curve"]["populations"]:
             print(f"  {row['requested']} population(s) {row['counts']}: resampled accuracy "
                   f"{row['mean']:.3f} (min {row['min']:.3f})")
+        for row in summary.get("trained_statistics", {}).get("populations", []):
+            print(f"  {row['requested']} population(s), statistics trained: resampled "
+                  f"accuracy {row['mean']:.3f} (min {row['min']:.3f})")
         stability = summary["stability"]
         print(f"  2-population split: bootstrap ARI {stability['ari']:.2f} (i.i.d. control "
               f"{stability['control_ari']:.2f})")
@@ -82,6 +88,8 @@ _POPULATION_OPTIONS = (
     ("--resample-size", None, "units of the resampled networks (default: the trained one's)"),
     ("--trials", 200, "evaluation trials per task"),
     ("--boot", 20, "subsamples of the bootstrap stability"),
+    ("--fit-statistics", 0, "low rank: also train each mixture's statistics for this many "
+                            "steps before resampling (the reference's DMS retraining)"),
 )
 
 
@@ -106,6 +114,8 @@ def add_parser(subparsers):
                              "mixtures of the units' loadings, resampled networks, rank truncation")
     for flag, default, text in _POPULATION_OPTIONS:
         parser.add_argument(flag, type=int, default=default, help=f"--populations: {text}")
+    parser.add_argument("--statistics-learning-rate", type=float, default=1e-4,
+                        help="--fit-statistics: Adam's rate (the reference's 1e-4)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_analyze)
     return parser

@@ -171,12 +171,17 @@ def test_analyze_populations_of_a_low_rank_run_and_a_full_rank_model(tmp_path, c
                       low.model_path)
     low.write_status("complete", epoch=0)
     assert cli.main(["analyze", str(low.path), "--populations", "--resamples", "2",
-                     "--trials", "8", "--boot", "3", "--max-populations", "2"]) == 0
+                     "--trials", "8", "--boot", "3", "--max-populations", "2",
+                     "--fit-statistics", "3"]) == 0
     summary = json.loads((low.path / "populations.json").read_text())
     assert summary["rank"] == 1 and len(summary["curve"]["populations"]) == 2
+    trained = summary["trained_statistics"]
+    assert [row["requested"] for row in trained["populations"]] == [1, 2]
+    assert trained["steps"] == 3 and all(len(r["accuracies"]) == 2 for r in trained["populations"])
     assert summary["loadings"][:3] == ["m1", "n1", "in:stimulus"]
     assert (low.path / "figures" / "populations_loadings.png").stat().st_size > 0
-    assert "bootstrap ARI" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "bootstrap ARI" in printed and "statistics trained" in printed
 
     model = _full_rank_model(10, channels=1)
     suite = tasks.TaskSuite(["dm"], context="none")
