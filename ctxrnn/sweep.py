@@ -37,7 +37,8 @@ deviation and count over seeds, and `OUT/figures/<job>.png` the metrics
 against the first grid axis with the seed spread as error bars.
 
 Engines: `"pool"` (default) spawns one process per core, each with one
-TensorFlow intra-op and one inter-op thread; `"ray"` runs every run as a Ray
+TensorFlow intra-op and one inter-op thread, and keeps each process to runs of one
+network shape where it can (`AffinityQueue`); `"ray"` runs every run as a Ray
 Tune trial (`pip install "ctxrnn[ray]"`); `"dask"` maps the runs over a Dask
 cluster (`pip install "ctxrnn[dask]"`, `dask_jobqueue` for SLURM/PBS).
 
@@ -575,24 +576,93 @@ class _Progress:
                  f"{run['job']} {point} ({run['key'][:8]}) {what}; ~{left:.0f} s left")
 
 
+def affinity_key(run: Mapping[str, Any]) -> str:
+    """Runs with the same key differ only in their seed: the same network shapes, so the
+    same traced and XLA-compiled kernels, which a worker that ran one reuses for the next."""
+    return spec_key(run["kind"], {k: v for k, v in run["config"].items() if k != "seed"})
+
+
+class AffinityQueue:
+    """The pending runs, handed out so that a worker keeps to one kind of run.
+
+    A worker gets the next run of the group (`affinity_key`) it ran last; when
+    that group is empty, the largest group no other worker is on (or, if every
+    group is taken, the largest). Which worker runs a run never changes its
+    result: a run is a pure function of its spec.
+
+    Args:
+        runs: entries of `SweepSpec.runs()`, in the order to run them within a group.
+    """
+
+    def __init__(self, runs: Sequence[Mapping[str, Any]]):
+        self.groups: dict[str, list] = {}
+        for run in runs:
+            self.groups.setdefault(affinity_key(run), []).append(run)
+
+    def __len__(self) -> int:
+        return sum(len(group) for group in self.groups.values())
+
+    def next_for(self, previous: str | None, taken: set[str] = frozenset()):
+        """`(key, run)` for a worker whose last run had key `previous`, or `None` when empty."""
+        if previous is not None and self.groups.get(previous):
+            return previous, self.groups[previous].pop(0)
+        left = [(key, group) for key, group in self.groups.items() if group]
+        if not left:
+            return None
+        free = [(key, group) for key, group in left if key not in taken] or left
+        key, group = max(free, key=lambda item: len(item[1]))  # first of the largest
+        return key, group.pop(0)
+
+
 def _pool_engine(pending, out, *, workers, threads, progress, **_):
+    """One spawned single-process executor per worker, fed by an `AffinityQueue`: the
+    first run of a network shape in a process pays for tracing and compiling its kernels
+    (about a second), the next runs of that shape in the same process do not."""
     import concurrent.futures
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
+
+    def executor():
+        return concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=context, initializer=_start_worker, initargs=(threads, 1))
+
+    queue = AffinityQueue(pending)
+    count = min(workers, len(pending))
+    executors = [executor() for _ in range(count)]
+    last: list[str | None] = [None] * count
+    running: dict = {}
     results, errors = {}, {}
-    with concurrent.futures.ProcessPoolExecutor(
-            min(workers, len(pending)), mp_context=context, initializer=_start_worker,
-            initargs=(threads, 1)) as pool:
-        futures = {pool.submit(run_one, run, str(out)): run for run in pending}
-        for future in concurrent.futures.as_completed(futures):
-            run = futures[future]
-            try:
-                results[run["key"]] = future.result()
-            except Exception as error:  # a failed run must not stop the others
-                errors[run["key"]] = f"{type(error).__name__}: {error}"
-            progress.finished(run, results.get(run["key"], {}).get("seconds"),
-                              errors.get(run["key"], ""))
+
+    def feed(worker: int) -> None:
+        taken = {last[w] for w in range(count) if w != worker and any(
+            index == w for index, _ in running.values())}
+        chosen = queue.next_for(last[worker], taken)
+        if chosen is not None:
+            last[worker], run = chosen
+            running[executors[worker].submit(run_one, run, str(out))] = (worker, run)
+
+    try:
+        for worker in range(count):
+            feed(worker)
+        while running:
+            done, _ = concurrent.futures.wait(running,
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                worker, run = running.pop(future)
+                try:
+                    results[run["key"]] = future.result()
+                except Exception as error:  # a failed run must not stop the others
+                    errors[run["key"]] = f"{type(error).__name__}: {error}"
+                    if isinstance(error, concurrent.futures.process.BrokenProcessPool):
+                        executors[worker] = executor()  # its process died: a fresh one
+                        last[worker] = None
+                progress.finished(run, results.get(run["key"], {}).get("seconds"),
+                                  errors.get(run["key"], ""))
+                feed(worker)
+    finally:
+        for pool in executors:
+            pool.shutdown(cancel_futures=True)
     return results, errors
 
 
@@ -1013,6 +1083,6 @@ def write_figures(spec: SweepSpec, summary: Sequence[Mapping[str, Any]],
     return written
 
 
-__all__ = ["ENGINES", "JOB_KINDS", "JOB_QUEUES", "Job", "SweepSpec", "finished_result",
-           "load_spec", "results_table", "run_one", "run_sweep", "spec_key", "summarize",
+__all__ = ["AffinityQueue", "ENGINES", "JOB_KINDS", "JOB_QUEUES", "Job", "SweepSpec", "finished_result",
+           "affinity_key", "load_spec", "results_table", "run_one", "run_sweep", "spec_key", "summarize",
            "summary_figure", "write_figures", "write_table"]

@@ -178,6 +178,31 @@ def test_thread_flags_set_tensorflow_before_the_command():
     assert done.stdout.split()[-2:] == ["1", "2"]
 
 
+def test_affinity_queue_keeps_a_worker_to_one_network_shape():
+    spec = sweep.SweepSpec.from_dict({"name": "q", "kind": "train",
+                                      "base": {"tasks": ["and"], "epochs": 1},
+                                      "grid": {"units": [4, 8, 16], "seed": [0, 1, 2]}})
+    runs = spec.runs()
+    keys = [sweep.affinity_key(run) for run in runs]
+    assert len(set(keys)) == 3 and keys[0] == keys[1] == keys[2]  # seeds share a key
+    queue = sweep.AffinityQueue(runs)
+    first, run_a = queue.next_for(None)
+    second, run_b = queue.next_for(None, taken={first})
+    assert first != second  # two workers start on two shapes
+    key_a, run_c = queue.next_for(first, {second})
+    key_b, run_d = queue.next_for(second, {first})
+    assert (key_a, key_b) == (first, second)  # and keep to them
+    handed = [run_a, run_b, run_c, run_d]
+    previous = {0: first, 1: second}
+    while len(queue):
+        worker = len(handed) % 2
+        key, run = queue.next_for(previous[worker], {previous[1 - worker]})
+        previous[worker] = key
+        handed.append(run)
+    assert len(handed) == 9 and sorted(r["key"] for r in handed) == sorted(r["key"] for r in runs)
+    assert queue.next_for(first) is None
+
+
 # The process pool for real ----------------------------------------------------------
 def _results(out):
     return sorted((out / sweep.RUNS_DIR).glob(f"*/{sweep.RESULT_FILE}"))
