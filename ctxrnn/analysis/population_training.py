@@ -119,7 +119,7 @@ class _LoadingGradient:
 
 def fit_statistics(model: keras.Model, populations: Populations, template: Loadings, task, *,
                    steps: int = 600, batch_size: int = 64, learning_rate: float = 1e-4,
-                   new_size: int | None = None, train_means: bool = True, seed=0,
+                   new_size: int | None = None, train_means: bool = False, seed=0,
                    progress: Callable[[str], None] | None = None) -> StatisticsFit:
     """Trains each population's mean and covariance factor on the task loss.
 
@@ -140,9 +140,12 @@ def fit_statistics(model: keras.Model, populations: Populations, template: Loadi
         learning_rate: Adam's rate. Default: `1e-4` (the reference's).
         new_size: units of the networks drawn while training. Default: the
             trained N.
-        train_means: also train the means (start: the fitted means); `False`
-            keeps every mean at 0, the reference's resampling default, and
-            trains the covariances only. Default: `True`.
+        train_means: also train the means (start: the fitted means). Default:
+            `False`, the reference's (`to_support_net(net, z)` builds a
+            `SupportLowRankRNN` with zero, untrained means: each population
+            is a zero-mean Gaussian and only its covariance is trained).
+            Trained means make one population more capable (on DMS they can
+            be enough: `experiments/RESULTS_populations.md`).
         seed: int or `numpy.random.SeedSequence`: the draws of `z` and trials.
         progress: optional callable receiving a line every 10 % of the steps.
 
@@ -223,6 +226,7 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
                              learning_rate: float = 1e-4, n_resamples: int = 10,
                              new_size: int | None = None, seed=0,
                              threshold: float = DEFAULT_THRESHOLD,
+                             train_means: bool = False,
                              progress: Callable[[str], None] | None = None,
                              **fit_options) -> dict:
     """The functional criterion with trained statistics: for K = 1..`max_populations`,
@@ -235,7 +239,8 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
         task: the training trials' source (`generate(n, seed=...)`).
         template: its `Loadings` (`loadings(model, ...)`).
         max_populations: largest K. Default: `3`.
-        steps, batch_size, learning_rate, new_size: see `fit_statistics`.
+        steps, batch_size, learning_rate, new_size, train_means: see
+            `fit_statistics`.
         n_resamples: networks scored per K. Default: `10`.
         seed: int or `SeedSequence` of the mixtures, the training and the draws.
         threshold: accuracy that counts as doing the task. Default: `0.9`.
@@ -255,7 +260,8 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
         start = fit_populations(template, k, seed=int(fit_seed.generate_state(1)[0] % 2**31),
                                 **fit_options)
         fit = fit_statistics(model, start, template, task, steps=steps, batch_size=batch_size,
-                             learning_rate=learning_rate, new_size=new_size, seed=train_seed)
+                             learning_rate=learning_rate, new_size=new_size,
+                             train_means=train_means, seed=train_seed)
         values = resampled_accuracy(model, fit.populations, batch, correct, template=template,
                                     n_resamples=n_resamples, new_size=new_size, seed=draw_seed,
                                     take_means=fit.take_means)
@@ -275,5 +281,5 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
     reached = [row["requested"] for row in rows if row["mean"] >= threshold]
     return {"populations": rows, "n_populations": reached[0] if reached else None,
             "threshold": float(threshold), "steps": int(steps),
-            "learning_rate": float(learning_rate),
+            "learning_rate": float(learning_rate), "train_means": bool(train_means),
             "new_size": int(template.units if new_size is None else new_size)}

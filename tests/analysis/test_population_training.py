@@ -61,6 +61,7 @@ def test_trained_statistics_of_one_population_do_dm_from_a_random_start():
     assert np.mean(before) < 0.7
     assert np.mean(after) >= 0.9, (before, after)
     assert np.mean(fit.losses[-25:]) < 0.5 * np.mean(fit.losses[:25])
+    assert not fit.take_means and np.all(fit.populations.means == 0)  # the reference's
     assert fit.populations.covariances.shape == one.covariances.shape
     np.testing.assert_allclose(fit.populations.covariances,
                                np.einsum("kij,klj->kil", fit.factors, fit.factors))
