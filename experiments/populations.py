@@ -197,7 +197,8 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
             max_populations=args.max_populations, steps=args.fit_statistics,
             batch_size=args.batch_size, learning_rate=args.statistics_learning_rate,
             n_resamples=args.resamples, new_size=args.resample_size,
-            train_means=args.train_means, seed=seeding.sequence(seed, "statistics"), progress=lambda line: print(
+            train_means=args.train_means, counts=args.statistics_populations,
+            seed=seeding.sequence(seed, "statistics"), progress=lambda line: print(
                 f"  {line}", flush=True))
     return {"task": task, "seed": seed, "units": args.units, "rank": RANKS[task],
             "reference": reference, "resample_size": args.resample_size,
@@ -336,6 +337,9 @@ def main(argv=None) -> int:
                              "reference retrains its DMS support net) and score resamples")
     parser.add_argument("--statistics-learning-rate", type=float, default=1e-4,
                         help="Adam rate of --fit-statistics (the reference's 1e-4)")
+    parser.add_argument("--statistics-populations", nargs="+", type=int, default=None,
+                        metavar="K", help="--fit-statistics: only these numbers of "
+                                          "populations (default 1..--max-populations)")
     parser.add_argument("--train-means", action="store_true",
                         help="--fit-statistics: train the population means too (the reference "
                              "keeps them at 0)")

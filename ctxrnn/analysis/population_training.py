@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -226,7 +226,7 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
                              learning_rate: float = 1e-4, n_resamples: int = 10,
                              new_size: int | None = None, seed=0,
                              threshold: float = DEFAULT_THRESHOLD,
-                             train_means: bool = False,
+                             train_means: bool = False, counts: Sequence[int] | None = None,
                              progress: Callable[[str], None] | None = None,
                              **fit_options) -> dict:
     """The functional criterion with trained statistics: for K = 1..`max_populations`,
@@ -244,6 +244,9 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
         n_resamples: networks scored per K. Default: `10`.
         seed: int or `SeedSequence` of the mixtures, the training and the draws.
         threshold: accuracy that counts as doing the task. Default: `0.9`.
+        counts: only these K (each with the seeds it has in the full curve, so
+            a K run alone gives what the whole curve gives for it). Default:
+            `1..max_populations`.
         progress: optional callable receiving one line per K.
         **fit_options: passed to `fit_populations`.
 
@@ -253,10 +256,14 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
         "n_populations": smallest K reaching threshold or None, "threshold",
         "steps", "learning_rate", "new_size"}`.
     """
+    chosen = list(range(1, max_populations + 1)) if counts is None else [int(k) for k in counts]
+    if not chosen or min(chosen) < 1:
+        raise ValueError(f"Argument `counts` must list numbers of populations >= 1; received "
+                         f"counts={counts!r}.")
     rows = []
-    children = _seed_sequence(seed).spawn(max_populations)
-    for k, child in zip(range(1, max_populations + 1), children):
-        fit_seed, train_seed, draw_seed = child.spawn(3)
+    children = _seed_sequence(seed).spawn(max(chosen))
+    for k in chosen:
+        fit_seed, train_seed, draw_seed = children[k - 1].spawn(3)
         start = fit_populations(template, k, seed=int(fit_seed.generate_state(1)[0] % 2**31),
                                 **fit_options)
         fit = fit_statistics(model, start, template, task, steps=steps, batch_size=batch_size,

@@ -81,3 +81,19 @@ def test_fit_statistics_rejects_bad_arguments():
     with pytest.raises(ValueError, match="columns"):
         pt.fit_statistics(model, pop.fit_populations(pop.loadings(model, include_bias=True), 1),
                           other, task, steps=1)
+
+
+def test_one_count_alone_gives_what_the_whole_curve_gives_for_it():
+    model = _model(units=12, noise=0.05)
+    template = pop.loadings(model)
+    task = tasks.make("dm")
+    batch = task.generate(16, seed=1)
+    options = dict(template=template, max_populations=2, steps=3, batch_size=8,
+                   learning_rate=1e-2, n_resamples=1, new_size=24, seed=7, n_init=2)
+    whole = pt.trained_statistics_curve(model, batch, task, task, **options)
+    alone = pt.trained_statistics_curve(model, batch, task, task, counts=[2], **options)
+    assert [row["requested"] for row in alone["populations"]] == [2]
+    assert alone["populations"][0]["accuracies"] == whole["populations"][1]["accuracies"]
+    assert alone["populations"][0]["loss_last"] == whole["populations"][1]["loss_last"]
+    with pytest.raises(ValueError, match="counts"):
+        pt.trained_statistics_curve(model, batch, task, task, counts=[0], **options)
