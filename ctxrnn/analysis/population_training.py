@@ -9,10 +9,10 @@ population `k` has the loading vector
 
     x_i = mu_k + F_k z_i,        z_i ~ N(0, I), redrawn at every step,
 
-and gradient descent on the task loss moves each population's mean `mu_k` and
-covariance factor `F_k` (covariance `F_k F_k^T`), not the units' loadings: the
-optimum is a *distribution* of networks that do the task, which is what the
-functional criterion then samples from.
+and gradient descent on the task loss moves each population's covariance factor
+`F_k` (covariance `F_k F_k^T`; the means stay at 0, as in the reference, unless
+asked for), not the units' loadings: the optimum is a *distribution* of networks
+that do the task, which is what the functional criterion then samples from.
 
 Here the gradient is exact and cheap: `x` is linear in `(mu, F)` for a fixed
 draw `z`, so the loss gradient with respect to the loadings (the network's own
@@ -20,6 +20,9 @@ weights: `m`, `n`, the input kernel, the readout and the bias, one
 backpropagation through the ordinary `CTRNN`) maps back by
 `dL/dmu_k = sum_i dL/dx_i` and `dL/dF_k = sum_i dL/dx_i z_i^T` over the units
 of population `k`. No second implementation of the dynamics is needed.
+
+Measured on DMS (`experiments/RESULTS_populations.md`): trained statistics lift
+two-population resamples from 0.57 to 0.87 (3 seeds).
 """
 
 from __future__ import annotations
@@ -121,7 +124,7 @@ def fit_statistics(model: keras.Model, populations: Populations, template: Loadi
                    steps: int = 600, batch_size: int = 64, learning_rate: float = 1e-4,
                    new_size: int | None = None, train_means: bool = False, seed=0,
                    progress: Callable[[str], None] | None = None) -> StatisticsFit:
-    """Trains each population's mean and covariance factor on the task loss.
+    """Trains each population's covariance factor (and mean) on the task loss.
 
     Every step draws a new network from the current statistics (the same
     population sizes every step, fresh `z`), backpropagates the masked MSE of
