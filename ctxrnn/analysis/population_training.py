@@ -47,7 +47,7 @@ class StatisticsFit:
 
     Attributes:
         populations: the trained statistics as a `Populations` (the original
-            labels and counts; `means` and `covariances = F F^T` trained), for
+            labels and counts; `covariances = F F^T` trained, `means` 0 unless trained), for
             `resampled_accuracy(..., take_means=fit.take_means)`.
         factors: `(K, D, D)` trained covariance factors `F_k`.
         losses: the training loss of every step.
