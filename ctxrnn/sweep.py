@@ -635,8 +635,7 @@ def _pool_engine(pending, out, *, workers, threads, progress, **_):
     results, errors = {}, {}
 
     def feed(worker: int) -> None:
-        taken = {last[w] for w in range(count) if w != worker and any(
-            index == w for index, _ in running.values())}
+        taken = {last[busy] for busy, _ in running.values() if busy != worker}
         chosen = queue.next_for(last[worker], taken)
         if chosen is not None:
             last[worker], run = chosen
@@ -1083,6 +1082,7 @@ def write_figures(spec: SweepSpec, summary: Sequence[Mapping[str, Any]],
     return written
 
 
-__all__ = ["AffinityQueue", "ENGINES", "JOB_KINDS", "JOB_QUEUES", "Job", "SweepSpec", "finished_result",
-           "affinity_key", "load_spec", "results_table", "run_one", "run_sweep", "spec_key", "summarize",
-           "summary_figure", "write_figures", "write_table"]
+__all__ = ["AffinityQueue", "ENGINES", "JOB_KINDS", "JOB_QUEUES", "Job", "SweepSpec",
+           "affinity_key", "finished_result", "load_spec", "results_table", "run_one",
+           "run_sweep", "spec_key", "summarize", "summary_figure", "write_figures",
+           "write_table"]

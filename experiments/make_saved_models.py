@@ -83,8 +83,9 @@ MOTIF_MODELS = {
         "Driscoll, Shenoy & Sussillo (2024)'s 15 rules (Yang et al. 2019's encodings: fixation, "
         "two 32-unit stimulus rings, one rule input per task; fixation output and a 32-unit "
         "response ring) in one 256-unit leaky softplus CTRNN (dt 20 ms, tau 100 ms, recurrent "
-        "noise 0.05, W_rec starting at 0.6 I), trained with `ctxrnn.motifs.fit` on the shorter CPU timing "
-        "(`ctxrnn.tasks.yang.FAST_TIMING`); accuracy by Yang's rule (last step, 0.2 pi).",
+        "noise 0.05, W_rec starting at 0.6 I), trained with `ctxrnn.motifs.fit` on the shorter "
+        "CPU timing (`ctxrnn.tasks.yang.FAST_TIMING`); accuracy by Yang's rule (last step, "
+        "0.2 pi).",
     ),
 }
 

@@ -53,15 +53,15 @@ def main(argv=None):
     # rows written before a setting was recorded ran at the pipeline's defaults
     default = {"iterations": base.separate.iterations * base.separate.stages,
                "units": base.separate_units}
+    separate = (baselines.separate_reference_config() if args.reference_budget
+                else base.separate)
+    variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,
+               "batch_size": args.batch_size or separate.batch_size,
+               "iterations": separate.iterations * separate.stages,
+               "units": (baselines.SEPARATE_REFERENCE_UNITS if args.reference_budget
+                         else base.separate_units)}
     for seed in args.seeds:
         for name in args.tasks:
-            separate = (baselines.separate_reference_config() if args.reference_budget
-                        else base.separate)
-            variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,
-                       "batch_size": args.batch_size or separate.batch_size,
-                       "iterations": separate.iterations * separate.stages,
-                       "units": (baselines.SEPARATE_REFERENCE_UNITS if args.reference_budget
-                                 else base.separate_units)}
             if any(r["seed"] == seed and r["task"] == name
                    and all(r.get(k, default[k]) == v for k, v in variant.items())
                    for r in results):

@@ -35,10 +35,13 @@ import keras
 import numpy as np
 
 from ctxrnn.analysis.populations import (DEFAULT_THRESHOLD, Loadings, NetworkBuilder,
-                                         Populations, _factor, _population_sizes,
-                                         _seed_sequence, fit_populations, resampled_accuracy)
+                                         Populations, _factor, _mixture_seed,
+                                         _population_sizes, _seed_sequence, curve_row,
+                                         fit_populations, resampled_accuracy,
+                                         smallest_reaching)
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.losses import MaskedMSE
+from ctxrnn.tasks.datasets import check_batch_size
 
 
 @dataclasses.dataclass
@@ -47,8 +50,8 @@ class StatisticsFit:
 
     Attributes:
         populations: the trained statistics as a `Populations` (the original
-            labels and counts; `covariances = F F^T` trained, `means` 0 unless trained), for
-            `resampled_accuracy(..., take_means=fit.take_means)`.
+            labels and counts; `covariances = F F^T` trained, `means` 0 unless
+            trained), for `resampled_accuracy(..., take_means=fit.take_means)`.
         factors: `(K, D, D)` trained covariance factors `F_k`.
         losses: the training loss of every step.
         take_means: whether the means were trained (resample around them).
@@ -167,10 +170,7 @@ def fit_statistics(model: keras.Model, populations: Populations, template: Loadi
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"Argument `steps` must be a positive integer; received steps={steps!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
-            batch_size < 1):
-        raise ValueError(f"Argument `batch_size` must be a positive integer; received "
-                         f"batch_size={batch_size!r}.")
+    check_batch_size(batch_size)
     if not learning_rate > 0:
         raise ValueError(f"Argument `learning_rate` must be > 0; received {learning_rate!r}.")
     dim = len(template.names)
@@ -267,8 +267,7 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
     children = _seed_sequence(seed).spawn(max(chosen))
     for k in chosen:
         fit_seed, train_seed, draw_seed = children[k - 1].spawn(3)
-        start = fit_populations(template, k, seed=int(fit_seed.generate_state(1)[0] % 2**31),
-                                **fit_options)
+        start = fit_populations(template, k, seed=_mixture_seed(fit_seed), **fit_options)
         fit = fit_statistics(model, start, template, task, steps=steps, batch_size=batch_size,
                              learning_rate=learning_rate, new_size=new_size,
                              train_means=train_means, seed=train_seed)
@@ -277,19 +276,14 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
                                     take_means=fit.take_means)
         losses = np.asarray(fit.losses)
         window = max(1, min(20, len(losses) // 5))
-        rows.append({"requested": k, "n_populations": start.n_populations,
-                     "counts": start.counts.tolist(),
-                     "loss_first": float(losses[:window].mean()),
-                     "loss_last": float(losses[-window:].mean()), "seconds": fit.seconds,
-                     "accuracies": values, "mean": float(np.mean(values)),
-                     "std": float(np.std(values)), "min": float(np.min(values))})
+        row = {**curve_row(k, start, values), "loss_first": float(losses[:window].mean()),
+               "loss_last": float(losses[-window:].mean()), "seconds": fit.seconds}
+        rows.append(row)
         if progress is not None:
-            row = rows[-1]
             progress(f"trained statistics, {k} population(s): loss {row['loss_first']:.4f} -> "
                      f"{row['loss_last']:.4f}, resampled {100 * row['mean']:.1f} % (worst "
                      f"{100 * row['min']:.1f}) in {fit.seconds:.0f} s")
-    reached = [row["requested"] for row in rows if row["mean"] >= threshold]
-    return {"populations": rows, "n_populations": reached[0] if reached else None,
+    return {"populations": rows, "n_populations": smallest_reaching(rows, threshold),
             "threshold": float(threshold), "steps": int(steps),
             "learning_rate": float(learning_rate), "train_means": bool(train_means),
             "new_size": int(template.units if new_size is None else new_size)}

@@ -571,6 +571,26 @@ def resampled_accuracy(model, populations: Populations, batch, correct, *, templ
     return accuracies
 
 
+def _mixture_seed(sequence: np.random.SeedSequence) -> int:
+    """The int `random_state` of a mixture fit drawn from a `SeedSequence`."""
+    return int(sequence.generate_state(1)[0] % 2**31)
+
+
+def curve_row(k: int, populations: Populations, accuracies: Sequence[float]) -> dict[str, Any]:
+    """One row of a functional-criterion curve: K, the populations found, the
+    resampled accuracies and their mean, standard deviation and worst."""
+    return {"requested": int(k), "n_populations": populations.n_populations,
+            "counts": populations.counts.tolist(), "accuracies": list(accuracies),
+            "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)),
+            "min": float(np.min(accuracies))}
+
+
+def smallest_reaching(rows: Sequence[dict], threshold: float) -> int | None:
+    """The smallest K of a curve whose mean resampled accuracy reaches `threshold`."""
+    reached = [row["requested"] for row in rows if row["mean"] >= threshold]
+    return reached[0] if reached else None
+
+
 def population_curve(model, batch, correct, *, max_populations: int = 3,
                      n_resamples: int = 10, new_size: int | None = None, seed=0,
                      threshold: float = DEFAULT_THRESHOLD, take_means: bool = False,
@@ -605,18 +625,13 @@ def population_curve(model, batch, correct, *, max_populations: int = 3,
     rows = []
     for k, child in zip(range(1, max_populations + 1), sequence.spawn(max_populations)):
         fit_seed, draw_seed = child.spawn(2)
-        pops = fit_populations(template, k, seed=int(fit_seed.generate_state(1)[0] % 2**31),
-                               **fit_options)
+        pops = fit_populations(template, k, seed=_mixture_seed(fit_seed), **fit_options)
         values = resampled_accuracy(model, pops, batch, correct, template=template,
                                     n_resamples=n_resamples, new_size=new_size, seed=draw_seed,
                                     take_means=take_means, builder=builder)
-        rows.append({"requested": k, "n_populations": pops.n_populations,
-                     "counts": pops.counts.tolist(), "accuracies": values,
-                     "mean": float(np.mean(values)), "std": float(np.std(values)),
-                     "min": float(np.min(values))})
-    reached = [row["requested"] for row in rows if row["mean"] >= threshold]
+        rows.append(curve_row(k, pops, values))
     return {"trained_accuracy": _accuracy(model, batch, correct), "populations": rows,
-            "n_populations": reached[0] if reached else None, "threshold": float(threshold),
+            "n_populations": smallest_reaching(rows, threshold), "threshold": float(threshold),
             "new_size": int(template.units if new_size is None else new_size)}
 
 
