@@ -220,6 +220,9 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
 
     if not alpha > 0:
         raise ValueError(f"Argument `alpha` must be > 0; received alpha={alpha!r}.")
+    if config is not None and config.rescale is not None:
+        raise ValueError(f"`train_dni` trains on unrescaled trials; received a config with "
+                         f"rescale={config.rescale!r}, expected None.")
     _check_positive_int("covariance_trials", covariance_trials)
     config = config or dni_projected_config()
     say = progress or (lambda message: None)

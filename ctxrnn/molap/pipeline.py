@@ -217,8 +217,11 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
     """
     seed = config.seed
 
-    def evaluate(model, task_list, lay):
-        return tr.evaluate(model, task_list, lay, n_trials=config.test_trials, seed=seeding.derive(seed, "evaluation"))
+    def evaluate(model, task_list, lay, trained=None):
+        # `trained`: the HeadConfig the model was trained with (its `rescale`)
+        return tr.evaluate(model, task_list, lay, n_trials=config.test_trials,
+                           seed=seeding.derive(seed, "evaluation"),
+                           rescale=getattr(trained, "rescale", None))
 
     start = time.perf_counter()
     seconds, extra = {}, {}
@@ -242,7 +245,7 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             extra["kernels"] = {"pretrained": pre.recurrent_kernel,
                                 "initial": pre.initial_kernel}
         models = {approach: heads.model}
-        accuracy = evaluate(heads.model, tasks, heads.layout)
+        accuracy = evaluate(heads.model, tasks, heads.layout, config.heads)
     elif approach == "no_pretraining":
         kernel = tr.initial_recurrent_kernel(config.units, config.gain, seed)
         # the random core of the same seed, with the bias MoLaP's core keeps frozen
@@ -251,7 +254,7 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
         heads = tr.train_heads(kernel, tasks, config.tasks, recurrent_bias=bias,
                                config=config.heads, seed=seed, progress=say)
         models = {approach: heads.model}
-        accuracy = evaluate(heads.model, tasks, heads.layout)
+        accuracy = evaluate(heads.model, tasks, heads.layout, config.heads)
     elif approach == "separate":
         indices = tuple(range(len(tasks))) if task_indices is None else tuple(task_indices)
         chosen = [tasks[i] for i in indices]
@@ -260,14 +263,14 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
                                         seed=seed, first_index=indices[0], progress=say)
         models, accuracy = {}, {}
         for task, result in zip(chosen, nets):
-            accuracy.update(evaluate(result.model, [task], result.layout))
+            accuracy.update(evaluate(result.model, [task], result.layout, config.separate))
             models[f"separate_{result.layout.names[0]}"] = result.model
     else:  # dni: projected continual learning, or the joint DNI-style network
         train = baselines.train_dni if config.dni_method == "projected" else baselines.train_dni_style
         dni = train(tasks, config.tasks, units=config.dni_units, gain=config.dni_gain,
                     config=config.dni, seed=seed, progress=say)
         models = {"dni": dni.model}
-        accuracy = evaluate(dni.model, tasks, dni.layout)
+        accuracy = evaluate(dni.model, tasks, dni.layout, config.dni)
         if dni.task_losses is not None:
             # task j's loss after training task i (j <= i); null above the diagonal
             extra["dni_task_losses"] = [[None if np.isnan(x) else float(x) for x in row]

@@ -172,6 +172,13 @@ class HeadConfig(_StagedSchedule):
             step draws the batch from a seed captured when it is traced
             (`rnn_build.py`, `training_loss` reads `rand_gen_counter` inside
             `@jit step`). Default: `False` (fresh trials every iteration).
+        rescale: `None` (default) or `"minmax"`: every batch's inputs and
+            targets are mapped to [0, 1] before the loss, each task's with
+            its own minimum and maximum over the whole batch (all trials,
+            steps and channels), as the reference code's `rescale_activity`
+            does before every loss (`minmax_rescale`). `evaluate(...,
+            rescale="minmax")` feeds the test trials the same way and maps the
+            outputs back to task units before scoring.
     """
 
     per_task_initial_state: bool = True
@@ -181,6 +188,10 @@ class HeadConfig(_StagedSchedule):
     readout_trials: int = 500
     input_bias: bool = True
     fixed_trials: bool = False
+    rescale: str | None = None
+
+    def __post_init__(self):
+        _check_rescale(self.rescale)
 
     @classmethod
     def reference(cls, budget: str = "main", **overrides) -> "HeadConfig":
@@ -197,6 +208,57 @@ class HeadConfig(_StagedSchedule):
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Argument `{name}` must be a positive integer; received {name}={value!r}.")
+
+
+#: How `HeadConfig.rescale` treats each batch: `None` (as generated) or `"minmax"`.
+HEAD_RESCALES = (None, "minmax")
+
+
+def _check_rescale(rescale):
+    if rescale not in HEAD_RESCALES:
+        raise ValueError(f"Argument `rescale` must be one of {list(HEAD_RESCALES)}; received "
+                         f"rescale={rescale!r}.")
+
+
+def minmax_rescale(batch, rescale: str | None = "minmax"):
+    """Maps one task's batch to [0, 1], inputs and targets each with its own bounds.
+
+    The reference code (dashirn/MoLaP `rnn_build.py`, `rescale_activity`)
+    does this to every batch before its loss: `(x - min) / (max - min)`, with
+    the minimum and maximum over the whole array (all trials, steps and
+    channels), separately for the inputs and the targets. Zero inputs (blank
+    and silent steps) thus become a constant drive of about 0.5, and the
+    targets' zero level about 0.5. The loss and decision masks are unchanged.
+
+    Args:
+        batch: a trial batch (a dataclass with `inputs` and `targets`).
+        rescale: `"minmax"` (default) or `None` (the batch unchanged).
+
+    Returns:
+        `(rescaled batch, (low, high))`: `low` and `high` are the targets'
+        bounds, so `outputs * (high - low) + low` is in the task's units.
+
+    Raises:
+        ValueError: if `rescale` is not one of `HEAD_RESCALES`.
+
+    Example:
+
+    ```python
+    scaled, (low, high) = minmax_rescale(task.generate(500, seed=0))
+    ```
+    """
+    _check_rescale(rescale)
+    if rescale is None:
+        return batch, (0.0, 1.0)
+
+    def bounds(values):
+        low, high = float(np.min(values)), float(np.max(values))
+        return low, (high if high > low else low + 1.0)  # a constant array maps to 0
+
+    (in_low, in_high), (out_low, out_high) = bounds(batch.inputs), bounds(batch.targets)
+    inputs = ((batch.inputs - in_low) / (in_high - in_low)).astype(np.float32)
+    targets = ((batch.targets - out_low) / (out_high - out_low)).astype(np.float32)
+    return dataclasses.replace(batch, inputs=inputs, targets=targets), (out_low, out_high)
 
 
 def _adam(learning_rate, clipnorm):
@@ -508,6 +570,15 @@ def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed
     return layout.stack([task.generate(batch_size, seed=seed) for task in tasks])
 
 
+def _training_batch(tasks, layout, batch_size, seed, rescale):
+    """`stacked_batch`, each task's trials first rescaled by `minmax_rescale` when
+    `rescale` is set."""
+    if rescale is None:
+        return stacked_batch(tasks, layout, batch_size, seed)
+    return layout.stack([minmax_rescale(task.generate(batch_size, seed=seed), rescale)[0]
+                         for task in tasks])
+
+
 def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, config, *,
                   seed: int = 0, progress: Callable[[str], None] | None = None,
                   label: str = "heads") -> HeadsResult:
@@ -534,10 +605,13 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
     losses = []
     start = time.perf_counter()
     fixed_trials = getattr(config, "fixed_trials", False)
+    rescale = getattr(config, "rescale", None)
+    _check_rescale(rescale)
     for step, rate in enumerate(schedule):
         optimizer.learning_rate.assign(rate)
-        stacked = stacked_batch(tasks, layout, config.batch_size,
-                                seeding.derive(seed, "trials", 0 if fixed_trials else step))
+        stacked = _training_batch(tasks, layout, config.batch_size,
+                                  seeding.derive(seed, "trials", 0 if fixed_trials else step),
+                                  rescale)
         loss = model.train_on_batch(net.task_inputs(model, stacked), stacked.packed_targets,
                                     return_dict=True)["loss"]
         losses.append(float(loss))
@@ -546,8 +620,8 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
     readout = None
     if getattr(config, "solve_readout", False):
         _check_positive_int("readout_trials", config.readout_trials)
-        sample = stacked_batch(tasks, layout, config.readout_trials,
-                               seeding.derive(seed, "trials", len(schedule)))
+        sample = _training_batch(tasks, layout, config.readout_trials,
+                                 seeding.derive(seed, "trials", len(schedule)), rescale)
         readout = fit_readout(model, net.task_inputs(model, sample), sample.targets,
                               sample.loss_mask)
         say(f"{label}: least-squares readout, loss {readout.loss_before:.4f} -> "
@@ -598,7 +672,8 @@ def train_heads(
 
 
 def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,
-             n_trials: int = 2000, seed: int = 12345, chunk: int = 500) -> dict[str, float]:
+             n_trials: int = 2000, seed: int = 12345, chunk: int = 500,
+             rescale: str | None = None) -> dict[str, float]:
     """% of correct decisions per task on a fresh test set (paper A.3).
 
     Args:
@@ -608,6 +683,11 @@ def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,
         n_trials: test trials per task. Default: `2000`.
         seed: seed of the test set (distinct from training seeds).
         chunk: trials per task per forward pass.
+        rescale: `None` (default) or `"minmax"` for a model trained with
+            `HeadConfig(rescale="minmax")`: each chunk's inputs are rescaled as
+            in training (`minmax_rescale`, bounds of that chunk of a task) and
+            the outputs mapped back with its targets' bounds, so the task's
+            rule scores them in task units against the original targets.
 
     Returns:
         `{task name: accuracy in [0, 1]}`: the mean of `task.correct` over trials
@@ -616,9 +696,13 @@ def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,
     correct = {name: [] for name in layout.names}
     for start in range(0, n_trials, chunk):
         size = min(chunk, n_trials - start)
-        stacked = stacked_batch(tasks, layout, size, seeding.derive(seed, "evaluation", start))
+        raw = [task.generate(size, seed=seeding.derive(seed, "evaluation", start))
+               for task in tasks]
+        scaled = [minmax_rescale(batch, rescale) for batch in raw]
+        stacked = layout.stack([batch for batch, _ in scaled])
         outputs = model.predict(net.task_inputs(model, stacked), batch_size=1000, verbose=0)
         for index, (task, out) in enumerate(zip(tasks, layout.split_outputs(outputs, stacked))):
-            batch = stacked.batches[index]
-            correct[layout.names[index]].append(score_trials(out, batch, task))
+            low, high = scaled[index][1]
+            correct[layout.names[index]].append(
+                score_trials(out * (high - low) + low, raw[index], task))
     return {name: float(np.concatenate(values).mean()) for name, values in correct.items()}

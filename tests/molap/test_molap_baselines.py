@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 from molap_fake_tasks import NAMES, make_all
 
 from ctxrnn.layers import find_ctrnn
@@ -55,3 +56,9 @@ def test_reference_presets():
     assert baselines.SEPARATE_REFERENCE_UNITS == 200
     assert baselines.DNI_REFERENCE == {"units": 200, "gain": 1.3, "batch_size": 400,
                                        "iterations_per_task": 3600}
+
+
+def test_dni_rejects_rescaled_configs():
+    config = baselines.dni_projected_config(rescale="minmax")
+    with pytest.raises(ValueError, match="rescale='minmax'"):
+        baselines.train_dni(make_all()[:2], NAMES[:2], config=config)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from molap_fake_tasks import NAMES, make_all
 
-from ctxrnn import masks
+from ctxrnn import masks, seeding
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.molap import network as net
 from ctxrnn.molap import training as tr
@@ -326,3 +326,59 @@ def test_fixed_trials_train_on_one_batch(monkeypatch, fixed):
                            fixed_trials=fixed)
     tr.fit_multihead(model, tasks, layout, config, seed=5)
     assert len(seen) == 3 and (len(set(seen)) == 1) == fixed
+
+
+def test_minmax_rescale_maps_each_batch_to_the_unit_interval_and_is_used(monkeypatch):
+    """`HeadConfig(rescale="minmax")`: every training batch reaches the loss with its
+    inputs and targets in [0, 1] exactly (the reference's `rescale_activity`), and
+    `evaluate` maps the outputs back to task units."""
+    task = make_all()[6]  # context_mem_dm1
+    batch = task.generate(16, seed=0)
+    scaled, (low, high) = tr.minmax_rescale(batch)
+    for name in ("inputs", "targets"):
+        values = getattr(scaled, name)
+        assert values.min() == 0.0 and values.max() == pytest.approx(1.0, abs=1e-6)
+        raw = getattr(batch, name)
+        np.testing.assert_allclose(values, (raw - raw.min()) / (raw.max() - raw.min()),
+                                   atol=1e-6)
+    assert (low, high) == (pytest.approx(batch.targets.min()), pytest.approx(batch.targets.max()))
+    np.testing.assert_array_equal(scaled.loss_mask, batch.loss_mask)
+    assert tr.minmax_rescale(batch, None) == (batch, (0.0, 1.0))
+
+    layout = net.HeadLayout.from_tasks([task], [NAMES[6]], input_bias=True)
+    model = net.build_network(layout, 12, train_recurrent=True, seed=0)
+    seen = []
+    original = model.train_on_batch
+
+    def recording(x, y, **kwargs):
+        seen.append((np.asarray(x), np.asarray(y)))
+        return original(x, y, **kwargs)
+
+    monkeypatch.setattr(model, "train_on_batch", recording)
+    config = tr.HeadConfig(iterations=2, stages=1, batch_size=8, solve_readout=False,
+                           rescale="minmax")
+    tr.fit_multihead(model, [task], layout, config, seed=1)
+    assert len(seen) == 2
+    for x, y in seen:
+        inputs, targets = x[..., :-1], y[..., :layout.total_outputs]  # bias channel stays 1
+        assert inputs.min() == 0.0 and inputs.max() == pytest.approx(1.0, abs=1e-6)
+        assert targets.min() == 0.0 and targets.max() == pytest.approx(1.0, abs=1e-6)
+        np.testing.assert_array_equal(x[..., -1], 1.0)
+    # a model that outputs the rescaled targets scores them perfectly once mapped back
+    class Oracle:
+        inputs = model.inputs
+
+        def predict(self, x, **kwargs):
+            return tr.minmax_rescale(task.generate(len(x), seed=probe))[0].targets
+
+    probe = seeding.derive(9, "evaluation", 0)
+    score = tr.evaluate(Oracle(), [task], layout, n_trials=8, seed=9, rescale="minmax")
+    assert score[NAMES[6]] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("bad", ["zscore", "MinMax", 1])
+def test_bad_rescale_raises(bad):
+    with pytest.raises(ValueError, match=f"rescale={bad!r}"):
+        tr.HeadConfig(rescale=bad)
+    with pytest.raises(ValueError, match="Argument `rescale` must be one of"):
+        tr.minmax_rescale(make_all()[0].generate(2, seed=0), bad)
