@@ -2,7 +2,7 @@
 
     python experiments/molap_baseline_stall.py OUT_DIR [--seeds 0 1 2]
         [--tasks context_mem_dm1 context_mem_dm2 multi_mem] [--adam-step stage]
-        [--reference-budget]
+        [--reference-budget] [--rescale minmax] [--reference-trials]
 
 Trains the pipeline's separate network for each task and seed exactly as
 `ctxrnn molap --approaches separate` does (same network seed, trials, schedule and
@@ -14,7 +14,12 @@ trained W_rec per task, seed and variant). `--fixed-trials` trains on one batch
 throughout, as the reference's jitted step does; `--batch-size 500` is its batch.
 `--reference-budget` trains the reference code's separate network instead of the
 pipeline's default: N = 200, g = 1.5, batch 500, 9 x 500 iterations at 3e-3
-(`baselines.separate_reference_config`).
+(`baselines.separate_reference_config`). `--rescale minmax` trains on every batch
+min-max rescaled to [0, 1] (inputs and targets, as the reference's `rescale_activity`;
+`HeadConfig.rescale`) and scores the test trials rescaled the same way, outputs mapped
+back to task units. `--reference-trials` uses the reference code's trials and loss
+coverage: input noise 0.02 (ctxrnn: the paper's 0.002) and the 10 blank steps in the
+loss (`mask_blank=False`).
 """
 
 import argparse
@@ -24,10 +29,13 @@ import sys
 
 import numpy as np
 
+import ctxrnn.tasks
 from ctxrnn import io
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.molap import baselines, pipeline
 from ctxrnn.molap import training as tr
+
+REFERENCE_INPUT_NOISE = 0.02  # the reference code's: sval / sqrt(dt) = 0.002 / sqrt(0.01)
 
 
 def main(argv=None):
@@ -43,6 +51,10 @@ def main(argv=None):
                         help="trials per iteration (default: the pipeline's 200; reference 500)")
     parser.add_argument("--reference-budget", action="store_true",
                         help="N = 200, batch 500, 9 x 500 iterations (the reference code's)")
+    parser.add_argument("--rescale", default=None, choices=[r for r in tr.HEAD_RESCALES if r],
+                        help="per-batch min-max rescaling of inputs and targets (reference)")
+    parser.add_argument("--reference-trials", action="store_true",
+                        help="input noise 0.02 and the blank steps in the loss (reference)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -50,16 +62,21 @@ def main(argv=None):
     results = io.read_json(path) if path.exists() else []
     base = pipeline.PipelineConfig()
     tasks = pipeline.load_tasks(base.tasks, base.task_module, base.trials)
+    if args.reference_trials:
+        tasks = [ctxrnn.tasks.from_config({**task.get_config(), "mask_blank": False,
+                                           "input_noise": REFERENCE_INPUT_NOISE})
+                 for task in tasks]
     # rows written before a setting was recorded ran at the pipeline's defaults
     default = {"iterations": base.separate.iterations * base.separate.stages,
-               "units": base.separate_units}
+               "units": base.separate_units, "rescale": None, "reference_trials": False}
     separate = (baselines.separate_reference_config() if args.reference_budget
                 else base.separate)
     variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,
                "batch_size": args.batch_size or separate.batch_size,
                "iterations": separate.iterations * separate.stages,
                "units": (baselines.SEPARATE_REFERENCE_UNITS if args.reference_budget
-                         else base.separate_units)}
+                         else base.separate_units),
+               "rescale": args.rescale, "reference_trials": args.reference_trials}
     for seed in args.seeds:
         for name in args.tasks:
             if any(r["seed"] == seed and r["task"] == name
@@ -70,7 +87,8 @@ def main(argv=None):
                 base, seed=seed, approaches=("separate",), separate_units=variant["units"],
                 separate=dataclasses.replace(separate, adam_step=args.adam_step,
                                              fixed_trials=args.fixed_trials,
-                                             batch_size=variant["batch_size"]))
+                                             batch_size=variant["batch_size"],
+                                             rescale=args.rescale))
             job = pipeline._run_job(config, "separate", (base.tasks.index(name),), tasks,
                                     lambda message: None)
             model = job["models"][f"separate_{name}"]
