@@ -80,7 +80,7 @@ def main(argv=None):
     for seed in args.seeds:
         for name in args.tasks:
             if any(r["seed"] == seed and r["task"] == name
-                   and all(r.get(k, default[k]) == v for k, v in variant.items())
+                   and all(r.get(k, default.get(k)) == v for k, v in variant.items())
                    for r in results):
                 continue
             config = dataclasses.replace(
