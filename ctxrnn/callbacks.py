@@ -219,6 +219,14 @@ def tensorboard_writer(log_dir):
     return tf.summary.create_file_writer(os.fspath(log_dir))
 
 
+def validation_logs(outputs, batch, correct) -> dict[str, float]:
+    """`val_accuracy` (all trials) and `val_accuracy_<task>` of `outputs` on `batch`."""
+    summary = accuracy_summary(outputs, batch, correct)
+    return {"val_accuracy": summary["accuracy"],
+            **{f"val_accuracy_{name}": value
+               for name, value in summary["per_task_accuracy"].items()}}
+
+
 @keras.saving.register_keras_serializable(package="ctxrnn")
 class TaskAccuracy(keras.callbacks.Callback):
     """Decision accuracy per task on a fixed validation batch, logged every epoch.
@@ -246,10 +254,7 @@ class TaskAccuracy(keras.callbacks.Callback):
 
     def evaluate(self) -> dict[str, float]:
         outputs = self.model.predict(self.batch.inputs, batch_size=self.batch_size, verbose=0)
-        summary = accuracy_summary(outputs, self.batch, self.correct)
-        return {"val_accuracy": summary["accuracy"],
-                **{f"val_accuracy_{name}": value
-                   for name, value in summary["per_task_accuracy"].items()}}
+        return validation_logs(outputs, self.batch, self.correct)
 
     def on_train_begin(self, logs=None):
         self.last = {}

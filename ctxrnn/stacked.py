@@ -391,7 +391,7 @@ class StackedModel(keras.Model):
         shape = tuple(self.inputs[0].shape[1:])
         inputs = keras.Input(shape[1:] if len(shape) == 3 else shape,
                              name=self.inputs[0].name.split(":")[0])
-        outputs, pairs = inputs, []
+        outputs = inputs
         for layer in layers:
             config = layer.get_config()
             config.pop("networks")
@@ -402,9 +402,23 @@ class StackedModel(keras.Model):
                 config["seed"] = layer.cell.network_seeds[k]
                 single = CTRNN.from_config(config)
             outputs = single(outputs)
-            pairs.append((layer, single))
         model = keras.Model(inputs, outputs, name=f"{self.name}_{k}")
-        for layer, single in pairs:
+        self.copy_network(k, model)
+        return model
+
+    def copy_network(self, k: int, model: keras.Model) -> None:
+        """Sets the weights, masks and noise state of `model`, one of `unstack()`'s
+        models (or a model of the same layers), to network k's.
+
+        Cheaper than `unstack()` when the same K models follow a stack in training.
+        """
+        layers = [layer for layer in self.layers if not isinstance(layer, keras.layers.InputLayer)]
+        singles = [layer for layer in model.layers
+                   if not isinstance(layer, keras.layers.InputLayer)]
+        if len(singles) != len(layers):
+            raise ValueError(f"StackedModel.copy_network: `model` must have the stack's "
+                             f"{len(layers)} layers; {model.name!r} has {len(singles)}.")
+        for layer, single in zip(layers, singles):
             target = single.cell if isinstance(single, CTRNN) else single
             source = layer.cell if isinstance(layer, CTRNN) else layer
             values = [np.reshape(ops.convert_to_numpy(w)[k], tuple(v.shape))
@@ -414,7 +428,6 @@ class StackedModel(keras.Model):
             if isinstance(single, CTRNN):
                 single.cell._initial_projection_pending = False
                 single.cell.seed_generator.state.assign(source.seed_generators[k].state)
-        return model
 
 
 def _stacked_layer(model) -> CTRNN:

@@ -87,6 +87,10 @@ ENGINES = ("pool", "ray", "dask")
 KEY_LENGTH = 16
 # Grid axis that holds repetitions: the summary averages over it.
 SEED_AXIS = "seed"
+# The setting that lists the seeds a run was trained with, stacked (`Job.stack`).
+STACK_KEY = "stack"
+# Job kinds whose runs can train stacked.
+STACKABLE_KINDS = ("train",)
 # Table columns that describe a run rather than a setting or a metric.
 _RUN_COLUMNS = ("job", "run", "status")
 
@@ -139,6 +143,9 @@ class _TrainJob:
         from ctxrnn.runs import RunDirectory, is_run_directory
         from ctxrnn.training import TrainConfig, train_run
 
+        if config.get(STACK_KEY):
+            raise ValueError(f"Run {run_dir} is one of a stack (seeds {config[STACK_KEY]}): run "
+                             "its stack with `run_unit`, not alone.")
         train = TrainConfig.from_dict(config)
         started = is_run_directory(run_dir)
         if started and RunDirectory(run_dir).is_complete:  # killed after training, before
@@ -147,6 +154,11 @@ class _TrainJob:
             # A run killed midway resumes from its last epoch: the weights it would have had.
             run = train_run(run_dir, train, verbose=0, report=config["report"], resume=started,
                             overwrite=not started, callbacks=callbacks)
+        return self.metrics(run)
+
+    @staticmethod
+    def metrics(run):
+        """The result metrics of a complete training run directory."""
         evaluation = run.load_evaluation()
         final = [r for r in run.load_statistics() if r["weight"] == "recurrent_kernel"][-1]
         pruning = run.load_pruning()
@@ -333,11 +345,18 @@ class Job:
     kind: str
     base: dict = dataclasses.field(default_factory=dict)
     grid: dict = dataclasses.field(default_factory=dict)
+    stack: int = 1
 
     def __post_init__(self):
         if self.kind not in JOB_KINDS:
             raise ValueError(f"Job {self.name!r}: `kind` must be one of {sorted(JOB_KINDS)}; "
                              f"received kind={self.kind!r}.")
+        if isinstance(self.stack, bool) or not isinstance(self.stack, int) or self.stack < 1:
+            raise ValueError(f"Job {self.name!r}: `stack` must be a positive integer (networks "
+                             f"trained in one stack); received stack={self.stack!r}.")
+        if self.stack > 1 and self.kind not in STACKABLE_KINDS:
+            raise ValueError(f"Job {self.name!r}: only {list(STACKABLE_KINDS)} jobs stack; "
+                             f"received stack={self.stack} for a {self.kind!r} job.")
         for label, table in (("base", self.base), ("grid", self.grid)):
             if not isinstance(table, Mapping):
                 raise ValueError(f"Job {self.name!r}: `{label}` must be a table; received "
@@ -367,7 +386,58 @@ class Job:
                 raise ValueError(f"Job {self.name!r}, run {point}: {error}") from error
             runs.append({"job": self.name, "kind": self.kind, "point": point, "config": config,
                          "key": spec_key(self.kind, config)})
-        return runs
+        return _stacked(runs, self.stack) if self.stack > 1 else runs
+
+
+def _stacked(runs: list[dict], size: int) -> list[dict]:
+    """`runs` with those that differ only in their seed grouped, in grid order, into
+    stacks of at most `size`: each member's config gets `stack` (the seeds of its
+    stack, so its key says how it was trained) and the run a `stack` id. A group
+    of one stays an ordinary run."""
+    groups: dict[str, list[int]] = {}
+    for index, run in enumerate(runs):
+        groups.setdefault(affinity_key(run), []).append(index)
+    runs = [dict(run) for run in runs]
+    for indices in groups.values():
+        for start in range(0, len(indices), size):
+            members = indices[start:start + size]
+            if len(members) < 2:
+                continue
+            seeds = [runs[i]["config"]["seed"] for i in members]
+            for i in members:
+                config = {**runs[i]["config"], STACK_KEY: seeds}
+                runs[i].update(config=config, key=spec_key(runs[i]["kind"], config))
+            stack = spec_key("stack", {"members": [runs[i]["key"] for i in members]})
+            for i in members:
+                runs[i]["stack"] = stack
+    return runs
+
+
+def units(pending: Sequence[Mapping[str, Any]],
+          runs: Sequence[Mapping[str, Any]]) -> list[list[dict]]:
+    """The work of a sweep: one unit per pending ordinary run, and one per stack with a
+    pending member (holding all its members, in order: a stack trains together).
+
+    Args:
+        pending: the runs to do.
+        runs: every run of the sweep (where a stack's finished members are found).
+
+    Returns:
+        A list of units, each a list of runs.
+    """
+    members: dict[str, list] = {}
+    for run in runs:
+        if run.get("stack"):
+            members.setdefault(run["stack"], []).append(run)
+    work, seen = [], set()
+    for run in pending:
+        stack = run.get("stack")
+        if not stack:
+            work.append([run])
+        elif stack not in seen:
+            seen.add(stack)
+            work.append(list(members.get(stack, [run])))
+    return work
 
 
 @dataclasses.dataclass
@@ -391,7 +461,7 @@ class SweepSpec:
     def from_dict(cls, spec: Mapping[str, Any], *, name: str = "sweep",
                   source: str | None = None) -> "SweepSpec":
         """Builds a spec from its parsed file (see the module docstring for the format)."""
-        known = {"name", "jobs", "kind", "base", "grid", "summary"}
+        known = {"name", "jobs", "kind", "base", "grid", "stack", "summary"}
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"Unknown top-level key(s) {unknown} in the sweep spec; "
@@ -401,7 +471,7 @@ class SweepSpec:
             raise ValueError("A sweep spec gives either `jobs` or a single job's `kind` at the "
                              "top level; received both.")
         if "kind" in spec:
-            entries = [{"name": name, **{k: spec[k] for k in ("kind", "base", "grid")
+            entries = [{"name": name, **{k: spec[k] for k in ("kind", "base", "grid", "stack")
                                          if k in spec}}]
         else:
             entries = spec.get("jobs")
@@ -413,13 +483,13 @@ class SweepSpec:
             if not isinstance(entry, Mapping):
                 raise ValueError(f"Job {index} of the sweep spec must be a table; received "
                                  f"{entry!r}.")
-            extra = sorted(set(entry) - {"name", "kind", "base", "grid"})
+            extra = sorted(set(entry) - {"name", "kind", "base", "grid", "stack"})
             if extra:
                 raise ValueError(f"Job {index} of the sweep spec has unknown key(s) {extra}; "
-                                 "expected name, kind, base, grid.")
+                                 "expected name, kind, base, grid, stack.")
             jobs.append(Job(name=str(entry.get("name", f"job{index}")),
                             kind=entry.get("kind"), base=dict(entry.get("base", {})),
-                            grid=dict(entry.get("grid", {}))))
+                            grid=dict(entry.get("grid", {})), stack=entry.get("stack", 1)))
         names = [job.name for job in jobs]
         if len(set(names)) != len(names):
             raise ValueError(f"Job names must differ; received {names}.")
@@ -527,28 +597,75 @@ def run_one(run: Mapping[str, Any], out: io.PathLike, *, callbacks: Sequence = (
     return {**result, "skipped": False}
 
 
+def run_unit(unit: Sequence[Mapping[str, Any]], out: io.PathLike) -> list[dict]:
+    """Runs one unit of `units`: an ordinary run, or a stack of training runs trained
+    together by `ctxrnn.stacked_training.train_stacked_runs` (each member written to its
+    own `out/runs/<key>/` as `run_one` would). A stack with every member finished is
+    skipped; otherwise the whole stack trains again (a stack is deterministic, so its
+    finished members get the same numbers).
+
+    Args:
+        unit: the runs of the unit.
+        out: the sweep's output directory.
+
+    Returns:
+        The members' result dicts, in order.
+    """
+    if len(unit) == 1 and not unit[0].get("stack"):
+        return [run_one(unit[0], out)]
+    import keras
+
+    from ctxrnn.runs import RunDirectory
+    from ctxrnn.stacked_training import train_stacked_runs
+    from ctxrnn.training import TrainConfig
+
+    done = [finished_result(out, run) for run in unit]
+    if all(result is not None for result in done):
+        return [{**result, "skipped": True} for result in done]
+    directories = [pathlib.Path(out) / RUNS_DIR / run["key"] for run in unit]
+    for run, directory in zip(unit, directories):
+        directory.mkdir(parents=True, exist_ok=True)
+        io.write_json(directory / SPEC_FILE, {k: run[k] for k in ("job", "kind", "point",
+                                                                  "config", "key")})
+    keras.backend.clear_session()
+    start = time.perf_counter()
+    configs = [TrainConfig.from_dict(run["config"]) for run in unit]
+    report = unit[0]["config"].get("report", False)
+    train_stacked_runs(directories, configs, verbose=0, report=report)
+    seconds = (time.perf_counter() - start) / len(unit)
+    results = []
+    for run, directory in zip(unit, directories):
+        metrics = _TrainJob.metrics(RunDirectory(directory))
+        result = {"key": run["key"], "job": run["job"], "kind": run["kind"],
+                  "point": run["point"], "metrics": io.to_jsonable(metrics), "seconds": seconds,
+                  "stack": [member["key"] for member in unit]}
+        io.write_json(directory / RESULT_FILE, result)
+        results.append({**result, "skipped": False})
+    return results
+
+
 def _start_worker(intra_op: int, inter_op: int) -> None:
     from ctxrnn import configure_threads
 
     configure_threads(intra_op=intra_op, inter_op=inter_op)
 
 
-def _run_in_fresh_process(run, out, intra_op, inter_op) -> dict:
-    """`run_one` in a Python process started for it, its threads set before its first op:
-    a cluster worker that runs many tasks keeps no state from one run to the next (a Dask
-    worker's own process gave other numbers than the pool's), and may not fork."""
+def _run_in_fresh_process(unit, out, intra_op, inter_op) -> list[dict]:
+    """`run_unit` in a Python process started for it, its threads set before its first
+    op: a cluster worker that runs many tasks keeps no state from one run to the next (a
+    Dask worker's own process gave other numbers than the pool's), and may not fork."""
     import subprocess
 
     code = ("import json, sys; from ctxrnn import sweep; job = json.load(sys.stdin); "
             "sweep._start_worker(job['intra_op'], job['inter_op']); "
-            "sweep.run_one(job['run'], job['out'])")
-    job = {"run": run, "out": str(out), "intra_op": intra_op, "inter_op": inter_op}
+            "sweep.run_unit(job['unit'], job['out'])")
+    job = {"unit": unit, "out": str(out), "intra_op": intra_op, "inter_op": inter_op}
     done = subprocess.run([sys.executable, "-c", code], input=json.dumps(job), text=True,
                           capture_output=True)
     if done.returncode != 0:
-        raise RuntimeError(f"run {run['key']} failed (exit {done.returncode}): "
+        raise RuntimeError(f"run {unit[0]['key']} failed (exit {done.returncode}): "
                            f"{done.stderr.strip().splitlines()[-1:]}")
-    return {**finished_result(out, run), "skipped": False}
+    return [{**finished_result(out, run), "skipped": False} for run in unit]
 
 
 # Engines ---------------------------------------------------------------------
@@ -577,27 +694,32 @@ class _Progress:
 
 
 def affinity_key(run: Mapping[str, Any]) -> str:
-    """Runs with the same key differ only in their seed: the same network shapes, so the
-    same traced and XLA-compiled kernels, which a worker that ran one reuses for the next."""
-    return spec_key(run["kind"], {k: v for k, v in run["config"].items() if k != "seed"})
+    """Runs with the same key differ only in their seed (and stack): the same network
+    shapes, so the same traced and XLA-compiled kernels, which a worker that ran one
+    reuses for the next."""
+    return spec_key(run["kind"], {k: v for k, v in run["config"].items()
+                                  if k not in ("seed", STACK_KEY)})
 
 
 class AffinityQueue:
-    """The pending runs, handed out so that a worker keeps to one kind of run.
+    """The pending work, handed out so that a worker keeps to one kind of run.
 
-    A worker gets the next run of the group (`affinity_key`) it ran last; when
-    that group is empty, the largest group no other worker is on (or, if every
-    group is taken, the largest). Which worker runs a run never changes its
-    result: a run is a pure function of its spec.
+    A worker gets the next run (or unit of `units`) of the group (`affinity_key`,
+    of a unit's first run) it ran last; when that group is empty, the largest
+    group no other worker is on (or, if every group is taken, the largest).
+    Which worker runs a run never changes its result: a run is a pure function
+    of its spec.
 
     Args:
-        runs: entries of `SweepSpec.runs()`, in the order to run them within a group.
+        runs: entries of `SweepSpec.runs()` or units of them (lists), in the
+            order to run them within a group.
     """
 
-    def __init__(self, runs: Sequence[Mapping[str, Any]]):
+    def __init__(self, runs: Sequence[Mapping[str, Any]] | Sequence[Sequence[Mapping]]):
         self.groups: dict[str, list] = {}
-        for run in runs:
-            self.groups.setdefault(affinity_key(run), []).append(run)
+        for item in runs:
+            first = item[0] if isinstance(item, (list, tuple)) else item
+            self.groups.setdefault(affinity_key(first), []).append(item)
 
     def __len__(self) -> int:
         return sum(len(group) for group in self.groups.values())
@@ -614,10 +736,11 @@ class AffinityQueue:
         return key, group.pop(0)
 
 
-def _pool_engine(pending, out, *, workers, threads, progress, **_):
-    """One spawned single-process executor per worker, fed by an `AffinityQueue`: the
-    first run of a network shape in a process pays for tracing and compiling its kernels
-    (about a second), the next runs of that shape in the same process do not."""
+def _pool_engine(work, out, *, workers, threads, progress, **_):
+    """One spawned single-process executor per worker, fed units of `work` by an
+    `AffinityQueue`: the first run of a network shape in a process pays for tracing and
+    compiling its kernels (about a second), the next runs of that shape in the same
+    process do not."""
     import concurrent.futures
     import multiprocessing
 
@@ -627,8 +750,8 @@ def _pool_engine(pending, out, *, workers, threads, progress, **_):
         return concurrent.futures.ProcessPoolExecutor(
             1, mp_context=context, initializer=_start_worker, initargs=(threads, 1))
 
-    queue = AffinityQueue(pending)
-    count = min(workers, len(pending))
+    queue = AffinityQueue(work)
+    count = min(workers, len(work))
     executors = [executor() for _ in range(count)]
     last: list[str | None] = [None] * count
     running: dict = {}
@@ -638,8 +761,8 @@ def _pool_engine(pending, out, *, workers, threads, progress, **_):
         taken = {last[busy] for busy, _ in running.values() if busy != worker}
         chosen = queue.next_for(last[worker], taken)
         if chosen is not None:
-            last[worker], run = chosen
-            running[executors[worker].submit(run_one, run, str(out))] = (worker, run)
+            last[worker], unit = chosen
+            running[executors[worker].submit(run_unit, unit, str(out))] = (worker, unit)
 
     try:
         for worker in range(count):
@@ -648,16 +771,18 @@ def _pool_engine(pending, out, *, workers, threads, progress, **_):
             done, _ = concurrent.futures.wait(running,
                                               return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
-                worker, run = running.pop(future)
+                worker, unit = running.pop(future)
                 try:
-                    results[run["key"]] = future.result()
+                    results.update((result["key"], result) for result in future.result())
                 except Exception as error:  # a failed run must not stop the others
-                    errors[run["key"]] = f"{type(error).__name__}: {error}"
+                    errors.update((run["key"], f"{type(error).__name__}: {error}")
+                                  for run in unit)
                     if isinstance(error, concurrent.futures.process.BrokenProcessPool):
                         executors[worker] = executor()  # its process died: a fresh one
                         last[worker] = None
-                progress.finished(run, results.get(run["key"], {}).get("seconds"),
-                                  errors.get(run["key"], ""))
+                for run in unit:
+                    progress.finished(run, results.get(run["key"], {}).get("seconds"),
+                                      errors.get(run["key"], ""))
                 feed(worker)
     finally:
         for pool in executors:
@@ -676,11 +801,18 @@ def _require(module: str, extra: str):
 
 
 def _ray_trial(config, *, runs, out, threads):
-    """A Ray Tune function trainable: one sweep run, reported with `tune.report`."""
+    """A Ray Tune function trainable: one unit of the sweep (an ordinary run, reported
+    every epoch, or a stack, reported once) with `tune.report`."""
     from ray import tune
 
     _start_worker(threads, 1)
-    run = runs[config["key"]]
+    unit = runs[config["key"]]
+    if len(unit) > 1 or unit[0].get("stack"):
+        results = run_unit(unit, out)
+        tune.report({"done": True, "seconds": sum(r["seconds"] for r in results),
+                     "runs": len(results)})
+        return
+    run = unit[0]
     run_dir = pathlib.Path(out) / RUNS_DIR / run["key"]
     restored = tune.get_checkpoint()
     checkpoint = run_dir / "checkpoint"
@@ -728,7 +860,7 @@ def _tune_epoch_report(checkpoint_dir):
     return _tune_epoch_report_class()(checkpoint_dir)
 
 
-def _ray_engine(pending, out, *, workers, threads, progress, address=None, storage=None,
+def _ray_engine(work, out, *, workers, threads, progress, address=None, storage=None,
                 asha=None, max_failures=2, **_):
     ray = _require("ray", "ray")
     tune = _require("ray.tune", "ray")
@@ -736,7 +868,7 @@ def _ray_engine(pending, out, *, workers, threads, progress, address=None, stora
     if started_here:
         options = {"address": address} if address else {"num_cpus": workers}
         ray.init(include_dashboard=False, ignore_reinit_error=True, **options)
-    runs = {run["key"]: run for run in pending}
+    runs = {unit[0]["key"]: unit for unit in work}  # a trial per unit, named by its first run
     trainable = tune.with_resources(
         tune.with_parameters(_ray_trial, runs=runs, out=str(pathlib.Path(out).resolve()),
                              threads=threads), {"cpu": 1})
@@ -744,11 +876,13 @@ def _ray_engine(pending, out, *, workers, threads, progress, address=None, stora
     class Progress(tune.Callback):
         def on_trial_complete(self, iteration, trials, trial, **info):
             last = trial.last_result or {}
-            progress.finished(runs[trial.config["key"]], last.get("seconds"),
-                              "" if last.get("done") else "stopped early by the scheduler")
+            for run in runs[trial.config["key"]]:
+                progress.finished(run, last.get("seconds"),
+                                  "" if last.get("done") else "stopped early by the scheduler")
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            progress.finished(runs[trial.config["key"]], None, "see the Ray trial log")
+            for run in runs[trial.config["key"]]:
+                progress.finished(run, None, "see the Ray trial log")
 
     tune_config = {"max_concurrent_trials": workers}
     if asha:
@@ -770,7 +904,7 @@ def _ray_engine(pending, out, *, workers, threads, progress, address=None, stora
         if started_here:
             ray.shutdown()
     results, errors = {}, {}
-    for run in pending:
+    for run in (run for unit in work for run in unit):
         done = finished_result(out, run)
         if done is None:
             errors[run["key"]] = "the Ray trial did not finish (stopped by the scheduler or failed)"
@@ -784,7 +918,7 @@ JOB_QUEUES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
               "lsf": "LSFCluster"}
 
 
-def _dask_engine(pending, out, *, workers, threads, progress, address=None, cluster=None,
+def _dask_engine(work, out, *, workers, threads, progress, address=None, cluster=None,
                  cluster_options=None, **_):
     distributed = _require("dask.distributed", "dask")
     if cluster is not None:
@@ -806,17 +940,18 @@ def _dask_engine(pending, out, *, workers, threads, progress, address=None, clus
     results, errors = {}, {}
     try:
         where = str(pathlib.Path(out).resolve())
-        futures = {client.submit(_run_in_fresh_process, run, where, threads, 1,
-                                 key=f"ctxrnn-{run['key']}", pure=False): run
-                   for run in pending}
+        futures = {client.submit(_run_in_fresh_process, unit, where, threads, 1,
+                                 key=f"ctxrnn-{unit[0]['key']}", pure=False): unit
+                   for unit in work}
         for future in distributed.as_completed(futures):
-            run = futures[future]
+            unit = futures[future]
             try:
-                results[run["key"]] = future.result()
+                results.update((result["key"], result) for result in future.result())
             except Exception as error:
-                errors[run["key"]] = f"{type(error).__name__}: {error}"
-            progress.finished(run, results.get(run["key"], {}).get("seconds"),
-                              errors.get(run["key"], ""))
+                errors.update((run["key"], f"{type(error).__name__}: {error}") for run in unit)
+            for run in unit:
+                progress.finished(run, results.get(run["key"], {}).get("seconds"),
+                                  errors.get(run["key"], ""))
     finally:
         client.close()
         if cluster is not None:
@@ -840,8 +975,8 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
         workers: runs at once; default one per core (at most the runs left).
         threads: TensorFlow intra-op threads per run (inter-op: 1).
         shard: `(i, n)`: run only the runs whose position in the sweep is `i`
-            modulo `n` (task `i` of a job array of `n`); the table still lists
-            every run.
+            modulo `n` (task `i` of a job array of `n`; a stack goes whole to the
+            shard of its first member); the table still lists every run.
         progress: print a line per finished run (to `stream`, default stderr).
         stream: where the progress goes.
         **engine_options: `address` (a Ray or Dask cluster to attach to),
@@ -875,7 +1010,7 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
         spec = load_spec(spec)
     out = pathlib.Path(out)
     runs = spec.runs()
-    mine = runs if shard is None else runs[shard[0]::shard[1]]
+    mine = runs if shard is None else _shard(runs, *shard)
     out.mkdir(parents=True, exist_ok=True)
     io.write_json(out / "sweep.json", {"name": spec.name, "source": spec.source,
                                        "jobs": [dataclasses.asdict(job) for job in spec.jobs],
@@ -890,7 +1025,7 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
     start = time.perf_counter()
     errors: dict = {}
     if pending:
-        _, errors = _ENGINES[engine](pending, out, workers=workers, threads=threads,
+        _, errors = _ENGINES[engine](units(pending, runs), out, workers=workers, threads=threads,
                                      progress=report, **engine_options)
     table = results_table(runs, out)
     write_table(table, out)
@@ -907,6 +1042,18 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
                                                          if r["key"] not in errors],
             "skipped": [r["key"] for r in mine if r not in pending], "failed": errors,
             "seconds": seconds}
+
+
+def _shard(runs: Sequence[Mapping[str, Any]], index: int, count: int) -> list:
+    """The runs of shard `index` of `count`: those whose position is `index` modulo
+    `count`, a stack going whole to the shard of its first member."""
+    first: dict[str, int] = {}
+    mine = []
+    for position, run in enumerate(runs):
+        anchor = first.setdefault(run["stack"], position) if run.get("stack") else position
+        if anchor % count == index:
+            mine.append(run)
+    return mine
 
 
 def _molap_seed_tables(spec, runs, table, out) -> None:
@@ -1084,5 +1231,6 @@ def write_figures(spec: SweepSpec, summary: Sequence[Mapping[str, Any]],
 
 __all__ = ["AffinityQueue", "ENGINES", "JOB_KINDS", "JOB_QUEUES", "Job", "SweepSpec",
            "affinity_key", "finished_result", "load_spec", "results_table", "run_one",
+           "run_unit", "units",
            "run_sweep", "spec_key", "summarize", "summary_figure", "write_figures",
            "write_table"]

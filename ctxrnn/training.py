@@ -193,9 +193,14 @@ def save_model_atomic(model: keras.Model, path: os.PathLike) -> pathlib.Path:
 
 def evaluate_run(model, suite, batch) -> tuple[dict[str, Any], np.ndarray]:
     """Per-task accuracy and output-target distance on `batch`; returns (evaluation, outputs)."""
+    outputs = model.predict(batch.inputs, batch_size=256, verbose=0)
+    return evaluation_of(outputs, suite, batch), outputs
+
+
+def evaluation_of(outputs, suite, batch) -> dict[str, Any]:
+    """`evaluation.json`'s content for a model's `outputs` on `batch`."""
     from ctxrnn.metrics import accuracy_summary, output_target_distance
 
-    outputs = model.predict(batch.inputs, batch_size=256, verbose=0)
     summary = accuracy_summary(outputs, batch, suite.correct)
     distance = {}
     for index, name in enumerate(batch.task_names):
@@ -205,7 +210,7 @@ def evaluate_run(model, suite, batch) -> tuple[dict[str, Any], np.ndarray]:
     evaluation = {"per_task_accuracy": summary["per_task_accuracy"],
                   "accuracy": summary["accuracy"], "per_task_distance": distance,
                   "n_trials": int(len(batch.task_ids))}
-    return evaluation, outputs
+    return evaluation
 
 
 def _example_arrays(suite, batch, outputs, per_task: int = 2) -> dict[str, Any]:

@@ -203,6 +203,67 @@ def test_affinity_queue_keeps_a_worker_to_one_network_shape():
     assert queue.next_for(first) is None
 
 
+def test_stack_groups_runs_that_differ_only_in_their_seed():
+    grid = {"units": [4, 8], "seed": [0, 1, 2]}
+    plain = sweep.SweepSpec.from_dict({"kind": "train", "base": {"tasks": ["and"]},
+                                       "grid": grid}).runs()
+    runs = sweep.SweepSpec.from_dict({"kind": "train", "stack": 2, "base": {"tasks": ["and"]},
+                                      "grid": grid}).runs()
+    assert [r["point"] for r in runs] == [r["point"] for r in plain]  # same runs, same order
+    assert [r["config"].get("stack") for r in runs] == [[0, 1], [0, 1], None] * 2
+    assert runs[0]["stack"] == runs[1]["stack"] != runs[3]["stack"]
+    assert runs[0]["key"] != plain[0]["key"]  # a stacked run is its own configuration
+    assert runs[2]["key"] == plain[2]["key"] and "stack" not in runs[2]  # a stack of one
+    work = sweep.units(runs[1:], runs)  # a pending member brings its whole stack
+    assert [[r["key"] for r in unit] for unit in work] == [
+        [runs[0]["key"], runs[1]["key"]], [runs[2]["key"]],
+        [runs[3]["key"], runs[4]["key"]], [runs[5]["key"]]]
+    shards = [sweep._shard(runs, i, 4) for i in range(4)]
+    assert sorted(r["key"] for shard in shards for r in shard) == sorted(r["key"] for r in runs)
+    assert all(runs[0] in shard and runs[1] in shard for shard in shards if runs[0] in shard)
+    with pytest.raises(ValueError, match="stack"):
+        sweep.run_one(runs[0], "unused")
+
+
+@pytest.mark.parametrize("stack, message", [
+    (0, "`stack` must be a positive integer"), (True, "`stack` must be a positive integer"),
+])
+def test_bad_stack_fails_naming_it(stack, message):
+    with pytest.raises(ValueError, match=message):
+        sweep.SweepSpec.from_dict({"kind": "train", "stack": stack})
+    with pytest.raises(ValueError, match="only \\['train'\\] jobs stack"):
+        sweep.SweepSpec.from_dict({"kind": "molap", "stack": 2})
+
+
+def test_stacked_sweep_reruns_a_missing_member_bit_identically(tmp_path):
+    """Two stacks of two in the real pool (two workers); a member deleted is trained
+    again with its stack, to the same numbers, and the finished stack is skipped."""
+    spec = sweep.load_spec(_spec(tmp_path, TINY.replace('kind = "train"',
+                                                        'kind = "train"\nstack = 2')))
+    out = tmp_path / "out"
+    first = sweep.run_sweep(spec, out, workers=2, progress=False)
+    assert len(first["ran"]) == 4 and not first["failed"]
+    runs = spec.runs()
+    results = {r["key"]: json.loads((out / sweep.RUNS_DIR / r["key"] / sweep.RESULT_FILE)
+                                    .read_text()) for r in runs}
+    assert results[runs[0]["key"]]["stack"] == [runs[0]["key"], runs[1]["key"]]
+    redo = runs[3]["key"]
+    weights = dict(np.load(out / sweep.RUNS_DIR / redo / "weights/final.npz"))
+    untouched = (out / sweep.RUNS_DIR / runs[0]["key"] / sweep.RESULT_FILE).stat().st_mtime_ns
+    shutil.rmtree(out / sweep.RUNS_DIR / redo)
+    again = sweep.run_sweep(spec, out, workers=2, progress=False)
+    assert again["ran"] == [redo] and not again["failed"]
+    redone = json.loads((out / sweep.RUNS_DIR / redo / sweep.RESULT_FILE).read_text())
+    assert redone["metrics"] == results[redo]["metrics"]
+    final = np.load(out / sweep.RUNS_DIR / redo / "weights/final.npz")
+    assert all(np.array_equal(weights[name], final[name]) for name in weights)
+    assert (out / sweep.RUNS_DIR / runs[0]["key"] / sweep.RESULT_FILE).stat().st_mtime_ns \
+        == untouched
+    table = json.loads((out / sweep.TABLE_JSON).read_text())["rows"]
+    assert [row["seed"] for row in table] == [0, 1, 2, 3]
+    assert all(row["status"] == "complete" for row in table)
+
+
 # The process pool for real ----------------------------------------------------------
 def _results(out):
     return sorted((out / sweep.RUNS_DIR).glob(f"*/{sweep.RESULT_FILE}"))
@@ -282,6 +343,24 @@ def test_ray_engine_gives_the_pool_table(pool_sweep, tmp_path):
     pool = json.loads((pool_sweep["out"] / sweep.TABLE_JSON).read_text())["rows"]
     assert result["table"] == pool[:2]
     assert (tmp_path / "ray" / "ray" / "sweep").is_dir()  # Tune's storage_path
+
+
+def test_ray_engine_trains_a_stack_as_the_pool_does(tmp_path):
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.tune")
+    spec = sweep.load_spec(_spec(tmp_path, TINY.replace('kind = "train"',
+                                                        'kind = "train"\nstack = 2')))
+    spec.jobs[0].grid["seed"] = [0, 1]  # one stack: one Ray trial
+    pool = sweep.run_sweep(spec, tmp_path / "pool", workers=1, progress=False)
+    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True,
+             log_to_driver=False)
+    try:
+        result = sweep.run_sweep(spec, tmp_path / "ray", engine="ray", workers=1,
+                                 progress=False)
+    finally:
+        ray.shutdown()
+    assert not result["failed"] and len(result["ran"]) == 2
+    assert result["table"] == pool["table"]
 
 
 def test_cli_lists_the_runs_and_checks_its_arguments(tmp_path, capsys):
