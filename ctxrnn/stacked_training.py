@@ -130,8 +130,17 @@ class _StackedTrials(keras.utils.PyDataset):
 
 def _network_outputs(model, batches):
     """Each network's outputs on its own batch, from one prediction of the stack."""
-    outputs = model.predict(_stack_time([batch.inputs for batch in batches]), batch_size=256,
-                            verbose=0)
+    predict = getattr(model, "_any_shape_predict", None)
+    if predict is None:
+        import tensorflow as tf
+
+        # One trace for every batch and trial length (validation and test differ in
+        # both), where `model.predict` traces each new shape again.
+        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:2], None, model.inputs[0].shape[-1]))
+        predict = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        model._any_shape_predict = predict
+    inputs = _stack_time([batch.inputs for batch in batches]).astype("float32")
+    outputs = np.asarray(predict(inputs))
     return [outputs[:, k, outputs.shape[2] - batch.inputs.shape[1]:]
             for k, batch in enumerate(batches)]
 

@@ -25,13 +25,21 @@ metrics = ["accuracy"]
 
 A single job may also be written at the top level (`kind`, `base`, `grid`).
 
+**Stacks.** A `train` job with `stack = K` trains its runs that differ only in
+their seed K at a time as one stacked network (`ctxrnn.StackedModel`, one `fit`
+in one worker; `ctxrnn.stacked_training`), each still written to its own run
+directory. A stacked run is its own configuration: its settings gain `stack`
+(the seeds of its stack), so its key differs from the same seed trained alone
+(the stacked readout starts from the run's seed, and batched matmuls round
+differently). A stack is a unit of work: it runs, reruns and shards whole.
+
 Each run's settings are resolved against the kind's defaults (so a mistyped
 setting fails before anything runs) and hashed: the run lives in
 `OUT/runs/<hash>/`, which makes a run a pure function of its spec. A run is
 finished when its `result.json` is written (last, atomically); rerunning a
 sweep skips finished runs and resumes unfinished training runs from their
-last epoch, so a killed sweep finishes only what is missing, with the same
-numbers. After the runs, `OUT/results.csv` and `OUT/results.json` hold one row
+last epoch (a stack from its first), so a killed sweep finishes only what is
+missing, with the same numbers. After the runs, `OUT/results.csv` and `OUT/results.json` hold one row
 per run (its grid values and metrics), `OUT/summary.json` the mean, standard
 deviation and count over seeds, and `OUT/figures/<job>.png` the metrics
 against the first grid axis with the seed spread as error bars.

@@ -63,7 +63,8 @@ def _sweep(args) -> int:
     spec = sweep.load_spec(args.spec)
     if args.list:
         for run in spec.runs():
-            print(f"{run['key']}  {run['job']:<16} {json.dumps(run['point'])}")
+            stack = f"  stack {run['stack'][:8]}" if run.get("stack") else ""
+            print(f"{run['key']}  {run['job']:<16} {json.dumps(run['point'])}{stack}")
         return 0
     out = pathlib.Path(args.out) if args.out else pathlib.Path("runs") / spec.name
     options = {k: v for k, v in (("address", args.address), ("storage", args.storage),
