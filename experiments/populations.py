@@ -23,7 +23,11 @@ trained input weights, Adam 1e-2 with the global gradient norm clipped at
 mean loss is below 0.01 and keeping the best epoch's weights; resampled at
 the trained size. Left as ctxrnn does it: fresh trials every batch (the
 reference reuses 800), the rate form, and no trainable output scale (the
-reference trains one scalar `so` on its fixed readout).
+reference trains one scalar `so` on its fixed readout). `--reference-wiring`
+takes only the reference network's wiring (no bias, readout fixed at its
+random start), for any task: the reference's DMS nets (`train_dms.py`,
+`LowRankRNN`/`FullRankRNN`) have no bias either, and a trained bias is a
+constant drive that a single population can use for gain modulation.
 
     python experiments/populations.py --out experiments/results/populations
     python experiments/populations.py --tasks cdm --reference --out runs/pop_ref
@@ -147,23 +151,26 @@ def primed(suite, units: int, seed: int, rank: int, args) -> keras.Model:
     random rank-2 net sits on the XOR plateau (output 0); a full-rank net with
     a random bulk (gain 1) leaves it, and its leading SVD modes seed m and n.
     """
-    full = build(suite, units, seed, None, gain=1.0)
+    wiring = args.reference_wiring
+    full = build(suite, units, seed, None, gain=1.0, reference=wiring)
     train(suite, full, args.prime_epochs, args.steps_per_epoch, args.batch_size, seed,
           args.verbose, args.prime_learning_rate)
     m, n = pop.low_rank_factors(
         keras.ops.convert_to_numpy(find_ctrnn(full).effective_recurrent_kernel), rank)
-    model = build(suite, units, seed, rank)
+    model = build(suite, units, seed, rank, reference=wiring)
     layer, source = find_ctrnn(model), find_ctrnn(full)
     layer.recurrent_m.assign(m.astype("float32"))
     layer.recurrent_n.assign(n.astype("float32"))
     layer.kernel.assign(source.kernel)
-    layer.bias.assign(source.bias)
+    if layer.bias is not None:
+        layer.bias.assign(source.bias)
     model.get_layer("readout").set_weights(full.get_layer("readout").get_weights())
     return model
 
 
 def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
     reference = args.reference  # main() allows --reference with --tasks cdm only
+    wiring = reference or args.reference_wiring
     suite = make_suite(task, seed, args.dms_delay_max, reference)
     path = work / f"{task}_seed{seed}.keras"
     seconds, fit = None, {}
@@ -173,7 +180,7 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
         start = time.perf_counter()
         model = (primed(suite, args.units, seed, RANKS[task], args) if task == "dms"
                  and args.prime_epochs else build(suite, args.units, seed, RANKS[task],
-                                                  reference=reference))
+                                                  reference=wiring))
         fit = train(suite, model, args.epochs or EPOCHS[task], args.steps_per_epoch,
                     args.batch_size, seed, args.verbose, reference=reference)
         seconds = time.perf_counter() - start  # priming included
@@ -201,7 +208,8 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
             seed=seeding.sequence(seed, "statistics"), progress=lambda line: print(
                 f"  {line}", flush=True))
     return {"task": task, "seed": seed, "units": args.units, "rank": RANKS[task],
-            "reference": reference, "resample_size": args.resample_size,
+            "reference": reference, "reference_wiring": wiring,
+            "resample_size": args.resample_size,
             "epochs_trained": fit.get("epochs"), "best_epoch_loss": fit.get("best_loss"),
             "train_seconds": seconds, "analysis_seconds": time.perf_counter() - start,
             "curve": curve, "trained_statistics": trained,
@@ -309,6 +317,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--reference", action="store_true",
                         help="CDM as train_mante_main.py trains it (see the module docstring)")
+    parser.add_argument("--reference-wiring", action="store_true",
+                        help="any task: the reference network's wiring alone (no bias, "
+                             "readout fixed at its random start; also for the DMS priming "
+                             "net), other settings as given")
     parser.add_argument("--units", type=int, default=None,
                         help="default: 256 (--reference: 4096)")
     parser.add_argument("--epochs", type=int, default=None,
