@@ -2,7 +2,7 @@
 
     python experiments/molap_baseline_stall.py OUT_DIR [--seeds 0 1 2]
         [--tasks context_mem_dm1 context_mem_dm2 multi_mem] [--adam-step stage]
-        [--reference-budget] [--rescale minmax] [--reference-trials]
+        [--reference-budget] [--rescale minmax] [--reference-trials] [--learning-rate 1e-3]
 
 Trains the pipeline's separate network for each task and seed exactly as
 `ctxrnn molap --approaches separate` does (same network seed, trials, schedule and
@@ -19,7 +19,7 @@ min-max rescaled to [0, 1] (inputs and targets, as the reference's `rescale_acti
 `HeadConfig.rescale`) and scores the test trials rescaled the same way, outputs mapped
 back to task units. `--reference-trials` uses the reference code's trials and loss
 coverage: input noise 0.02 (ctxrnn: the paper's 0.002) and the 10 blank steps in the
-loss (`mask_blank=False`).
+loss (`mask_blank=False`). `--learning-rate` changes the Adam rate.
 """
 
 import argparse
@@ -53,6 +53,8 @@ def main(argv=None):
                         help="N = 200, batch 500, 9 x 500 iterations (the reference code's)")
     parser.add_argument("--rescale", default=None, choices=[r for r in tr.HEAD_RESCALES if r],
                         help="per-batch min-max rescaling of inputs and targets (reference)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="Adam rate (default: the separate networks' 3e-3)")
     parser.add_argument("--reference-trials", action="store_true",
                         help="input noise 0.02 and the blank steps in the loss (reference)")
     args = parser.parse_args(argv)
@@ -68,7 +70,8 @@ def main(argv=None):
                  for task in tasks]
     # rows written before a setting was recorded ran at the pipeline's defaults
     default = {"iterations": base.separate.iterations * base.separate.stages,
-               "units": base.separate_units, "rescale": None, "reference_trials": False}
+               "units": base.separate_units, "rescale": None, "reference_trials": False,
+               "learning_rate": base.separate.learning_rate}
     separate = (baselines.separate_reference_config() if args.reference_budget
                 else base.separate)
     variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,
@@ -76,7 +79,8 @@ def main(argv=None):
                "iterations": separate.iterations * separate.stages,
                "units": (baselines.SEPARATE_REFERENCE_UNITS if args.reference_budget
                          else base.separate_units),
-               "rescale": args.rescale, "reference_trials": args.reference_trials}
+               "rescale": args.rescale, "reference_trials": args.reference_trials,
+               "learning_rate": args.learning_rate or separate.learning_rate}
     for seed in args.seeds:
         for name in args.tasks:
             if any(r["seed"] == seed and r["task"] == name
@@ -88,7 +92,8 @@ def main(argv=None):
                 separate=dataclasses.replace(separate, adam_step=args.adam_step,
                                              fixed_trials=args.fixed_trials,
                                              batch_size=variant["batch_size"],
-                                             rescale=args.rescale))
+                                             rescale=args.rescale,
+                                             learning_rate=variant["learning_rate"]))
             job = pipeline._run_job(config, "separate", (base.tasks.index(name),), tasks,
                                     lambda message: None)
             model = job["models"][f"separate_{name}"]
