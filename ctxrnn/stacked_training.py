@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from typing import Sequence
 
 import keras
@@ -38,8 +37,8 @@ from ctxrnn.callbacks import PruningSweep, WeightStatistics, validation_logs
 from ctxrnn.losses import MaskedMSE
 from ctxrnn.models import DEFAULT_CLIPNORM, DEFAULT_TAU_STEPS, compile_model
 from ctxrnn.runs import RunDirectory
-from ctxrnn.training import (TrainConfig, TrainingDivergedError, _example_arrays,
-                             _prepare_directory, evaluation_of, make_suite, save_model_atomic)
+from ctxrnn.training import (TrainConfig, TrainingDivergedError, _prepare_directory,
+                             finish_run, make_suite)
 
 
 def check_stackable(configs: Sequence[TrainConfig]) -> None:
@@ -288,14 +287,6 @@ def train_stacked_runs(run_dirs: Sequence[os.PathLike], configs: Sequence[TrainC
             _network_outputs(model, tests)):
         compile_model(view, learning_rate=config.learning_rate)
         view.optimizer.build(view.trainable_variables)  # saved with its (fresh) state
-        save_model_atomic(view, run.model_path)
-        run.write_history(history)
-        run.write_evaluation(evaluation_of(outputs, suite, test))
-        run.save_examples(**_example_arrays(suite, test, outputs))
-        if report:
-            from ctxrnn.report import write_report
-
-            write_report(run)
-        run.write_status("complete", epoch=config.epochs)
-        shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
+        finish_run(run, view, history, suite, test, outputs, epochs=config.epochs,
+                   report=report)
     return runs

@@ -384,19 +384,26 @@ def train_run(run_dir: os.PathLike, config: TrainConfig | None = None, *,
     except TrainingDivergedError as error:
         run.write_status("failed", epoch=progress.epoch, message=str(error))
         raise
+    test = suite.validation_data(config.test_trials, seed=seeding.derive(config.seed, "test"))
+    outputs = model.predict(test.inputs, batch_size=256, verbose=0)
+    finish_run(run, model, history, suite, test, outputs, epochs=config.epochs, report=report)
+    return run
+
+
+def finish_run(run: RunDirectory, model, history, suite, test, outputs, *, epochs: int,
+               report: bool) -> None:
+    """Writes a trained run's model, history, evaluation on `test` (the model's
+    `outputs` on it), examples and report, then marks it complete."""
     save_model_atomic(model, run.model_path)
     run.write_history(history)
-    test = suite.validation_data(config.test_trials, seed=seeding.derive(config.seed, "test"))
-    evaluation, outputs = evaluate_run(model, suite, test)
-    run.write_evaluation(evaluation)
+    run.write_evaluation(evaluation_of(outputs, suite, test))
     run.save_examples(**_example_arrays(suite, test, outputs))
     if report:
         from ctxrnn.report import write_report
 
         write_report(run)
-    run.write_status("complete", epoch=config.epochs)
+    run.write_status("complete", epoch=epochs)
     shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
-    return run
 
 
 def _truncate_statistics(run: RunDirectory, epochs_done: int) -> None:
