@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from ctxrnn.analysis.statistics import statistics_and_eigenvalues
+from ctxrnn.checks import positive_int
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.readout import find_readouts
 from ctxrnn.metrics import accuracy_summary
@@ -100,8 +101,7 @@ class WeightStatistics(keras.callbacks.Callback):
                  weights: Sequence[str] = ("recurrent_kernel",), bins: int = 50,
                  log_dir=None):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"Argument `every` must be a positive integer; received every={every!r}.")
+        positive_int("every", every)
         unknown = [w for w in weights if w not in WEIGHT_SOURCES]
         if unknown:
             raise ValueError(
@@ -244,8 +244,7 @@ class TaskAccuracy(keras.callbacks.Callback):
 
     def __init__(self, batch, correct, every: int = 1, batch_size: int = 256):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"Argument `every` must be a positive integer; received every={every!r}.")
+        positive_int("every", every)
         self.batch = batch
         self.correct = correct
         self.every = every
@@ -289,8 +288,7 @@ class PruningSweep(keras.callbacks.Callback):
 
     def __init__(self, batch, correct, run_dir=None, every: int | None = None, **sweep_options):
         super().__init__()
-        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
-            raise ValueError(f"Argument `every` must be a positive integer or None; received {every!r}.")
+        positive_int("every", every, allow_none=True)
         self.batch = batch
         self.correct = correct
         self.run_dir = None if run_dir is None else os.fspath(run_dir)

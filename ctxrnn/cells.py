@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover - Keras internals moved
 
 from ctxrnn import masks as masks_lib
 from ctxrnn import seeding
+from ctxrnn.checks import positive_int
 from ctxrnn.constraints import MaskedUpdate, MinValue
 from ctxrnn.initializers import (
     resolve,
@@ -280,8 +281,7 @@ class CTRNNCell(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.networks = _check_networks(networks)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Argument `units` must be a positive integer; received units={units!r}.")
+        positive_int("units", units)
         self.units = int(units)
         self.dt = _check_positive("dt", dt)
         self.tau = _check_tau(tau, self.dt, self.units)

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from ctxrnn.checks import positive_int
 from ctxrnn.tasks.base import ANGLE_TOLERANCE, DELTA, THRESHOLD
 
 RULES = ("value", "angle", "choice")
@@ -67,8 +68,7 @@ class DecisionAccuracy(keras.metrics.Metric):
                  tolerance: float = ANGLE_TOLERANCE, threshold: float = DEFAULT_THRESHOLD,
                  name: str = "decision_accuracy", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-            raise ValueError(f"Argument `window` must be a positive integer; received {window!r}.")
+        positive_int("window", window)
         if rule not in RULES:
             raise ValueError(f"Argument `rule` must be one of {RULES}; received {rule!r}.")
         if not delta > 0 or not tolerance > 0:

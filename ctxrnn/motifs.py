@@ -33,6 +33,7 @@ import numpy as np
 
 from ctxrnn import seeding, zoo
 from ctxrnn.callbacks import TaskAccuracy
+from ctxrnn.checks import positive_int
 from ctxrnn.models import compile_model, context_multitask
 from ctxrnn.tasks import TaskSuite, make
 from ctxrnn.tasks.yang import YANG_DT, YANG_RULES, fast_timing
@@ -204,9 +205,7 @@ def fit(suite: TaskSuite, model: keras.Model | None = None, *, steps: int = 2000
     ```
     """
     for name, value in (("steps", steps), ("eval_every", eval_every)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"Argument `{name}` must be a positive integer; received "
-                             f"{name}={value!r}.")
+        positive_int(name, value)
     if model is None:
         keras.utils.set_random_seed(seed)  # the readout initializer (as train_run)
         model = build_network(suite, seed=seed, **network_options)

@@ -35,6 +35,7 @@ import keras
 import numpy as np
 
 from ctxrnn import masks, seeding
+from ctxrnn.checks import positive_int
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.metrics import score_trials
 from ctxrnn.simulate import run_variants
@@ -49,8 +50,7 @@ def _check_fraction(fraction: float) -> float:
 
 
 def _check_draws(draws: int) -> int:
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
-        raise ValueError(f"Argument `draws` must be a positive integer; received draws={draws!r}.")
+    positive_int("draws", draws)
     return int(draws)
 
 

@@ -36,6 +36,7 @@ from keras import ops
 
 from ctxrnn import seeding
 from ctxrnn.cells import _check_networks, network_seeds
+from ctxrnn.checks import positive_int
 from ctxrnn.layers import CTRNN
 
 
@@ -72,8 +73,7 @@ class StackedDense(keras.layers.Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", seed=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Argument `units` must be a positive integer; received units={units!r}.")
+        positive_int("units", units)
         if _check_networks(networks) is None:
             raise ValueError(f"Argument `networks` must be a positive integer; received "
                              f"networks={networks!r}.")

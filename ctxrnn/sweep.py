@@ -82,6 +82,7 @@ from typing import Any
 import numpy as np
 
 from ctxrnn import io
+from ctxrnn.checks import positive_int
 from ctxrnn.runs import FIGURES_DIR  # one name for the figures folder of every output
 
 SPEC_FILE = "spec.json"
@@ -1007,10 +1008,7 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
         raise ValueError(f"Argument `engine` must be one of {ENGINES}; received "
                          f"engine={engine!r}.")
     for name, value in (("workers", workers), ("threads", threads)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ValueError(f"Argument `{name}` must be a positive integer; received "
-                             f"{name}={value!r}.")
+        positive_int(name, value, allow_none=True)
     if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
         raise ValueError(f"Argument `shard` must be (i, n) with 0 <= i < n; received "
                          f"shard={shard!r}.")

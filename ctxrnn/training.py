@@ -20,6 +20,7 @@ import numpy as np
 
 from ctxrnn import io, seeding
 from ctxrnn.callbacks import PruningSweep, TaskAccuracy, WeightStatistics
+from ctxrnn.checks import positive_int
 from ctxrnn.models import DEFAULT_TAU_STEPS, compile_model, context_multitask
 from ctxrnn.runs import RunDirectory, is_run_directory
 
@@ -89,9 +90,7 @@ class TrainConfig:
         for name in ("units", "epochs", "steps_per_epoch", "batch_size", "validation_trials",
                      "test_trials"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Argument `{name}` must be a positive integer; received "
-                                 f"{name}={value!r}.")
+            setattr(self, name, positive_int(name, value))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"Argument `seed` must be a non-negative integer; received "
                              f"seed={self.seed!r}.")

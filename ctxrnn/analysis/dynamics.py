@@ -47,6 +47,7 @@ import tensorflow as tf
 
 from ctxrnn import runs as run_layout
 from ctxrnn import seeding
+from ctxrnn.checks import positive_int
 
 # |lambda| within this of 1 counts as marginal (neither stable nor unstable).
 MARGINAL_TOLERANCE = 1e-6
@@ -666,9 +667,7 @@ def find_fixed_points(model, inputs, *, initial_states=None, trajectories=None,
                         ("noise", noise + 1.0), ("outlier_scale", outlier_scale)):
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"Argument `{name}` must be a positive number; received {value!r}.")
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"Argument `max_iters` must be a positive integer; "
-                         f"received {max_iters!r}.")
+    positive_int("max_iters", max_iters)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seeds = root.spawn(len(conditions))
     units, c = network.n_units, len(conditions)

@@ -39,6 +39,7 @@ from ctxrnn.analysis.populations import (DEFAULT_THRESHOLD, Loadings, NetworkBui
                                          _population_sizes, _seed_sequence, curve_row,
                                          fit_populations, resampled_accuracy,
                                          smallest_reaching)
+from ctxrnn.checks import positive_int
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.losses import MaskedMSE
 from ctxrnn.tasks.datasets import check_batch_size
@@ -168,8 +169,7 @@ def fit_statistics(model: keras.Model, populations: Populations, template: Loadi
                        take_means=fit.take_means)
     ```
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"Argument `steps` must be a positive integer; received steps={steps!r}.")
+    positive_int("steps", steps)
     check_batch_size(batch_size)
     if not learning_rate > 0:
         raise ValueError(f"Argument `learning_rate` must be > 0; received {learning_rate!r}.")

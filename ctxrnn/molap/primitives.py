@@ -25,6 +25,8 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
+from ctxrnn.checks import positive_int
+
 METHODS = ("cca", "pca", "pca_joint", "cca_history")
 #: Default lags (steps) of `method="cca_history"`: the past the target primitives
 #: are related to (the code trials' stimulus epoch is 50 steps long).
@@ -139,11 +141,7 @@ class LatentPrimitives(TransformerMixin, BaseEstimator):
                 f"Argument `rescale` must be one of {RESCALES}; received rescale={self.rescale!r}."
             )
         n = self.n_components
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(
-                "Argument `n_components` must be a positive integer; received "
-                f"n_components={n!r}."
-            )
+        positive_int("n_components", n)
         upper = {"cca": min(n_x, n_y, n_samples), "pca": min(n_x, n_y, n_samples),
                  "pca_joint": min(n_x + n_y, n_samples),
                  "cca_history": min(n_x, n_y, n_samples)}[self.method]

@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from ctxrnn import masks, seeding
+from ctxrnn.checks import positive_int
 from ctxrnn.layers import CTRNN
 from ctxrnn.metrics import score_trials
 from ctxrnn.molap import network as net
@@ -206,8 +207,7 @@ class HeadConfig(_StagedSchedule):
 
 
 def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Argument `{name}` must be a positive integer; received {name}={value!r}.")
+    positive_int(name, value)
 
 
 #: How `HeadConfig.rescale` treats each batch: `None` (as generated) or `"minmax"`.

@@ -5,13 +5,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from ctxrnn.checks import positive_int
+
 
 def check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(
-            f"Argument `batch_size` must be a positive integer; received batch_size={batch_size!r}."
-        )
-    return int(batch_size)
+    """`batch_size` as an int, or `ValueError` unless it is a positive integer."""
+    return positive_int("batch_size", batch_size)
 
 
 class TrialDataset(keras.utils.PyDataset):

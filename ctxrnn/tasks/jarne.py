@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ctxrnn.checks import positive_int
 from ctxrnn.tasks.base import THRESHOLD, Task, TrialBatch, binary_choice
 
 JARNE_INPUT_NOISE = 0.1  # std per step (reference code, XOR/NOT top-level copies)
@@ -165,8 +166,7 @@ class FlipFlop(_JarneTask):
     default_decision_ms = 50.0
 
     def __init__(self, n_turns: int = 8, turn_ms: float = 120.0, **kwargs):
-        if isinstance(n_turns, bool) or not isinstance(n_turns, int) or n_turns < 1:
-            raise ValueError(f"Argument `n_turns` must be a positive integer; received {n_turns!r}.")
+        positive_int("n_turns", n_turns)
         self.n_turns, self.turn_ms = n_turns, float(turn_ms)
         super().__init__(**kwargs)
 

@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from ctxrnn.checks import positive_int
 from ctxrnn.tasks.base import Task
 
 YANG_DT = 20.0  # ms; tau = 100 ms gives alpha = 0.2
@@ -250,9 +251,7 @@ class _YangTask(Task):
         Returns:
             A `TrialBatch` whose trials all have the same epochs.
         """
-        if isinstance(n_angles, bool) or not isinstance(n_angles, (int, np.integer)) or n_angles < 1:
-            raise ValueError(f"Argument `n_angles` must be a positive integer; received "
-                             f"{n_angles!r}.")
+        positive_int("n_angles", n_angles)
         fixed = {name: float(np.mean(value)) for name, value in self.timing.items()}
         fixed.update(timing or {})
         config = {**self.get_config(), "timing": fixed, "input_noise": 0.0}
