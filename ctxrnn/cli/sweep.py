@@ -10,7 +10,8 @@
     ctxrnn sweep SPEC --list                         # the runs, without running them
 
 Rerunning the same command skips the runs that finished and resumes the rest.
-The spec format is described in `ctxrnn.sweep`.
+The spec format is described in `ctxrnn.sweep`; a `train` job with `stack = K`
+trains its seeds K at a time as one stacked network in one worker.
 """
 
 from __future__ import annotations
