@@ -35,7 +35,7 @@ import tensorflow as tf
 from keras import ops
 
 from ctxrnn import seeding
-from ctxrnn.cells import _check_networks, network_seeds
+from ctxrnn.cells import CTRNNCell, _check_networks, network_seeds
 from ctxrnn.checks import positive_int
 from ctxrnn.layers import CTRNN
 
@@ -412,22 +412,41 @@ class StackedModel(keras.Model):
 
         Cheaper than `unstack()` when the same K models follow a stack in training.
         """
+        for stacked, single in self._layer_pairs(model, "copy_network"):
+            values = [np.reshape(ops.convert_to_numpy(w)[k], tuple(v.shape))
+                      for w, v in zip(stacked.weights, single.weights)]
+            for variable, value in zip(single.weights, values):
+                variable.assign(value)
+            if isinstance(single, CTRNNCell):
+                single._initial_projection_pending = False
+                single.seed_generator.state.assign(stacked.seed_generators[k].state)
+
+    def set_network(self, k: int, model: keras.Model) -> None:
+        """Makes network k of the stack `model` (an ordinary `Input -> CTRNN ->
+        Dense ...` model of the same layers): its weights, masks and noise state.
+
+        Example: start network k from the model `train_run` would build for its
+        seed, so that the stack trains what K separate runs would (to float
+        rounding).
+        """
+        for stacked, single in self._layer_pairs(model, "set_network"):
+            for variable, value in zip(stacked.weights, single.weights):
+                array = ops.convert_to_numpy(variable).copy()
+                array[k] = np.reshape(ops.convert_to_numpy(value), array.shape[1:])
+                variable.assign(array)
+            if isinstance(single, CTRNNCell):
+                stacked.seed_generators[k].state.assign(single.seed_generator.state)
+
+    def _layer_pairs(self, model, caller):
+        """(stack layer or cell, `model`'s layer or cell) pairs, in order."""
         layers = [layer for layer in self.layers if not isinstance(layer, keras.layers.InputLayer)]
         singles = [layer for layer in model.layers
                    if not isinstance(layer, keras.layers.InputLayer)]
         if len(singles) != len(layers):
-            raise ValueError(f"StackedModel.copy_network: `model` must have the stack's "
+            raise ValueError(f"StackedModel.{caller}: `model` must have the stack's "
                              f"{len(layers)} layers; {model.name!r} has {len(singles)}.")
-        for layer, single in zip(layers, singles):
-            target = single.cell if isinstance(single, CTRNN) else single
-            source = layer.cell if isinstance(layer, CTRNN) else layer
-            values = [np.reshape(ops.convert_to_numpy(w)[k], tuple(v.shape))
-                      for w, v in zip(source.weights, target.weights)]
-            for variable, value in zip(target.weights, values):
-                variable.assign(value)
-            if isinstance(single, CTRNN):
-                single.cell._initial_projection_pending = False
-                single.cell.seed_generator.state.assign(source.seed_generators[k].state)
+        return [(layer.cell, single.cell) if isinstance(layer, CTRNN) else (layer, single)
+                for layer, single in zip(layers, singles)]
 
 
 def _stacked_layer(model) -> CTRNN:

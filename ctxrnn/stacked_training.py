@@ -9,14 +9,16 @@ and each run directory ends as a `train_run` leaves it (`config.json`,
 per-epoch records come from the same callbacks as `train_run`'s, each acting on
 an ordinary model that holds network k's weights.
 
-What differs from K separate `train_run`s, so a stacked run is its own
-configuration (`ctxrnn sweep` keys it with the seeds of its stack):
+Network k starts from the weights `train_run` draws for seed k and sees seed
+k's trials and noise, so the stack trains what K separate runs would, up to
+float32 rounding (batched matmuls round differently from single ones;
+`tests/test_stacked_training.py` compares a stack with `train_run`). What
+differs, so a stacked run is its own configuration (`ctxrnn sweep` keys it
+with the seeds of its stack):
 
-- the readout of network k starts from seed k (`StackedDense`), where
-  `train_run`'s `Dense` readout draws from Keras' global seed;
-- batched matmuls round differently from single ones (trajectories agree to
-  float32 precision, `tests/test_stacked.py`), and trials are padded to the
-  stack's longest so the noise streams are drawn at that length;
+- that rounding, which training amplifies: the numbers agree closely, not bit
+  for bit (trials of unequal length would also be padded to the stack's
+  longest, and the noise drawn at that length);
 - a stack killed midway starts again from its first epoch (no checkpoints):
   it is deterministic, so the rerun ends where an uninterrupted one would;
 - the saved models carry no optimizer state.
@@ -38,7 +40,7 @@ from ctxrnn.losses import MaskedMSE
 from ctxrnn.models import DEFAULT_CLIPNORM, DEFAULT_TAU_STEPS, compile_model
 from ctxrnn.runs import RunDirectory
 from ctxrnn.training import (TrainConfig, TrainingDivergedError, _prepare_directory,
-                             finish_run, make_suite)
+                             build_model, finish_run, make_suite)
 
 
 def check_stackable(configs: Sequence[TrainConfig]) -> None:
@@ -257,13 +259,18 @@ def train_stacked_runs(run_dirs: Sequence[os.PathLike], configs: Sequence[TrainC
     runs = [_prepare_directory(path, config, overwrite=True, resume=False)[0]
             for path, config in zip(run_dirs, configs)]
     first = configs[0]
-    keras.utils.set_random_seed(first.seed)
-    suites = [make_suite(config) for config in configs]
+    suites, singles = [], []
+    for config in configs:  # each network drawn as `train_run` draws it
+        keras.utils.set_random_seed(config.seed)
+        suites.append(make_suite(config))
+        singles.append(build_model(config, suites[-1]))
     for run, config, suite in zip(runs, configs, suites):
         run.write_config({**dataclasses.asdict(config), "n_inputs": suite.n_inputs,
                           "n_outputs": suite.n_outputs})
         run.write_status("training", epoch=0)
     model = _stacked_model(suites[0], first, [c.seed for c in configs])
+    for k, single in enumerate(singles):
+        model.set_network(k, single)
     views = model.unstack()
     validations = [suite.validation_data(config.validation_trials,
                                          seed=seeding.derive(config.seed, "validation"))

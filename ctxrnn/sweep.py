@@ -28,10 +28,11 @@ A single job may also be written at the top level (`kind`, `base`, `grid`).
 **Stacks.** A `train` job with `stack = K` trains its runs that differ only in
 their seed K at a time as one stacked network (`ctxrnn.StackedModel`, one `fit`
 in one worker; `ctxrnn.stacked_training`), each still written to its own run
-directory. A stacked run is its own configuration: its settings gain `stack`
-(the seeds of its stack), so its key differs from the same seed trained alone
-(the stacked readout starts from the run's seed, and batched matmuls round
-differently). A stack is a unit of work: it runs, reruns and shards whole.
+directory. Network k starts as `train_run` would start it and sees the same
+trials and noise, so a stacked run ends where the run trained alone does up to
+float32 rounding (batched matmuls round differently), not bit for bit: it is
+its own configuration, its settings gain `stack` (the seeds of its stack) and
+its key differs. A stack is a unit of work: it runs, reruns and shards whole.
 
 Each run's settings are resolved against the kind's defaults (so a mistyped
 setting fails before anything runs) and hashed: the run lives in

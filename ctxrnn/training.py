@@ -139,6 +139,17 @@ def make_suite(config: TrainConfig):
                            context=config.context, seed=seeding.derive(config.seed, "trials"))
 
 
+def build_model(config: TrainConfig, suite) -> keras.Model:
+    """The uncompiled network of a run (`context_multitask` with the config's settings),
+    drawn as `train_run` draws it: right after `keras.utils.set_random_seed(config.seed)`."""
+    return context_multitask(
+        suite, config.units, tau=config.tau, seed=config.seed,
+        input_noise=config.input_noise, recurrent_noise=config.recurrent_noise,
+        recurrent_initializer=config.recurrent_initializer,
+        kernel_initializer=config.kernel_initializer,
+        **({"rank": config.rank} if config.rank else {}))
+
+
 def resolved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     """The settings a run actually used, from its `config.json`.
 
@@ -349,12 +360,7 @@ def train_run(run_dir: os.PathLike, config: TrainConfig | None = None, *,
             run.clear()
         run.write_config({**dataclasses.asdict(config), "n_inputs": suite.n_inputs,
                           "n_outputs": suite.n_outputs})
-        model = context_multitask(
-            suite, config.units, tau=config.tau, seed=config.seed,
-            input_noise=config.input_noise, recurrent_noise=config.recurrent_noise,
-            recurrent_initializer=config.recurrent_initializer,
-            kernel_initializer=config.kernel_initializer,
-            **({"rank": config.rank} if config.rank else {}))
+        model = build_model(config, suite)
         compile_model(model, learning_rate=config.learning_rate)
         initial_epoch, history = 0, {}
     else:

@@ -7,7 +7,7 @@ import pytest
 
 from ctxrnn.runs import RunDirectory
 from ctxrnn.stacked_training import check_stackable, train_stacked_runs
-from ctxrnn.training import TrainConfig, load_run
+from ctxrnn.training import TrainConfig, load_run, train_run
 
 BASE = TrainConfig(tasks=["and", "or"], units=8, epochs=2, steps_per_epoch=3, batch_size=8,
                    validation_trials=6, test_trials=6, recurrent_noise=0.05)
@@ -21,7 +21,26 @@ def _train(tmp_path, name, seeds):
 @pytest.fixture(scope="module")
 def stacks(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stacked")
-    return {"a": _train(tmp, "a", [0, 1]), "b": _train(tmp, "b", [0, 2])}
+    alone = [train_run(tmp / f"alone{s}", dataclasses.replace(BASE, seed=s), verbose=0,
+                       report=False) for s in (0, 1)]
+    return {"a": _train(tmp, "a", [0, 1]), "b": _train(tmp, "b", [0, 2]), "alone": alone}
+
+
+def test_a_stack_trains_what_separate_train_runs_train(stacks):
+    """Same initial weights, trials, noise, loss, clipping and Adam steps as `train_run`
+    of each seed: equal to float32 rounding, and the same records."""
+    for stacked, alone in zip(stacks["a"], stacks["alone"]):
+        for stage in ("initial", "final"):
+            a, b = stacked.load_weights(stage), alone.load_weights(stage)
+            for name in b:
+                np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5,
+                                           err_msg=f"{stage} {name}")
+        history, expected = stacked.load_history(), alone.load_history()
+        for key in ("loss", "val_accuracy", "wrec_spectral_radius"):
+            np.testing.assert_allclose(history[key], expected[key], rtol=1e-4, atol=1e-6)
+        assert set(history) == set(expected) - {"decision_accuracy"}
+        assert stacked.load_evaluation()["per_task_accuracy"] == \
+            alone.load_evaluation()["per_task_accuracy"]
 
 
 def test_each_stacked_run_is_a_complete_run_directory(stacks):
