@@ -25,7 +25,7 @@ the trained size. Left as ctxrnn does it: fresh trials every batch (the
 reference reuses 800), the rate form, and no trainable output scale (the
 reference trains one scalar `so` on its fixed readout). `--reference-wiring`
 takes only the reference network's wiring (no bias, readout fixed at its
-random start), for any task: the reference's DMS nets (`train_dms.py`,
+random start), for any task, and `--no-bias` only its missing bias: the reference's DMS nets (`train_dms.py`,
 `LowRankRNN`/`FullRankRNN`) have no bias either, and a trained bias is a
 constant drive that a single population can use for gain modulation.
 
@@ -80,9 +80,9 @@ def make_suite(task: str, seed: int, delay_max: float | None, reference: bool = 
 
 
 def build(suite, units: int, seed: int, rank: int | None, gain: float = 0.1,
-          reference: bool = False):
+          reference: bool = False, bias: bool = True):
     options = {"rank": rank} if rank else {"recurrent_initializer": "gain_normal", "gain": gain}
-    if reference:
+    if reference or not bias:
         options["use_bias"] = False
     model = context_multitask(suite, units, tau=TAU, seed=seed, input_noise=0.0,
                               recurrent_noise=recurrent_noise(suite.dt),
@@ -151,13 +151,13 @@ def primed(suite, units: int, seed: int, rank: int, args) -> keras.Model:
     random rank-2 net sits on the XOR plateau (output 0); a full-rank net with
     a random bulk (gain 1) leaves it, and its leading SVD modes seed m and n.
     """
-    wiring = args.reference_wiring
-    full = build(suite, units, seed, None, gain=1.0, reference=wiring)
+    wiring, bias = args.reference_wiring, not args.no_bias
+    full = build(suite, units, seed, None, gain=1.0, reference=wiring, bias=bias)
     train(suite, full, args.prime_epochs, args.steps_per_epoch, args.batch_size, seed,
           args.verbose, args.prime_learning_rate)
     m, n = pop.low_rank_factors(
         keras.ops.convert_to_numpy(find_ctrnn(full).effective_recurrent_kernel), rank)
-    model = build(suite, units, seed, rank, reference=wiring)
+    model = build(suite, units, seed, rank, reference=wiring, bias=bias)
     layer, source = find_ctrnn(model), find_ctrnn(full)
     layer.recurrent_m.assign(m.astype("float32"))
     layer.recurrent_n.assign(n.astype("float32"))
@@ -180,7 +180,7 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
         start = time.perf_counter()
         model = (primed(suite, args.units, seed, RANKS[task], args) if task == "dms"
                  and args.prime_epochs else build(suite, args.units, seed, RANKS[task],
-                                                  reference=wiring))
+                                                  reference=wiring, bias=not args.no_bias))
         fit = train(suite, model, args.epochs or EPOCHS[task], args.steps_per_epoch,
                     args.batch_size, seed, args.verbose, reference=reference)
         seconds = time.perf_counter() - start  # priming included
@@ -209,6 +209,7 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
                 f"  {line}", flush=True))
     return {"task": task, "seed": seed, "units": args.units, "rank": RANKS[task],
             "reference": reference, "reference_wiring": wiring,
+            "recurrent_bias": not (wiring or args.no_bias),
             "resample_size": args.resample_size,
             "epochs_trained": fit.get("epochs"), "best_epoch_loss": fit.get("best_loss"),
             "train_seconds": seconds, "analysis_seconds": time.perf_counter() - start,
@@ -321,6 +322,9 @@ def main(argv=None) -> int:
                         help="any task: the reference network's wiring alone (no bias, "
                              "readout fixed at its random start; also for the DMS priming "
                              "net), other settings as given")
+    parser.add_argument("--no-bias", action="store_true",
+                        help="no bias in the recurrent layer (the reference's nets have none); "
+                             "the readout still trains")
     parser.add_argument("--units", type=int, default=None,
                         help="default: 256 (--reference: 4096)")
     parser.add_argument("--epochs", type=int, default=None,
