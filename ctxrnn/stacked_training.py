@@ -37,7 +37,7 @@ from keras import ops
 from ctxrnn import seeding
 from ctxrnn.callbacks import PruningSweep, WeightStatistics, validation_logs
 from ctxrnn.losses import MaskedMSE
-from ctxrnn.models import DEFAULT_CLIPNORM, DEFAULT_TAU_STEPS, compile_model
+from ctxrnn.models import DEFAULT_CLIPNORM, compile_model
 from ctxrnn.runs import RunDirectory
 from ctxrnn.training import (TrainConfig, TrainingDivergedError, _prepare_directory,
                              build_model, finish_run, make_suite)
@@ -199,21 +199,19 @@ class _PerNetwork(keras.callbacks.Callback):
                 callback.on_train_end()
 
 
-def _stacked_model(suite, config: TrainConfig, seeds: Sequence[int]):
+def _stacked_model(single: keras.Model, config: TrainConfig, seeds: Sequence[int]):
+    """A stack of K networks with the layers of `single` (a `build_model` network)."""
     from ctxrnn.layers import CTRNN
     from ctxrnn.stacked import StackedDense, StackedModel
 
-    dt = float(suite.dt)
     networks = len(seeds)
-    inputs = keras.Input((networks, None, suite.n_inputs), name="inputs")
-    states = CTRNN(config.units, dt=dt, tau=DEFAULT_TAU_STEPS * dt if config.tau is None
-                   else config.tau, name="ctrnn", networks=networks, seed=list(seeds),
-                   input_noise=config.input_noise, recurrent_noise=config.recurrent_noise,
-                   recurrent_initializer=config.recurrent_initializer,
-                   kernel_initializer=config.kernel_initializer)(inputs)
-    outputs = StackedDense(suite.n_outputs, networks=networks, seed=list(seeds),
-                           name="readout")(states)
-    model = StackedModel(inputs, outputs, name="context_multitask")
+    layer, readout = single.get_layer("ctrnn"), single.get_layer("readout")
+    inputs = keras.Input((networks, *single.inputs[0].shape[1:]), name="inputs")
+    cell = {**layer.get_config(), "networks": networks, "seed": list(seeds)}
+    states = CTRNN.from_config(cell)(inputs)
+    outputs = StackedDense(readout.units, networks=networks, seed=list(seeds),
+                           use_bias=readout.use_bias, name="readout")(states)
+    model = StackedModel(inputs, outputs, name=single.name)
     model.compile(keras.optimizers.Adam(config.learning_rate), MaskedMSE(),
                   clipnorm=DEFAULT_CLIPNORM, metrics=[_NetworkLosses(networks)])
     return model
@@ -268,7 +266,7 @@ def train_stacked_runs(run_dirs: Sequence[os.PathLike], configs: Sequence[TrainC
         run.write_config({**dataclasses.asdict(config), "n_inputs": suite.n_inputs,
                           "n_outputs": suite.n_outputs})
         run.write_status("training", epoch=0)
-    model = _stacked_model(suites[0], first, [c.seed for c in configs])
+    model = _stacked_model(singles[0], first, [c.seed for c in configs])
     for k, single in enumerate(singles):
         model.set_network(k, single)
     views = model.unstack()
