@@ -205,6 +205,7 @@ def run_low_rank(task: str, seed: int, args, work: pathlib.Path) -> dict:
             batch_size=args.batch_size, learning_rate=args.statistics_learning_rate,
             n_resamples=args.resamples, new_size=args.resample_size,
             train_means=args.train_means, counts=args.statistics_populations,
+            conditions=args.conditions,
             seed=seeding.sequence(seed, "statistics"), progress=lambda line: print(
                 f"  {line}", flush=True))
     return {"task": task, "seed": seed, "units": args.units, "rank": RANKS[task],
@@ -356,6 +357,10 @@ def main(argv=None) -> int:
     parser.add_argument("--statistics-populations", nargs="+", type=int, default=None,
                         metavar="K", help="--fit-statistics: only these numbers of "
                                           "populations (default 1..--max-populations)")
+    parser.add_argument("--conditions", nargs="*", default=[],
+                        help="--fit-statistics: also score the resampled networks per "
+                             "condition, trials grouped by these truth names (DMS: stimulus1 "
+                             "stimulus2)")
     parser.add_argument("--train-means", action="store_true",
                         help="--fit-statistics: train the population means too (the reference "
                              "keeps them at 0)")

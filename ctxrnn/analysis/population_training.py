@@ -36,9 +36,9 @@ import numpy as np
 
 from ctxrnn.analysis.populations import (DEFAULT_THRESHOLD, Loadings, NetworkBuilder,
                                          Populations, _factor, _mixture_seed,
-                                         _population_sizes, _seed_sequence, curve_row,
-                                         fit_populations, resampled_accuracy,
-                                         smallest_reaching)
+                                         _population_sizes, _seed_sequence,
+                                         condition_accuracy, curve_row, fit_populations,
+                                         resampled_scores, smallest_reaching)
 from ctxrnn.checks import positive_int
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.losses import MaskedMSE
@@ -230,6 +230,7 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
                              new_size: int | None = None, seed=0,
                              threshold: float = DEFAULT_THRESHOLD,
                              train_means: bool = False, counts: Sequence[int] | None = None,
+                             conditions: Sequence[str] = (),
                              progress: Callable[[str], None] | None = None,
                              **fit_options) -> dict:
     """The functional criterion with trained statistics: for K = 1..`max_populations`,
@@ -250,6 +251,9 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
         counts: only these K (each with the seeds it has in the full curve, so
             a K run alone gives what the whole curve gives for it). Default:
             `1..max_populations`.
+        conditions: truth names of `batch` (DMS: `("stimulus1", "stimulus2")`);
+            when given, each row also has `condition_accuracy`, the resampled
+            networks' mean score per condition (`condition_accuracy`).
         progress: optional callable receiving one line per K.
         **fit_options: passed to `fit_populations`.
 
@@ -271,13 +275,16 @@ def trained_statistics_curve(model, batch, correct, task, *, template: Loadings,
         fit = fit_statistics(model, start, template, task, steps=steps, batch_size=batch_size,
                              learning_rate=learning_rate, new_size=new_size,
                              train_means=train_means, seed=train_seed)
-        values = resampled_accuracy(model, fit.populations, batch, correct, template=template,
-                                    n_resamples=n_resamples, new_size=new_size, seed=draw_seed,
-                                    take_means=fit.take_means)
+        scores = resampled_scores(model, fit.populations, batch, correct, template=template,
+                                  n_resamples=n_resamples, new_size=new_size, seed=draw_seed,
+                                  take_means=fit.take_means)
         losses = np.asarray(fit.losses)
         window = max(1, min(20, len(losses) // 5))
-        row = {**curve_row(k, start, values), "loss_first": float(losses[:window].mean()),
+        row = {**curve_row(k, start, [float(r.mean()) for r in scores]),
+               "loss_first": float(losses[:window].mean()),
                "loss_last": float(losses[-window:].mean()), "seconds": fit.seconds}
+        if conditions:
+            row["condition_accuracy"] = condition_accuracy(scores, batch, conditions)
         rows.append(row)
         if progress is not None:
             progress(f"trained statistics, {k} population(s): loss {row['loss_first']:.4f} -> "

@@ -528,11 +528,15 @@ class NetworkBuilder:
         return model
 
 
-def _accuracy(model, batch, correct) -> float:
+def _scores(model, batch, correct) -> np.ndarray:
     from ctxrnn.metrics import score_trials
 
     outputs = model.predict(batch.inputs, batch_size=512, verbose=0)
-    return float(score_trials(outputs, batch, correct).mean())
+    return np.asarray(score_trials(outputs, batch, correct), dtype=float)
+
+
+def _accuracy(model, batch, correct) -> float:
+    return float(_scores(model, batch, correct).mean())
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
@@ -562,13 +566,56 @@ def resampled_accuracy(model, populations: Populations, batch, correct, *, templ
     Returns:
         The accuracy of each resampled network.
     """
+    return [float(row.mean()) for row in resampled_scores(
+        model, populations, batch, correct, template=template, n_resamples=n_resamples,
+        new_size=new_size, seed=seed, take_means=take_means, base_kernel=base_kernel,
+        builder=builder)]
+
+
+def resampled_scores(model, populations: Populations, batch, correct, *, template: Loadings,
+                     n_resamples: int = 10, new_size: int | None = None, seed=0,
+                     take_means: bool = False, base_kernel=None,
+                     builder: NetworkBuilder | None = None) -> np.ndarray:
+    """Per-trial scores of the networks `resampled_accuracy` draws (the same draws).
+
+    Returns:
+        A `(n_resamples, trials)` array of scores in [0, 1]; its row means are
+        `resampled_accuracy`'s values.
+    """
     builder = builder or NetworkBuilder(model, template, base_kernel)
     size = template.units if new_size is None else new_size
-    accuracies = []
+    scores = []
     for child in _seed_sequence(seed).spawn(n_resamples):
         vectors, _ = resample_loadings(populations, size, seed=child, take_means=take_means)
-        accuracies.append(_accuracy(builder.build(vectors), batch, correct))
-    return accuracies
+        scores.append(_scores(builder.build(vectors), batch, correct))
+    return np.asarray(scores)
+
+
+def condition_accuracy(scores: np.ndarray, batch, keys: Sequence[str]) -> dict[str, float]:
+    """Mean score per condition: trials grouped by their `batch.truth` values of `keys`.
+
+    Args:
+        scores: `(trials,)` or `(draws, trials)` scores (e.g. `resampled_scores`).
+        batch: the scored `TrialBatch`.
+        keys: truth names that define a condition (DMS: `("stimulus1", "stimulus2")`).
+
+    Returns:
+        `{"stimulus1=0,stimulus2=1": accuracy, ...}`, sorted by condition.
+    """
+    missing = [key for key in keys if key not in batch.truth]
+    if missing or not keys:
+        raise ValueError(f"Argument `keys` must name some of the batch's truth "
+                         f"{sorted(batch.truth)}; received keys={list(keys)!r}.")
+    scores = np.asarray(scores, dtype=float).reshape(-1, len(batch.task_ids))
+    labels = [",".join(f"{key}={_label_value(batch.truth[key][i])}" for key in keys)
+              for i in range(len(batch.task_ids))]
+    return {label: float(scores[:, [l == label for l in labels]].mean())
+            for label in sorted(set(labels))}
+
+
+def _label_value(value) -> str:
+    value = np.asarray(value).item()
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _mixture_seed(sequence: np.random.SeedSequence) -> int:

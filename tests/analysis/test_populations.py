@@ -139,6 +139,27 @@ def test_population_curve_and_figures_on_an_untrained_net():
         assert isinstance(figure, Figure)
 
 
+def test_condition_accuracy_groups_trials_by_their_truth():
+    batch = tasks.make("dms").generate(40, seed=1)
+    first, second = batch.truth["stimulus1"], batch.truth["stimulus2"]
+    scores = np.stack([(first == second).astype(float), np.ones(len(first))])  # two "draws"
+    by = pop.condition_accuracy(scores, batch, ["stimulus1", "stimulus2"])
+    assert by == {"stimulus1=0,stimulus2=0": 1.0, "stimulus1=0,stimulus2=1": 0.5,
+                  "stimulus1=1,stimulus2=0": 0.5, "stimulus1=1,stimulus2=1": 1.0}
+    with pytest.raises(ValueError, match="keys=\\['colour'\\]"):
+        pop.condition_accuracy(scores, batch, ["colour"])
+    model = _low_rank_model()  # two inputs, as DMS
+    dms = tasks.make("dms")
+    trials = dms.generate(8, seed=0)
+    points = pop.loadings(model)
+    fitted = pop.fit_populations(points, 1, **FAST)
+    options = {"template": points, "n_resamples": 2, "new_size": 32, "seed": 3}
+    scores = pop.resampled_scores(model, fitted, trials, dms, **options)
+    assert scores.shape == (2, 8)
+    assert pop.resampled_accuracy(model, fitted, trials, dms, **options) == \
+        pytest.approx(scores.mean(axis=1).tolist())
+
+
 def test_bad_arguments_fail_early_naming_them():
     points, _ = _planted(n=50)
     with pytest.raises(ValueError, match="`n_populations`"):
