@@ -7,7 +7,8 @@ The 8 runs are a grid of 2 sizes x 4 seeds of a one-task network (`train`
 jobs). Four ways, each into a fresh directory, in this order:
 
 1. one after another in this process with TensorFlow's default thread pools
-   (what a Python loop over `train_run` does);
+   (what a Python loop over `train_run` does), then the results table and
+   figures a sweep writes;
 2. the sweep's process pool with one worker (one process, one TF thread);
 3. the sweep's process pool with `--workers` processes (default 2, one per
    core), one TF thread each: the default `ctxrnn sweep`;
@@ -40,9 +41,13 @@ def _spec(args, stack=1) -> sweep.SweepSpec:
 
 
 def _loop(spec, out) -> float:
+    """The runs one after another, then the same table, summary and figures a sweep writes."""
     start = time.perf_counter()
     for run in spec.runs():
         sweep.run_one(run, out)
+    table = sweep.results_table(spec.runs(), out)
+    sweep.write_table(table, out)
+    sweep.write_figures(spec, sweep.summarize(table, spec), out)
     return time.perf_counter() - start
 
 
@@ -65,7 +70,6 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="ctxrnn-bench-sweep-") as scratch:
         scratch = pathlib.Path(scratch)
         loop = _loop(spec, scratch / "loop")
-        sweep.write_table(sweep.results_table(spec.runs(), scratch / "loop"), scratch / "loop")
         one = _pool(spec, scratch / "one", 1)
         many = _pool(spec, scratch / "many", args.workers)
         stacked_spec = _spec(args, args.stack)
