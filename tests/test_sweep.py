@@ -326,19 +326,23 @@ def test_a_rerun_run_is_bit_identical(pool_sweep):
                for name in pool_sweep["weights"])
 
 
-def test_ray_engine_gives_the_pool_table(pool_sweep, tmp_path):
+def _ray_sweep(spec, out, workers):
+    """`run_sweep` on the Ray engine in a local Ray of `workers` CPUs (skips without Ray)."""
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.tune")
+    ray.init(num_cpus=workers, include_dashboard=False, ignore_reinit_error=True,
+             log_to_driver=False)
+    try:
+        return sweep.run_sweep(spec, out, engine="ray", workers=workers, progress=False)
+    finally:
+        ray.shutdown()
+
+
+def test_ray_engine_gives_the_pool_table(pool_sweep, tmp_path):
     # Two of the four runs (two Ray workers, one run each), compared row by row.
     spec = sweep.load_spec(pool_sweep["spec"])
     spec.jobs[0].grid["seed"] = [0, 1]
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
-             log_to_driver=False)
-    try:
-        result = sweep.run_sweep(spec, tmp_path / "ray", engine="ray", workers=2,
-                                 progress=False)
-    finally:
-        ray.shutdown()
+    result = _ray_sweep(spec, tmp_path / "ray", workers=2)
     assert not result["failed"] and len(result["ran"]) == 2
     pool = json.loads((pool_sweep["out"] / sweep.TABLE_JSON).read_text())["rows"]
     assert result["table"] == pool[:2]
@@ -346,19 +350,12 @@ def test_ray_engine_gives_the_pool_table(pool_sweep, tmp_path):
 
 
 def test_ray_engine_trains_a_stack_as_the_pool_does(tmp_path):
-    ray = pytest.importorskip("ray")
     pytest.importorskip("ray.tune")
     spec = sweep.load_spec(_spec(tmp_path, TINY.replace('kind = "train"',
                                                         'kind = "train"\nstack = 2')))
     spec.jobs[0].grid["seed"] = [0, 1]  # one stack: one Ray trial
     pool = sweep.run_sweep(spec, tmp_path / "pool", workers=1, progress=False)
-    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True,
-             log_to_driver=False)
-    try:
-        result = sweep.run_sweep(spec, tmp_path / "ray", engine="ray", workers=1,
-                                 progress=False)
-    finally:
-        ray.shutdown()
+    result = _ray_sweep(spec, tmp_path / "ray", workers=1)
     assert not result["failed"] and len(result["ran"]) == 2
     assert result["table"] == pool["table"]
 
