@@ -21,7 +21,10 @@ with the seeds of its stack):
   longest, and the noise drawn at that length);
 - a stack killed midway starts again from its first epoch (no checkpoints):
   it is deterministic, so the rerun ends where an uninterrupted one would;
-- the saved models carry no optimizer state.
+- the saved models carry no optimizer state;
+- `history.json` has no `decision_accuracy` (the training batches' accuracy,
+  a compiled metric that K copies would make slow to trace); `val_accuracy`
+  and the per-task validation accuracies are there.
 """
 
 from __future__ import annotations
