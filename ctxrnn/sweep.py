@@ -40,10 +40,11 @@ setting fails before anything runs) and hashed: the run lives in
 finished when its `result.json` is written (last, atomically); rerunning a
 sweep skips finished runs and resumes unfinished training runs from their
 last epoch (a stack from its first), so a killed sweep finishes only what is
-missing, with the same numbers. After the runs, `OUT/results.csv` and `OUT/results.json` hold one row
-per run (its grid values and metrics), `OUT/summary.json` the mean, standard
-deviation and count over seeds, and `OUT/figures/<job>.png` the metrics
-against the first grid axis with the seed spread as error bars.
+missing, with the same numbers. After the runs, `OUT/results.csv` and
+`OUT/results.json` hold one row per run (its grid values and metrics),
+`OUT/summary.json` the mean, standard deviation and count over seeds, and
+`OUT/figures/<job>.png` the metrics against the first grid axis with the seed
+spread as error bars.
 
 Engines: `"pool"` (default) spawns one process per core, each with one
 TensorFlow intra-op and one inter-op thread, and keeps each process to runs of one
@@ -591,18 +592,30 @@ def run_one(run: Mapping[str, Any], out: io.PathLike, *, callbacks: Sequence = (
     done = finished_result(out, run)
     if done is not None:
         return {**done, "skipped": True}
-    run_dir = pathlib.Path(out) / RUNS_DIR / run["key"]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    io.write_json(run_dir / SPEC_FILE, {k: run[k] for k in ("job", "kind", "point", "config",
-                                                            "key")})
+    run_dir = _start_run_directory(out, run)
     keras.backend.clear_session()
     seed = run["config"].get("seed")
     if isinstance(seed, int):
         keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     metrics = JOB_KINDS[run["kind"]].run(run["config"], run_dir, callbacks=callbacks)
+    return _write_result(run_dir, run, metrics, time.perf_counter() - start)
+
+
+def _start_run_directory(out: io.PathLike, run: Mapping[str, Any]) -> pathlib.Path:
+    """`out/runs/<key>/`, created, with the run's `spec.json`."""
+    run_dir = pathlib.Path(out) / RUNS_DIR / run["key"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    io.write_json(run_dir / SPEC_FILE, {k: run[k] for k in ("job", "kind", "point", "config",
+                                                            "key")})
+    return run_dir
+
+
+def _write_result(run_dir: pathlib.Path, run: Mapping[str, Any], metrics, seconds: float,
+                  **extra: Any) -> dict:
+    """Writes the run's `result.json` (last: it marks the run finished); returns it."""
     result = {"key": run["key"], "job": run["job"], "kind": run["kind"], "point": run["point"],
-              "metrics": io.to_jsonable(metrics), "seconds": time.perf_counter() - start}
+              "metrics": io.to_jsonable(metrics), "seconds": seconds, **extra}
     io.write_json(run_dir / RESULT_FILE, result)
     return {**result, "skipped": False}
 
@@ -632,26 +645,17 @@ def run_unit(unit: Sequence[Mapping[str, Any]], out: io.PathLike) -> list[dict]:
     done = [finished_result(out, run) for run in unit]
     if all(result is not None for result in done):
         return [{**result, "skipped": True} for result in done]
-    directories = [pathlib.Path(out) / RUNS_DIR / run["key"] for run in unit]
-    for run, directory in zip(unit, directories):
-        directory.mkdir(parents=True, exist_ok=True)
-        io.write_json(directory / SPEC_FILE, {k: run[k] for k in ("job", "kind", "point",
-                                                                  "config", "key")})
+    directories = [_start_run_directory(out, run) for run in unit]
     keras.backend.clear_session()
     start = time.perf_counter()
     configs = [TrainConfig.from_dict(run["config"]) for run in unit]
     report = unit[0]["config"].get("report", False)
     train_stacked_runs(directories, configs, verbose=0, report=report)
     seconds = (time.perf_counter() - start) / len(unit)
-    results = []
-    for run, directory in zip(unit, directories):
-        metrics = _TrainJob.metrics(RunDirectory(directory))
-        result = {"key": run["key"], "job": run["job"], "kind": run["kind"],
-                  "point": run["point"], "metrics": io.to_jsonable(metrics), "seconds": seconds,
-                  "stack": [member["key"] for member in unit]}
-        io.write_json(directory / RESULT_FILE, result)
-        results.append({**result, "skipped": False})
-    return results
+    members = [run["key"] for run in unit]
+    return [_write_result(directory, run, _TrainJob.metrics(RunDirectory(directory)), seconds,
+                          stack=members)
+            for run, directory in zip(unit, directories)]
 
 
 def _start_worker(intra_op: int, inter_op: int) -> None:

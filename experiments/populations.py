@@ -25,9 +25,10 @@ the trained size. Left as ctxrnn does it: fresh trials every batch (the
 reference reuses 800), the rate form, and no trainable output scale (the
 reference trains one scalar `so` on its fixed readout). `--reference-wiring`
 takes only the reference network's wiring (no bias, readout fixed at its
-random start), for any task, and `--no-bias` only its missing bias: the reference's DMS nets (`train_dms.py`,
-`LowRankRNN`/`FullRankRNN`) have no bias either, and a trained bias is a
-constant drive that a single population can use for gain modulation.
+random start), for any task, and `--no-bias` only its missing bias: the
+reference's DMS nets (`train_dms.py`, `LowRankRNN`/`FullRankRNN`) have no bias
+either, and a trained bias is a constant drive that a single population can
+use for gain modulation.
 
     python experiments/populations.py --out experiments/results/populations
     python experiments/populations.py --tasks cdm --reference --out runs/pop_ref

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ctxrnn import seeding
+from ctxrnn.checks import positive_int
 from ctxrnn.molap import network as net
 from ctxrnn.molap.training import HeadConfig, HeadsResult, fit_multihead
 
@@ -216,14 +217,14 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     import tensorflow as tf
 
     from ctxrnn.layers import find_ctrnn, hidden_states
-    from ctxrnn.molap.training import _adam, _check_positive_int, _schedule, stacked_batch
+    from ctxrnn.molap.training import _adam, _schedule, stacked_batch
 
     if not alpha > 0:
         raise ValueError(f"Argument `alpha` must be > 0; received alpha={alpha!r}.")
     if config is not None and config.rescale is not None:
         raise ValueError(f"`train_dni` trains on unrescaled trials; received a config with "
                          f"rescale={config.rescale!r}, expected None.")
-    _check_positive_int("covariance_trials", covariance_trials)
+    positive_int("covariance_trials", covariance_trials)
     config = config or dni_projected_config()
     say = progress or (lambda message: None)
     layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)

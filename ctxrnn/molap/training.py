@@ -206,10 +206,6 @@ class HeadConfig(_StagedSchedule):
         return cls(**{**budgets[budget], "stages": 9, "stage_factor": 1.0, **overrides})
 
 
-def _check_positive_int(name, value):
-    positive_int(name, value)
-
-
 #: How `HeadConfig.rescale` treats each batch: `None` (as generated) or `"minmax"`.
 HEAD_RESCALES = (None, "minmax")
 
@@ -290,8 +286,8 @@ def reference_adam_factor(iteration: int, stage: int) -> float:
 
 def _schedule(config) -> list[float]:
     """Learning rate of every iteration."""
-    _check_positive_int("iterations", config.iterations)
-    _check_positive_int("stages", config.stages)
+    positive_int("iterations", config.iterations)
+    positive_int("stages", config.stages)
     adam_step = getattr(config, "adam_step", "iteration")
     if adam_step not in ADAM_STEPS:
         raise ValueError(f"Argument `adam_step` must be one of {list(ADAM_STEPS)}; received "
@@ -619,7 +615,7 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
             say(f"{label}: iteration {step + 1}/{len(schedule)} loss {loss:.4f}")
     readout = None
     if getattr(config, "solve_readout", False):
-        _check_positive_int("readout_trials", config.readout_trials)
+        positive_int("readout_trials", config.readout_trials)
         sample = _training_batch(tasks, layout, config.readout_trials,
                                  seeding.derive(seed, "trials", len(schedule)), rescale)
         readout = fit_readout(model, net.task_inputs(model, sample), sample.targets,
