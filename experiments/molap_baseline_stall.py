@@ -3,6 +3,7 @@
     python experiments/molap_baseline_stall.py OUT_DIR [--seeds 0 1 2]
         [--tasks context_mem_dm1 context_mem_dm2 multi_mem] [--adam-step stage]
         [--reference-budget] [--rescale minmax] [--reference-trials] [--learning-rate 1e-3]
+        [--response-weight 5] [--stages 10]
 
 Trains the pipeline's separate network for each task and seed exactly as
 `ctxrnn molap --approaches separate` does (same network seed, trials, schedule and
@@ -57,6 +58,10 @@ def main(argv=None):
                         help="Adam rate (default: the separate networks' 3e-3)")
     parser.add_argument("--reference-trials", action="store_true",
                         help="input noise 0.02 and the blank steps in the loss (reference)")
+    parser.add_argument("--response-weight", type=float, default=1.0,
+                        help="loss weight of the response outputs in the response epoch")
+    parser.add_argument("--stages", type=int, default=None,
+                        help="stages of training (default: the pipeline's or the reference's)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,16 +76,19 @@ def main(argv=None):
     # rows written before a setting was recorded ran at the pipeline's defaults
     default = {"iterations": base.separate.iterations * base.separate.stages,
                "units": base.separate_units, "rescale": None, "reference_trials": False,
-               "learning_rate": base.separate.learning_rate}
+               "learning_rate": base.separate.learning_rate, "response_weight": 1.0}
     separate = (baselines.separate_reference_config() if args.reference_budget
                 else base.separate)
+    if args.stages is not None:
+        separate = dataclasses.replace(separate, stages=args.stages)
     variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,
                "batch_size": args.batch_size or separate.batch_size,
                "iterations": separate.iterations * separate.stages,
                "units": (baselines.SEPARATE_REFERENCE_UNITS if args.reference_budget
                          else base.separate_units),
                "rescale": args.rescale, "reference_trials": args.reference_trials,
-               "learning_rate": args.learning_rate or separate.learning_rate}
+               "learning_rate": args.learning_rate or separate.learning_rate,
+               "response_weight": args.response_weight}
     for seed in args.seeds:
         for name in args.tasks:
             if any(r["seed"] == seed and r["task"] == name
@@ -93,7 +101,8 @@ def main(argv=None):
                                              fixed_trials=args.fixed_trials,
                                              batch_size=variant["batch_size"],
                                              rescale=args.rescale,
-                                             learning_rate=variant["learning_rate"]))
+                                             learning_rate=variant["learning_rate"],
+                                             response_weight=args.response_weight))
             job = pipeline._run_job(config, "separate", (base.tasks.index(name),), tasks,
                                     lambda message: None)
             model = job["models"][f"separate_{name}"]

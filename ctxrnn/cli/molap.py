@@ -68,6 +68,13 @@ def add_parser(subparsers):
                         help="iterations per stage of each separate network")
     parser.add_argument("--baseline-stages", type=int, default=separate.stages,
                         help="stages of the separate networks")
+    parser.add_argument("--baseline-learning-rate", type=float, default=separate.learning_rate,
+                        help="constant Adam rate of the separate networks (paper: 3e-3)")
+    parser.add_argument("--response-weight", type=float, default=heads.response_weight,
+                        help="how many times the response outputs count in the loss during "
+                             "the response epoch, for every approach's training (heads, "
+                             "separate networks, DNI); 1: the reference code's plain MSE, 5: "
+                             "Yang et al. 2019's weight")
     parser.add_argument("--dni-method", default=defaults.dni_method, choices=DNI_METHODS,
                         help="'projected': Duncker et al.'s DNI, tasks one after another with "
                              "each update projected away from the earlier tasks' activity "
@@ -149,20 +156,29 @@ def config_from_args(args):
                             stages=stages(args.pretrain_stages), method=args.method,
                             rescale=None if args.primitive_scale == "raw" else args.primitive_scale,
                             wiring=args.wiring)
-    head_options = {"input_bias": args.input_bias, "solve_readout": args.solve_readout}
+    if not args.response_weight > 0:
+        raise SystemExit(f"ctxrnn molap: --response-weight must be > 0; received "
+                         f"{args.response_weight!r}")
+    if not args.baseline_learning_rate > 0:
+        raise SystemExit(f"ctxrnn molap: --baseline-learning-rate must be > 0; received "
+                         f"{args.baseline_learning_rate!r}")
+    head_options = {"input_bias": args.input_bias, "solve_readout": args.solve_readout,
+                    "response_weight": args.response_weight}
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
                           stages=stages(args.head_stages),
                           per_task_initial_state=args.initial_state, **head_options)
     baseline_iterations = max(1, args.baseline_iterations // scale)
     baseline_stages = stages(args.baseline_stages)
     separate = baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages,
+                                         learning_rate=args.baseline_learning_rate,
                                          **head_options)
     separate_units = baselines.SEPARATE_UNITS
     dni_schedule = {"iterations": max(1, args.dni_iterations // scale),
                     "stages": stages(args.dni_stages)}
     if args.dni_method == "projected":
         # no least-squares readout: it would refit the earlier tasks' readouts too
-        dni = baselines.dni_projected_config(input_bias=args.input_bias, **dni_schedule)
+        dni = baselines.dni_projected_config(input_bias=args.input_bias,
+                                             response_weight=args.response_weight, **dni_schedule)
     else:
         dni = baselines.dni_config(len(args.tasks), **dni_schedule, **head_options)
     if getattr(args, "budget", "default") == "reference":
@@ -171,7 +187,8 @@ def config_from_args(args):
         separate = baselines.separate_reference_config(**head_options)
         separate_units = baselines.SEPARATE_REFERENCE_UNITS
         if args.dni_method == "projected":
-            dni = baselines.dni_reference_config(input_bias=args.input_bias)
+            dni = baselines.dni_reference_config(input_bias=args.input_bias,
+                                                 response_weight=args.response_weight)
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches, separate=separate, separate_units=separate_units,

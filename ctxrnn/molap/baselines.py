@@ -217,7 +217,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     import tensorflow as tf
 
     from ctxrnn.layers import find_ctrnn, hidden_states
-    from ctxrnn.molap.training import _adam, _schedule, stacked_batch
+    from ctxrnn.molap.training import _adam, _schedule, stacked_batch, weight_response
 
     if not alpha > 0:
         raise ValueError(f"Argument `alpha` must be > 0; received alpha={alpha!r}.")
@@ -253,8 +253,9 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         for step, rate in enumerate(schedule):
             optimizer.learning_rate.assign(rate)
             stacked = layout.stack(_only(
-                [t.generate(config.batch_size if i == index else 1,
-                            seed=seeding.derive(seed, "dni", 1, index, step))
+                [weight_response(t.generate(config.batch_size if i == index else 1,
+                                            seed=seeding.derive(seed, "dni", 1, index, step)),
+                                 t, config.response_weight)
                  for i, t in enumerate(tasks)], index))
             with tf.GradientTape() as tape:
                 outputs = model(stacked.inputs, training=True)

@@ -180,6 +180,9 @@ class HeadConfig(_StagedSchedule):
             does before every loss (`minmax_rescale`). `evaluate(...,
             rescale="minmax")` feeds the test trials the same way and maps the
             outputs back to task units before scoring.
+        response_weight: float > 0, how many times the response outputs count
+            in the loss during the response epoch (`weight_response`; Yang et
+            al. 2019 use 5). Default: `1.0` (the reference code's plain MSE).
     """
 
     per_task_initial_state: bool = True
@@ -190,9 +193,13 @@ class HeadConfig(_StagedSchedule):
     input_bias: bool = True
     fixed_trials: bool = False
     rescale: str | None = None
+    response_weight: float = 1.0
 
     def __post_init__(self):
         _check_rescale(self.rescale)
+        if not self.response_weight > 0:
+            raise ValueError(f"Argument `response_weight` must be > 0; received "
+                             f"response_weight={self.response_weight!r}.")
 
     @classmethod
     def reference(cls, budget: str = "main", **overrides) -> "HeadConfig":
@@ -255,6 +262,44 @@ def minmax_rescale(batch, rescale: str | None = "minmax"):
     inputs = ((batch.inputs - in_low) / (in_high - in_low)).astype(np.float32)
     targets = ((batch.targets - out_low) / (out_high - out_low)).astype(np.float32)
     return dataclasses.replace(batch, inputs=inputs, targets=targets), (out_low, out_high)
+
+
+def weight_response(batch, task, weight: float = 1.0):
+    """Scales the loss mask of the response outputs in the response epoch.
+
+    The reference code's loss is a plain MSE over every step and output, where
+    the stimulus-dependent part of a MoLaP decision task (one output, the last
+    25 of 100 steps) is about an eighth of the loss. A fully trained network
+    then settles on the stimulus-blind answer (fixation right, the mean
+    response) and stays there (`experiments/RESULTS_molap.md`, "A response
+    weight and a smaller rate"). Yang et al. (2019) weight the response epoch
+    5x for this reason. This does the same to one task's batch: every output
+    but `"fixation"`, during the task's last epoch (its response), counts
+    `weight` times in the loss.
+
+    Args:
+        batch: one task's trial batch (with `loss_mask` and `epochs`).
+        task: the task that generated it (its `timing`, `output_names`, `window`).
+        weight: float > 0; `1.0` (the reference's loss) returns `batch` itself.
+
+    Returns:
+        The batch, with a new loss mask when `weight != 1`.
+
+    Example:
+
+    ```python
+    batch = weight_response(task.generate(200, seed=0), task, 5.0)
+    ```
+    """
+    if not weight > 0:
+        raise ValueError(f"Argument `weight` (the response weight) must be > 0; received "
+                         f"{weight!r}.")
+    if weight == 1.0:
+        return batch
+    response = task.window(batch.epochs, list(task.timing)[-1])
+    outputs = np.array([name != "fixation" for name in task.output_names])
+    factor = np.where(response[..., None] & outputs, np.float32(weight), np.float32(1.0))
+    return dataclasses.replace(batch, loss_mask=(batch.loss_mask * factor).astype(np.float32))
 
 
 def _adam(learning_rate, clipnorm):
@@ -566,12 +611,13 @@ def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed
     return layout.stack([task.generate(batch_size, seed=seed) for task in tasks])
 
 
-def _training_batch(tasks, layout, batch_size, seed, rescale):
+def _training_batch(tasks, layout, batch_size, seed, rescale, response_weight=1.0):
     """`stacked_batch`, each task's trials first rescaled by `minmax_rescale` when
-    `rescale` is set."""
-    if rescale is None:
+    `rescale` is set and their response loss weighted by `weight_response`."""
+    if rescale is None and response_weight == 1.0:
         return stacked_batch(tasks, layout, batch_size, seed)
-    return layout.stack([minmax_rescale(task.generate(batch_size, seed=seed), rescale)[0]
+    return layout.stack([weight_response(minmax_rescale(task.generate(batch_size, seed=seed),
+                                                        rescale)[0], task, response_weight)
                          for task in tasks])
 
 
@@ -603,11 +649,12 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
     fixed_trials = getattr(config, "fixed_trials", False)
     rescale = getattr(config, "rescale", None)
     _check_rescale(rescale)
+    response_weight = getattr(config, "response_weight", 1.0)
     for step, rate in enumerate(schedule):
         optimizer.learning_rate.assign(rate)
         stacked = _training_batch(tasks, layout, config.batch_size,
                                   seeding.derive(seed, "trials", 0 if fixed_trials else step),
-                                  rescale)
+                                  rescale, response_weight)
         loss = model.train_on_batch(net.task_inputs(model, stacked), stacked.packed_targets,
                                     return_dict=True)["loss"]
         losses.append(float(loss))
@@ -617,7 +664,8 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
     if getattr(config, "solve_readout", False):
         positive_int("readout_trials", config.readout_trials)
         sample = _training_batch(tasks, layout, config.readout_trials,
-                                 seeding.derive(seed, "trials", len(schedule)), rescale)
+                                 seeding.derive(seed, "trials", len(schedule)), rescale,
+                                 response_weight)
         readout = fit_readout(model, net.task_inputs(model, sample), sample.targets,
                               sample.loss_mask)
         say(f"{label}: least-squares readout, loss {readout.loss_before:.4f} -> "

@@ -382,3 +382,49 @@ def test_bad_rescale_raises(bad):
         tr.HeadConfig(rescale=bad)
     with pytest.raises(ValueError, match="Argument `rescale` must be one of"):
         tr.minmax_rescale(make_all()[0].generate(2, seed=0), bad)
+
+
+def test_response_weight_scales_only_the_response_outputs_in_the_response_epoch(monkeypatch):
+    """`HeadConfig(response_weight=w)`: the loss mask that reaches `train_on_batch` is w on
+    the response outputs during the response epoch and unchanged everywhere else
+    (fixation output, earlier epochs, the unscored blank steps)."""
+    import ctxrnn.tasks
+
+    task = ctxrnn.tasks.make("mem_dm1")
+    batch = task.generate(6, seed=0)
+    assert tr.weight_response(batch, task, 1.0) is batch
+    weighted = tr.weight_response(batch, task, 5.0)
+    response = task.window(batch.epochs, "response")
+    expected = batch.loss_mask.copy()
+    expected[..., 1][response] *= 5.0
+    np.testing.assert_array_equal(weighted.loss_mask, expected)
+    assert response.sum(axis=1).min() == 25 and expected[:, :10].max() == 0.0
+    np.testing.assert_array_equal(weighted.targets, batch.targets)
+
+    layout = net.HeadLayout.from_tasks([task], ["mem_dm1"], input_bias=True)
+    model = net.build_network(layout, 8, train_recurrent=True, seed=0)
+    seen = []
+    original = model.train_on_batch
+
+    def recording(x, y, **kwargs):
+        seen.append(np.asarray(y))
+        return original(x, y, **kwargs)
+
+    monkeypatch.setattr(model, "train_on_batch", recording)
+    config = tr.HeadConfig(iterations=1, stages=1, batch_size=6, solve_readout=False,
+                           response_weight=5.0)
+    tr.fit_multihead(model, [task], layout, config, seed=1)
+    mask = seen[0][..., layout.total_outputs:]
+    trial = task.generate(6, seed=seeding.derive(1, "trials", 0))
+    np.testing.assert_array_equal(mask, tr.weight_response(trial, task, 5.0).loss_mask)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_bad_response_weight_raises(bad):
+    with pytest.raises(ValueError, match="response_weight"):
+        tr.HeadConfig(response_weight=bad)
+    import ctxrnn.tasks
+
+    task = ctxrnn.tasks.make("mem_dm1")
+    with pytest.raises(ValueError, match="`weight`"):
+        tr.weight_response(task.generate(2, seed=0), task, bad)
