@@ -5,9 +5,10 @@
         [--reference-budget] [--rescale minmax] [--reference-trials] [--learning-rate 1e-3]
         [--response-weight 5] [--stages 10]
 
-Trains the pipeline's separate network for each task and seed exactly as
-`ctxrnn molap --approaches separate` does (same network seed, trials, schedule and
-2000-trial evaluation; `pipeline._run_job` on that one task), with Adam's bias
+Trains the pipeline's separate network for each task and seed as `ctxrnn molap
+--approaches separate` does (same network seed, trials and 2000-trial evaluation;
+`pipeline._run_job` on that one task) at the paper's settings, where it stalls
+(`baselines.separate_paper_config`: 5 x 200 iterations at 3e-3, plain MSE), with Adam's bias
 correction counted as the reference code counts it (`--adam-step stage`: by stage
 index, `ctxrnn.molap.training.ADAM_STEPS`) or as published (`iteration`, the
 default pipeline). Writes `stall.json` (accuracy and the leading eigenvalue of the
@@ -55,7 +56,7 @@ def main(argv=None):
     parser.add_argument("--rescale", default=None, choices=[r for r in tr.HEAD_RESCALES if r],
                         help="per-batch min-max rescaling of inputs and targets (reference)")
     parser.add_argument("--learning-rate", type=float, default=None,
-                        help="Adam rate (default: the separate networks' 3e-3)")
+                        help="Adam rate (default: the paper's 3e-3)")
     parser.add_argument("--reference-trials", action="store_true",
                         help="input noise 0.02 and the blank steps in the loss (reference)")
     parser.add_argument("--response-weight", type=float, default=1.0,
@@ -73,12 +74,13 @@ def main(argv=None):
         tasks = [ctxrnn.tasks.from_config({**task.get_config(), "mask_blank": False,
                                            "input_noise": REFERENCE_INPUT_NOISE})
                  for task in tasks]
-    # rows written before a setting was recorded ran at the pipeline's defaults
-    default = {"iterations": base.separate.iterations * base.separate.stages,
+    # the stall's setting: the paper's separate networks (rows written before a setting
+    # was recorded ran at these)
+    paper = baselines.separate_paper_config()
+    default = {"iterations": paper.iterations * paper.stages,
                "units": base.separate_units, "rescale": None, "reference_trials": False,
-               "learning_rate": base.separate.learning_rate, "response_weight": 1.0}
-    separate = (baselines.separate_reference_config() if args.reference_budget
-                else base.separate)
+               "learning_rate": paper.learning_rate, "response_weight": 1.0}
+    separate = (baselines.separate_reference_config() if args.reference_budget else paper)
     if args.stages is not None:
         separate = dataclasses.replace(separate, stages=args.stages)
     variant = {"adam_step": args.adam_step, "fixed_trials": args.fixed_trials,

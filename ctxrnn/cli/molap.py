@@ -5,12 +5,16 @@
     ctxrnn molap --out runs/m --approaches molap no_pretraining --wiring module
     ctxrnn molap --out runs/seeds --seeds 0 1 2 3 4    # every seed, molap_seeds.json
     ctxrnn molap --out runs/paper --no-input-bias --no-solve-readout   # the paper's heads
+    ctxrnn molap --out runs/plain --response-weight 1    # the reference code's plain MSE
 
 Schedule (defaults): a constant Adam rate everywhere, as in the reference code
 (its "stages" only print smaller rates). Pre-training: 4 x 200 iterations per
-module at 5e-3 (the reference's); task heads and each separate network: 5 x 200;
-DNI (Duncker et al.'s projected continual learning, N = 200, g = 1.3): 2 x 200
-per task at 1e-3. `--budget reference` runs the reference code's budgets (heads
+module at 5e-3 (the reference's); task heads: 5 x 200 at 1e-2; each separate
+network: 10 x 200 at 1e-3 (the paper's 5 x 200 at 3e-3 stalls: `--baseline-stages
+5 --baseline-learning-rate 3e-3`); DNI (Duncker et al.'s projected continual
+learning, N = 200, g = 1.3): 2 x 200 per task at 1e-3. Every approach trains with
+the response weighted 5x in the loss (`--response-weight 1`: the reference's
+plain MSE). `--budget reference` runs the reference code's budgets (heads
 and separate networks 9 x 500 iterations of batch 500, DNI 3600 iterations of
 400 trials per task). `--quick` runs one stage of a tenth of the iterations
 everywhere and 200 test trials.
@@ -73,8 +77,9 @@ def add_parser(subparsers):
     parser.add_argument("--response-weight", type=float, default=heads.response_weight,
                         help="how many times the response outputs count in the loss during "
                              "the response epoch, for every approach's training (heads, "
-                             "separate networks, DNI); 1: the reference code's plain MSE, 5: "
-                             "Yang et al. 2019's weight")
+                             "separate networks, DNI). Default 5, Yang et al. 2019's weight; "
+                             "1: the reference code's plain MSE, under which fully trained "
+                             "networks stall at the stimulus-blind answer")
     parser.add_argument("--dni-method", default=defaults.dni_method, choices=DNI_METHODS,
                         help="'projected': Duncker et al.'s DNI, tasks one after another with "
                              "each update projected away from the earlier tasks' activity "

@@ -114,8 +114,11 @@ class PipelineConfig:
         for name in ("pretrain", "heads", "separate", "dni"):
             value = getattr(self, name)
             if isinstance(value, dict):
-                kind = tr.PretrainConfig if name == "pretrain" else tr.HeadConfig
-                setattr(self, name, kind(**value))
+                if name == "pretrain":
+                    setattr(self, name, tr.PretrainConfig(**value))
+                else:
+                    # configs saved before the response weight trained with the plain MSE
+                    setattr(self, name, tr.HeadConfig(**{"response_weight": 1.0, **value}))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -181,8 +181,10 @@ class HeadConfig(_StagedSchedule):
             rescale="minmax")` feeds the test trials the same way and maps the
             outputs back to task units before scoring.
         response_weight: float > 0, how many times the response outputs count
-            in the loss during the response epoch (`weight_response`; Yang et
-            al. 2019 use 5). Default: `1.0` (the reference code's plain MSE).
+            in the loss during the response epoch (`weight_response`, Yang et
+            al. 2019's 5). Default: `5.0`; `1.0` is the reference code's plain
+            MSE, under which fully trained networks stall at the stimulus-blind
+            answer (`experiments/RESULTS_molap.md`).
     """
 
     per_task_initial_state: bool = True
@@ -193,7 +195,7 @@ class HeadConfig(_StagedSchedule):
     input_bias: bool = True
     fixed_trials: bool = False
     rescale: str | None = None
-    response_weight: float = 1.0
+    response_weight: float = 5.0
 
     def __post_init__(self):
         _check_rescale(self.rescale)
@@ -296,6 +298,10 @@ def weight_response(batch, task, weight: float = 1.0):
                          f"{weight!r}.")
     if weight == 1.0:
         return batch
+    if getattr(batch, "epochs", None) is None or not hasattr(task, "window"):
+        raise ValueError(f"A response weight of {weight!r} needs a task with `timing` and "
+                         f"`window` whose batches carry `epochs` (as `ctxrnn.tasks.Task`); "
+                         f"{getattr(task, 'name', task)!r} has none. Pass response_weight=1.0.")
     response = task.window(batch.epochs, list(task.timing)[-1])
     outputs = np.array([name != "fixation" for name in task.output_names])
     factor = np.where(response[..., None] & outputs, np.float32(weight), np.float32(1.0))
@@ -614,8 +620,6 @@ def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed
 def _training_batch(tasks, layout, batch_size, seed, rescale, response_weight=1.0):
     """`stacked_batch`, each task's trials first rescaled by `minmax_rescale` when
     `rescale` is set and their response loss weighted by `weight_response`."""
-    if rescale is None and response_weight == 1.0:
-        return stacked_batch(tasks, layout, batch_size, seed)
     return layout.stack([weight_response(minmax_rescale(task.generate(batch_size, seed=seed),
                                                         rescale)[0], task, response_weight)
                          for task in tasks])

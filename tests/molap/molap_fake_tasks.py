@@ -20,14 +20,26 @@ class Batch:
     targets: np.ndarray
     loss_mask: np.ndarray
     decision_mask: np.ndarray
+    epochs: dict = dataclasses.field(default_factory=dict)
+
+
+EPOCHS = {"blank": (0, BLANK), "fixation": (BLANK, FIX_END), "stimulus": (FIX_END, STIM_END),
+          "response": (STIM_END, STEPS)}
 
 
 class FakeTask:
+    timing = dict.fromkeys(EPOCHS)  # epoch names in order, as `ctxrnn.tasks.Task.timing`
+
     def __init__(self, name, noise=0.002):
         self.name = name
         self.noise = noise
         self.n_inputs = 2 if name in ("mem_dm1", "mem_dm2") else 3
         self.n_outputs = 3 if name in NAMES[:4] else 2
+        self.output_names = ("fixation", "cos", "sin")[:self.n_outputs]
+
+    def window(self, epochs, *names):
+        t = np.arange(STEPS)[None, :]
+        return np.any([(t >= epochs[n][:, :1]) & (t < epochs[n][:, 1:]) for n in names], axis=0)
 
     def generate(self, batch_size, seed):
         rng = np.random.default_rng(seed)
@@ -67,7 +79,8 @@ class FakeTask:
         mask[:, :BLANK] = 0.0
         decision = np.zeros((b, STEPS, 1), np.float32)
         decision[:, -30:] = 1.0
-        return Batch(x, y, mask, decision)
+        epochs = {name: np.tile(np.array(span)[None], (b, 1)) for name, span in EPOCHS.items()}
+        return Batch(x, y, mask, decision, epochs)
 
     def correct(self, outputs, batch):
         out = np.asarray(outputs)[..., -30:, :].mean(axis=-2)

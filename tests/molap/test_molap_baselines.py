@@ -26,10 +26,17 @@ def test_separate_and_dni_train_the_recurrent_kernel():
 
 
 def test_paper_settings():
-    assert baselines.separate_config().learning_rate == 3e-3
+    paper = baselines.separate_paper_config()
+    assert (paper.learning_rate, paper.total_iterations, paper.response_weight) == (3e-3, 1000, 1.0)
+    separate = baselines.separate_config()
+    assert (separate.learning_rate, separate.total_iterations, separate.response_weight) == (
+        1e-3, 2000, 5.0)
+    reference = baselines.separate_reference_config(response_weight=1.0)
+    assert (reference.learning_rate, reference.total_iterations, reference.batch_size) == (
+        3e-3, 4500, 500)
     config = baselines.dni_config(9)
     assert config.iterations == 200 and config.batch_size == 23 and config.learning_rate == 3e-3
-    assert config.stages == 5 and baselines.separate_config().total_iterations == 1000
+    assert config.stages == 5
     assert np.isclose(baselines.dni_config(9, iterations=5).iterations, 5)
 
 

@@ -26,9 +26,21 @@ def test_arguments_map_to_the_config():
                    "--baseline-iterations", "30", "--initial-state", "--approaches", "molap"])
     config = molap_cli.config_from_args(args)
     assert config.pretrain.stages == 5 and config.heads.iterations == 50
-    assert config.heads.stages == 5 and config.separate.stages == 5
+    assert config.heads.stages == 5 and config.separate.stages == 10
     assert config.heads.per_task_initial_state and config.approaches == ("molap",)
     assert config.separate.iterations == 30
+    # one loss weight for every approach; the paper's plain MSE and rate on request
+    assert config.heads.response_weight == config.separate.response_weight == 5.0
+    assert config.dni.response_weight == 5.0 and config.separate.learning_rate == 1e-3
+    plain = molap_cli.config_from_args(_parse(["--out", "x", "--response-weight", "1",
+                                               "--baseline-learning-rate", "3e-3"]))
+    assert {plain.heads.response_weight, plain.separate.response_weight,
+            plain.dni.response_weight} == {1.0} and plain.separate.learning_rate == 3e-3
+    with pytest.raises(SystemExit, match="--response-weight must be > 0; received 0.0"):
+        molap_cli.config_from_args(_parse(["--out", "x", "--response-weight", "0"]))
+    # configs saved before the response weight existed trained with the plain MSE
+    old = pipeline.PipelineConfig(heads={"learning_rate": 1e-2}, separate={"stages": 5})
+    assert old.heads.response_weight == old.separate.response_weight == 1.0
     # DNI: Duncker's projected continual learning, its own per-task schedule
     assert config.dni_method == "projected" and config.dni_gain == 1.3
     assert (config.dni.iterations, config.dni.stages, config.dni.learning_rate) == (200, 2, 1e-3)

@@ -315,13 +315,13 @@ def test_fixed_trials_train_on_one_batch(monkeypatch, fixed):
     layout = net.HeadLayout.from_tasks(tasks, NAMES[:2])
     model = net.build_network(layout, 12, seed=0)
     seen = []
-    original = tr.stacked_batch
+    original = tasks[0].generate
 
-    def recording(task_list, lay, batch_size, seed):
+    def recording(batch_size, seed):
         seen.append(seed)
-        return original(task_list, lay, batch_size, seed)
+        return original(batch_size, seed)
 
-    monkeypatch.setattr(tr, "stacked_batch", recording)
+    monkeypatch.setattr(tasks[0], "generate", recording)
     config = tr.HeadConfig(iterations=3, stages=1, batch_size=4, solve_readout=False,
                            fixed_trials=fixed)
     tr.fit_multihead(model, tasks, layout, config, seed=5)
