@@ -3,7 +3,7 @@
     python experiments/molap_baseline_stall.py OUT_DIR [--seeds 0 1 2]
         [--tasks context_mem_dm1 context_mem_dm2 multi_mem] [--adam-step stage]
         [--reference-budget] [--rescale minmax] [--reference-trials] [--learning-rate 1e-3]
-        [--response-weight 5] [--stages 10]
+        [--response-weight 5] [--stages 10] [--gain 1.0] [--seeds-json FILE]
 
 Trains the pipeline's separate network for each task and seed as `ctxrnn molap
 --approaches separate` does (same network seed, trials and 2000-trial evaluation;
@@ -63,6 +63,11 @@ def main(argv=None):
                         help="loss weight of the response outputs in the response epoch")
     parser.add_argument("--stages", type=int, default=None,
                         help="stages of training (default: the pipeline's or the reference's)")
+    parser.add_argument("--gain", type=float, default=1.5,
+                        help="start gain g of the network's random W_rec (paper: 1.5)")
+    parser.add_argument("--seeds-json", default=None,
+                        help="write the stored results of this variant (seeds with every task) "
+                             "to this file in molap_seeds.json's schema, then stop")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -79,7 +84,7 @@ def main(argv=None):
     paper = baselines.separate_paper_config()
     default = {"iterations": paper.iterations * paper.stages,
                "units": base.separate_units, "rescale": None, "reference_trials": False,
-               "learning_rate": paper.learning_rate, "response_weight": 1.0}
+               "learning_rate": paper.learning_rate, "response_weight": 1.0, "gain": 1.5}
     separate = (baselines.separate_reference_config() if args.reference_budget else paper)
     if args.stages is not None:
         separate = dataclasses.replace(separate, stages=args.stages)
@@ -90,15 +95,27 @@ def main(argv=None):
                          else base.separate_units),
                "rescale": args.rescale, "reference_trials": args.reference_trials,
                "learning_rate": args.learning_rate or separate.learning_rate,
-               "response_weight": args.response_weight}
+               "response_weight": args.response_weight, "gain": args.gain}
+    def found(seed, name):
+        return next((r for r in results if r["seed"] == seed and r["task"] == name
+                     and all(r.get(k, default.get(k)) == v for k, v in variant.items())), None)
+
+    if args.seeds_json:
+        # only seeds with every task, in molap_seeds.json's schema (`--previous` of
+        # experiments/molap_seeds.py)
+        done = [seed for seed in args.seeds if all(found(seed, name) for name in args.tasks)]
+        io.write_json(args.seeds_json, {"seeds": done, "approaches": {"separate": {
+            "seeds": done, "per_task": {name: [found(seed, name)["accuracy"] for seed in done]
+                                        for name in args.tasks}}}})
+        print(f"wrote {args.seeds_json}: seeds {done}")
+        return 0
     for seed in args.seeds:
         for name in args.tasks:
-            if any(r["seed"] == seed and r["task"] == name
-                   and all(r.get(k, default.get(k)) == v for k, v in variant.items())
-                   for r in results):
+            if found(seed, name):
                 continue
             config = dataclasses.replace(
                 base, seed=seed, approaches=("separate",), separate_units=variant["units"],
+                separate_gain=args.gain,
                 separate=dataclasses.replace(separate, adam_step=args.adam_step,
                                              fixed_trials=args.fixed_trials,
                                              batch_size=variant["batch_size"],
@@ -111,8 +128,10 @@ def main(argv=None):
             kernel = np.asarray(find_ctrnn(model).effective_recurrent_kernel)
             leading = max(np.linalg.eigvals(kernel), key=lambda z: z.real)
             accuracy = job["accuracy"]["separate"][name]
-            results.append({"seed": seed, "task": name, **variant, "accuracy": accuracy,
-                            "leading_eigenvalue": [leading.real, abs(leading.imag)]})
+            row = {"seed": seed, "task": name, **variant, "accuracy": accuracy,
+                   "leading_eigenvalue": [leading.real, abs(leading.imag)]}
+            # re-read before writing: another run into the same directory may have added rows
+            results = (io.read_json(path) if path.exists() else []) + [row]
             io.write_json(path, results)
             print(f"seed {seed} {name:<16} {variant}: {100 * accuracy:.1f} %, "
                   f"leading eigenvalue {leading.real:+.2f} ± {abs(leading.imag):.2f}i", flush=True)

@@ -74,6 +74,8 @@ def add_parser(subparsers):
                         help="stages of the separate networks")
     parser.add_argument("--baseline-learning-rate", type=float, default=separate.learning_rate,
                         help="constant Adam rate of the separate networks (paper: 3e-3)")
+    parser.add_argument("--baseline-gain", type=float, default=defaults.separate_gain,
+                        help="start gain g of each separate network's W_rec (paper: 1.5)")
     parser.add_argument("--response-weight", type=float, default=heads.response_weight,
                         help="how many times the response outputs count in the loss during "
                              "the response epoch, for every approach's training (heads, "
@@ -164,6 +166,9 @@ def config_from_args(args):
     if not args.response_weight > 0:
         raise SystemExit(f"ctxrnn molap: --response-weight must be > 0; received "
                          f"{args.response_weight!r}")
+    if not args.baseline_gain > 0:
+        raise SystemExit(f"ctxrnn molap: --baseline-gain must be > 0; received "
+                         f"{args.baseline_gain!r}")
     if not args.baseline_learning_rate > 0:
         raise SystemExit(f"ctxrnn molap: --baseline-learning-rate must be > 0; received "
                          f"{args.baseline_learning_rate!r}")
@@ -197,6 +202,7 @@ def config_from_args(args):
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches, separate=separate, separate_units=separate_units,
+        separate_gain=args.baseline_gain,
         dni=dni, dni_method=args.dni_method,
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )

@@ -54,6 +54,8 @@ class PipelineConfig:
         separate: `HeadConfig` of the separate networks (default `separate_config()`).
         separate_units: N of each separate network. Default: `100` (the
             reference code's: `baselines.SEPARATE_REFERENCE_UNITS`, 200).
+        separate_gain: start gain g of each separate network's random W_rec.
+            Default: `1.5` (the paper's).
         dni: `HeadConfig` of the DNI network; with `dni_method="projected"`
             its iterations are per task (default `dni_projected_config()` at
             2 x 200 iterations per task), with `"joint"` in all (default
@@ -83,6 +85,7 @@ class PipelineConfig:
     approaches: Sequence[str] = APPROACHES
     separate: tr.HeadConfig = dataclasses.field(default_factory=baselines.separate_config)
     separate_units: int = baselines.SEPARATE_UNITS
+    separate_gain: float = net.GAIN
     dni: tr.HeadConfig | None = None
     dni_units: int = baselines.DNI_UNITS
     dni_method: str = "projected"
@@ -263,6 +266,7 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
         chosen = [tasks[i] for i in indices]
         nets = baselines.train_separate(chosen, [config.tasks[i] for i in indices],
                                         units=config.separate_units, config=config.separate,
+                                        gain=config.separate_gain,
                                         seed=seed, first_index=indices[0], progress=say)
         models, accuracy = {}, {}
         for task, result in zip(chosen, nets):
