@@ -39,7 +39,8 @@ def test_arguments_map_to_the_config():
     with pytest.raises(SystemExit, match="--response-weight must be > 0; received 0.0"):
         molap_cli.config_from_args(_parse(["--out", "x", "--response-weight", "0"]))
     assert config.separate_gain == 1.5
-    assert molap_cli.config_from_args(_parse(["--out", "x", "--baseline-gain", "1"])).separate_gain == 1.0
+    gentle = molap_cli.config_from_args(_parse(["--out", "x", "--baseline-gain", "1"]))
+    assert gentle.separate_gain == 1.0
     # configs saved before the response weight existed trained with the plain MSE
     old = pipeline.PipelineConfig(heads={"learning_rate": 1e-2}, separate={"stages": 5})
     assert old.heads.response_weight == old.separate.response_weight == 1.0
