@@ -45,9 +45,10 @@ def separate_config(**overrides) -> HeadConfig:
     """ctxrnn's separate networks: batch 200, 10 stages of 200 iterations at a
     constant 1e-3, the response weighted 5x (`HeadConfig.response_weight`).
 
-    Measured over five seeds (experiments/RESULTS_molap.md, "A response weight"):
+    Measured over five seeds (experiments/RESULTS_molap.md, "the stall was the loss"):
     with the paper's 3e-3 or the plain MSE most decision-task networks stall at
-    the stimulus-blind answer; with both changes and 2000 iterations they train.
+    the stimulus-blind answer; with both changes and 2000 iterations 33 of 35
+    memory-task networks reach >= 90 %.
     """
     base = HeadConfig(learning_rate=SEPARATE_LEARNING_RATE, stages=SEPARATE_STAGES)
     return dataclasses.replace(base, **overrides)

@@ -273,8 +273,8 @@ def weight_response(batch, task, weight: float = 1.0):
     the stimulus-dependent part of a MoLaP decision task (one output, the last
     25 of 100 steps) is about an eighth of the loss. A fully trained network
     then settles on the stimulus-blind answer (fixation right, the mean
-    response) and stays there (`experiments/RESULTS_molap.md`, "A response
-    weight and a smaller rate"). Yang et al. (2019) weight the response epoch
+    response) and stays there (`experiments/RESULTS_molap.md`, "the stall was
+    the loss"). Yang et al. (2019) weight the response epoch
     5x for this reason. This does the same to one task's batch: every output
     but `"fixation"`, during the task's last epoch (its response), counts
     `weight` times in the loss.
