@@ -9,6 +9,7 @@ the accuracy per task on 2000 test trials per head seed.
 """
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import sys
@@ -19,7 +20,7 @@ import keras
 from ctxrnn import seeding
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.molap import training as tr
-from ctxrnn.molap.pipeline import load_tasks
+from ctxrnn.molap.pipeline import PipelineConfig, load_tasks
 
 
 def main(argv=None):
@@ -36,8 +37,9 @@ def main(argv=None):
     tasks = load_tasks(names, config["task_module"], config["trials"])
     model = keras.models.load_model(run / "models" / f"{args.approach}.keras", compile=False)
     kernel = keras.ops.convert_to_numpy(find_ctrnn(model).recurrent_kernel)
-    head_config = tr.HeadConfig(**{**config["heads"],
-                                   "per_task_initial_state": args.initial_state})
+    # through PipelineConfig: a config saved before a field existed gets the value it ran with
+    head_config = dataclasses.replace(PipelineConfig(**config).heads,
+                                      per_task_initial_state=args.initial_state)
     print("head seed  " + " ".join(f"{n[:9]:>9}" for n in names))
     for seed in args.head_seeds:
         start = time.perf_counter()
