@@ -163,15 +163,11 @@ def config_from_args(args):
                             stages=stages(args.pretrain_stages), method=args.method,
                             rescale=None if args.primitive_scale == "raw" else args.primitive_scale,
                             wiring=args.wiring)
-    if not args.response_weight > 0:
-        raise SystemExit(f"ctxrnn molap: --response-weight must be > 0; received "
-                         f"{args.response_weight!r}")
-    if not args.baseline_gain > 0:
-        raise SystemExit(f"ctxrnn molap: --baseline-gain must be > 0; received "
-                         f"{args.baseline_gain!r}")
-    if not args.baseline_learning_rate > 0:
-        raise SystemExit(f"ctxrnn molap: --baseline-learning-rate must be > 0; received "
-                         f"{args.baseline_learning_rate!r}")
+    for flag in ("response_weight", "baseline_gain", "baseline_learning_rate"):
+        value = getattr(args, flag)
+        if not value > 0:
+            raise SystemExit(f"ctxrnn molap: --{flag.replace('_', '-')} must be > 0; received "
+                             f"{value!r}")
     head_options = {"input_bias": args.input_bias, "solve_readout": args.solve_readout,
                     "response_weight": args.response_weight}
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
