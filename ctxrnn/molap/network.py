@@ -58,10 +58,15 @@ class StackedBatch:
     loss_mask: np.ndarray
     task_ids: np.ndarray
     batches: tuple
+    _packed: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def packed_targets(self) -> np.ndarray:
         """`[targets | loss_mask]` along channels, the `y` of `masked_mse`."""
+        packed = self._packed
+        if packed is not None and self.targets.base is packed and self.loss_mask.base is packed:
+            # `HeadLayout.stack` wrote both into one buffer: no copy per training step
+            return packed
         return np.concatenate([self.targets, self.loss_mask], axis=-1)
 
     def rows(self, index: int) -> np.ndarray:
@@ -175,8 +180,8 @@ class HeadLayout:
         sizes = [np.shape(b.inputs)[0] for b in batches]
         total = int(sum(sizes))
         inputs = np.zeros((total, steps, self.total_inputs), np.float32)
-        targets = np.zeros((total, steps, self.total_outputs), np.float32)
-        loss_mask = np.zeros_like(targets)
+        packed = np.zeros((total, steps, 2 * self.total_outputs), np.float32)
+        targets, loss_mask = packed[..., :self.total_outputs], packed[..., self.total_outputs:]
         task_ids = np.repeat(np.arange(len(batches)), sizes)
         start = 0
         for index, (batch, size) in enumerate(zip(batches, sizes)):
@@ -196,7 +201,7 @@ class HeadLayout:
             loss_mask[rows, :, cols_out] = np.broadcast_to(
                 mask, (size, steps, self.n_outputs[index]))
             start += size
-        return StackedBatch(inputs, targets, loss_mask, task_ids, tuple(batches))
+        return StackedBatch(inputs, targets, loss_mask, task_ids, tuple(batches), packed)
 
     def split_outputs(self, outputs: np.ndarray, stacked: StackedBatch) -> list[np.ndarray]:
         """Per task: its trials' outputs `(trials, time, n_outputs)` from stacked outputs."""

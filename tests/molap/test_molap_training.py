@@ -1,5 +1,7 @@
 """Pre-training changes only the intended block; task training leaves W_rec bit-identical."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -213,6 +215,16 @@ def test_layout_stack_masks_other_blocks(tasks):
     with pytest.raises(ValueError, match="Unknown task"):
         layout.index("nope")
 
+
+
+def test_packed_targets_follow_the_targets_and_mask_also_after_replace(tasks):
+    layout = net.HeadLayout.from_tasks(tasks, NAMES)
+    stacked = tr.stacked_batch(tasks, layout, 3, seed=0)
+    expected = np.concatenate([stacked.targets, stacked.loss_mask], axis=-1)
+    np.testing.assert_array_equal(stacked.packed_targets, expected)
+    # a replaced mask must not be hidden by the buffer `stack` wrote
+    doubled = dataclasses.replace(stacked, loss_mask=2 * stacked.loss_mask)
+    np.testing.assert_array_equal(doubled.packed_targets[..., 22:], 2 * stacked.loss_mask)
 
 def test_evaluate_returns_fraction_per_task(tasks, heads):
     accuracy = tr.evaluate(heads.model, tasks, heads.layout, n_trials=20, chunk=10)
