@@ -74,6 +74,10 @@ def add_parser(subparsers):
                         help="stages of the separate networks")
     parser.add_argument("--baseline-learning-rate", type=float, default=separate.learning_rate,
                         help="constant Adam rate of the separate networks (paper: 3e-3)")
+    parser.add_argument("--baseline-restarts", type=int, default=None,
+                        help="times a separate network below 90 %% on validation trials is "
+                             f"trained again (default {separate.restarts}; the paper and "
+                             "--budget reference: 0)")
     parser.add_argument("--baseline-gain", type=float, default=defaults.separate_gain,
                         help="start gain g of each separate network's W_rec (paper: 1.5)")
     parser.add_argument("--response-weight", type=float, default=heads.response_weight,
@@ -168,6 +172,10 @@ def config_from_args(args):
         if not value > 0:
             raise SystemExit(f"ctxrnn molap: --{flag.replace('_', '-')} must be > 0; received "
                              f"{value!r}")
+    restarts = getattr(args, "baseline_restarts", None)
+    if restarts is not None and restarts < 0:
+        raise SystemExit(f"ctxrnn molap: --baseline-restarts must be >= 0; received {restarts!r}")
+    restart_option = {} if restarts is None else {"restarts": restarts}
     head_options = {"input_bias": args.input_bias, "solve_readout": args.solve_readout,
                     "response_weight": args.response_weight}
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
@@ -177,7 +185,7 @@ def config_from_args(args):
     baseline_stages = stages(args.baseline_stages)
     separate = baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages,
                                          learning_rate=args.baseline_learning_rate,
-                                         **head_options)
+                                         **head_options, **restart_option)
     separate_units = baselines.SEPARATE_UNITS
     dni_schedule = {"iterations": max(1, args.dni_iterations // scale),
                     "stages": stages(args.dni_stages)}
@@ -190,7 +198,7 @@ def config_from_args(args):
     if getattr(args, "budget", "default") == "reference":
         heads = tr.HeadConfig.reference(per_task_initial_state=args.initial_state,
                                         **head_options)
-        separate = baselines.separate_reference_config(**head_options)
+        separate = baselines.separate_reference_config(**head_options, **restart_option)
         separate_units = baselines.SEPARATE_REFERENCE_UNITS
         if args.dni_method == "projected":
             dni = baselines.dni_reference_config(input_bias=args.input_bias,

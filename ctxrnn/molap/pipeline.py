@@ -272,6 +272,10 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
         for task, result in zip(chosen, nets):
             accuracy.update(evaluate(result.model, [task], result.layout, config.separate))
             models[f"separate_{result.layout.names[0]}"] = result.model
+        if config.separate.restarts:
+            # trainings per network (> 1: it stalled and was trained again)
+            extra["separate_attempts"] = {result.layout.names[0]: result.attempts
+                                          for result in nets}
     else:  # dni: projected continual learning, or the joint DNI-style network
         train = baselines.train_dni if config.dni_method == "projected" else baselines.train_dni_style
         dni = train(tasks, config.tasks, units=config.dni_units, gain=config.dni_gain,
@@ -294,7 +298,11 @@ def _merge(total: dict, part: dict) -> None:
         # separate-network jobs add up to the approach's compute time
         total["seconds"][key] = total["seconds"].get(key, 0.0) + value
     total["models"].update(part["models"])
-    total["extra"].update(part["extra"])
+    for key, value in part["extra"].items():
+        if isinstance(value, dict) and isinstance(total["extra"].get(key), dict):
+            total["extra"][key].update(value)  # e.g. the separate jobs' attempts
+        else:
+            total["extra"][key] = value
 
 
 def _worker_job(config_dict: dict, approach: str, task_indices, tasks, models_dir: str,

@@ -185,6 +185,15 @@ class HeadConfig(_StagedSchedule):
             al. 2019's 5). Default: `5.0`; `1.0` is the reference code's plain
             MSE, under which fully trained networks stall at the stimulus-blind
             answer (`experiments/RESULTS_molap.md`).
+        restarts: int >= 0, fully plastic networks only
+            (`baselines.train_separate`): how many times a network whose
+            accuracy on `validation_trials` fresh trials (a seed stream of
+            their own, never the test set) is below `restart_below` is trained
+            again from new weights and trials; the network with the best
+            validation accuracy is kept. Default: `0` (train once, as the paper).
+        restart_below: float in (0, 1], the validation accuracy under which a
+            network counts as stalled. Default: `0.9`.
+        validation_trials: trials of that validation. Default: `500`.
     """
 
     per_task_initial_state: bool = True
@@ -196,12 +205,22 @@ class HeadConfig(_StagedSchedule):
     fixed_trials: bool = False
     rescale: str | None = None
     response_weight: float = 5.0
+    restarts: int = 0
+    restart_below: float = 0.9
+    validation_trials: int = 500
 
     def __post_init__(self):
         _check_rescale(self.rescale)
         if not self.response_weight > 0:
             raise ValueError(f"Argument `response_weight` must be > 0; received "
                              f"response_weight={self.response_weight!r}.")
+        if not (isinstance(self.restarts, int) and self.restarts >= 0):
+            raise ValueError(f"Argument `restarts` must be an int >= 0; received "
+                             f"restarts={self.restarts!r}.")
+        if not 0 < self.restart_below <= 1:
+            raise ValueError(f"Argument `restart_below` must be in (0, 1]; received "
+                             f"restart_below={self.restart_below!r}.")
+        positive_int("validation_trials", self.validation_trials)
 
     @classmethod
     def reference(cls, budget: str = "main", **overrides) -> "HeadConfig":
@@ -600,6 +619,9 @@ class HeadsResult:
         readout: the `ReadoutFit` of the least-squares readout, or `None`.
         task_losses: sequential training only (`baselines.train_dni`): task
             `j`'s loss after training task `i` at `[i, j]`, else `None`.
+        attempts: trainings it took (`HeadConfig.restarts`; 1 without restarts).
+        validation_accuracy: the kept network's validation accuracy when
+            restarts were allowed, else `None`.
     """
 
     model: keras.Model
@@ -610,6 +632,8 @@ class HeadsResult:
     iterations: int
     readout: ReadoutFit | None = None
     task_losses: np.ndarray | None = None
+    attempts: int = 1
+    validation_accuracy: float | None = None
 
 
 def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed: int):

@@ -25,12 +25,38 @@ def test_separate_and_dni_train_the_recurrent_kernel():
     assert dni.trainable_parameters == 8 * 10 + 100 + 10 * 6 + 6
 
 
+def test_a_stalled_separate_network_is_trained_again_and_the_best_kept():
+    tasks = make_all()[:1]
+    small = dict(iterations=2, batch_size=4, stages=1, validation_trials=20)
+    once = baselines.train_separate(tasks, NAMES[:1], units=8, seed=3,
+                                    config=baselines.separate_config(restarts=0, **small))[0]
+    assert once.attempts == 1 and once.validation_accuracy is None
+    # a network above the bar is kept: the same weights as training once
+    kept = baselines.train_separate(tasks, NAMES[:1], units=8, seed=3, config=baselines.separate_config(
+        restarts=2, restart_below=1e-9, **small))[0]
+    assert kept.attempts == 1 and kept.validation_accuracy > 0
+    for a, b in zip(once.model.get_weights(), kept.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # below the bar (no 2-iteration network is perfect): trained again, up to `restarts` times
+    lines = []
+    again = baselines.train_separate(tasks, NAMES[:1], units=8, seed=3, progress=lines.append,
+                                     config=baselines.separate_config(
+                                         restarts=2, restart_below=1.0, **small))[0]
+    assert again.attempts == 3 and sum("training again" in line for line in lines) == 2
+    assert again.validation_accuracy >= kept.validation_accuracy
+    with pytest.raises(ValueError, match="restarts"):
+        baselines.separate_config(restarts=-1)
+    with pytest.raises(ValueError, match="restart_below"):
+        baselines.separate_config(restart_below=0.0)
+
+
 def test_paper_settings():
     paper = baselines.separate_paper_config()
     assert (paper.learning_rate, paper.total_iterations, paper.response_weight) == (3e-3, 1000, 1.0)
     separate = baselines.separate_config()
     assert (separate.learning_rate, separate.total_iterations, separate.response_weight) == (
         1e-3, 2000, 5.0)
+    assert separate.restarts == 2 and paper.restarts == 0
     reference = baselines.separate_reference_config(response_weight=1.0)
     assert (reference.learning_rate, reference.total_iterations, reference.batch_size) == (
         3e-3, 4500, 500)

@@ -39,6 +39,14 @@ def test_arguments_map_to_the_config():
     with pytest.raises(SystemExit, match="--response-weight must be > 0; received 0.0"):
         molap_cli.config_from_args(_parse(["--out", "x", "--response-weight", "0"]))
     assert config.separate_gain == 1.5
+    # a stalled separate network is trained again; the reference budget trains once
+    assert config.separate.restarts == 2
+    assert molap_cli.config_from_args(_parse(["--out", "x", "--budget", "reference"])
+                                      ).separate.restarts == 0
+    assert molap_cli.config_from_args(_parse(["--out", "x", "--baseline-restarts", "0"])
+                                      ).separate.restarts == 0
+    with pytest.raises(SystemExit, match="--baseline-restarts must be >= 0; received -1"):
+        molap_cli.config_from_args(_parse(["--out", "x", "--baseline-restarts", "-1"]))
     gentle = molap_cli.config_from_args(_parse(["--out", "x", "--baseline-gain", "1"]))
     assert gentle.separate_gain == 1.0
     # configs saved before the response weight existed trained with the plain MSE
@@ -171,6 +179,9 @@ def test_workers_run_the_same_jobs_in_processes(tmp_path):
             # same seeds; only the thread count (float rounding) differs
             assert pooled["accuracy"][approach][name] == pytest.approx(value, abs=0.03)
     assert (tmp_path / "run" / "models" / "separate_delay_pro.keras").exists()
+    # every separate job's trainings (restarts) reach the results, also from the workers
+    assert set(pooled["separate_attempts"]) == set(NAMES[:2])
+    assert pooled["separate_attempts"] == alone["separate_attempts"]
     with pytest.raises(ValueError, match="workers=0"):
         pipeline.run_pipeline(config, tasks=tasks, workers=0)
 
