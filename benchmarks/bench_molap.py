@@ -5,9 +5,10 @@
 
 1. The pipeline of the target (primitives, module pre-training, nine heads,
    separate networks, DNI) at the default constant-rate schedules
-   (pre-training 4 x 200 iterations per module; 5 x 200 for the heads and
-   each separate network; DNI, Duncker et al.'s projected continual learning,
-   2 x 200 per task; 2000-trial evaluations) at N = 100 (DNI: 200, g = 1.3),
+   (pre-training 4 x 200 iterations per module; 5 x 200 for the heads,
+   10 x 200 for each separate network; DNI, Duncker et al.'s projected
+   continual learning, 2 x 200 per task; 2000-trial evaluations) at N = 100
+   (DNI: 200, g = 1.3),
    in `--workers` processes (default 2, one per core); prints the wall time
    and each part's compute time.
 2. One perturbation level (10 % weight lesion) with 30 random draws on the
