@@ -11,7 +11,8 @@ Schedule (defaults): a constant Adam rate everywhere, as in the reference code
 (its "stages" only print smaller rates). Pre-training: 4 x 200 iterations per
 module at 5e-3 (the reference's); task heads: 5 x 200 at 1e-2; each separate
 network: 10 x 200 at 1e-3 (the paper's 5 x 200 at 3e-3 stalls: `--baseline-stages
-5 --baseline-learning-rate 3e-3`); DNI (Duncker et al.'s projected continual
+5 --baseline-learning-rate 3e-3`), trained again (up to twice) when it stays below
+90 % on validation trials (`--baseline-restarts 0`: once); DNI (Duncker et al.'s projected continual
 learning, N = 200, g = 1.3): 2 x 200 per task at 1e-3. Every approach trains with
 the response weighted 5x in the loss (`--response-weight 1`: the reference's
 plain MSE). `--budget reference` runs the reference code's budgets (heads
@@ -31,6 +32,7 @@ from ctxrnn.cli._types import positive_int
 
 def add_parser(subparsers):
     """Registers the `molap` subcommand on an `argparse` subparsers object."""
+    from ctxrnn.molap import training as tr
     from ctxrnn.molap.baselines import DNI_METHODS
     from ctxrnn.molap.pipeline import APPROACHES, PipelineConfig
 
@@ -74,10 +76,16 @@ def add_parser(subparsers):
                         help="stages of the separate networks")
     parser.add_argument("--baseline-learning-rate", type=float, default=separate.learning_rate,
                         help="constant Adam rate of the separate networks (paper: 3e-3)")
-    parser.add_argument("--baseline-restarts", type=int, default=None,
-                        help="times a separate network below 90 %% on validation trials is "
-                             f"trained again (default {separate.restarts}; the paper and "
-                             "--budget reference: 0)")
+    parser.add_argument("--restarts", type=int, default=None,
+                        help="times a head or a separate network below 90 %% on its own "
+                             f"validation trials is trained again (default {heads.restarts}; "
+                             "0 with --quick, --budget reference or --head-training joint: "
+                             "train once, as the paper)")
+    parser.add_argument("--head-training", default=heads.head_training,
+                        choices=tr.HEAD_TRAINING,
+                        help="'per_task': each head trained alone on the frozen core (so a "
+                             "stalled head can be trained again); 'joint': all heads in one "
+                             "loss, as the reference code")
     parser.add_argument("--baseline-gain", type=float, default=defaults.separate_gain,
                         help="start gain g of each separate network's W_rec (paper: 1.5)")
     parser.add_argument("--response-weight", type=float, default=heads.response_weight,
@@ -172,15 +180,23 @@ def config_from_args(args):
         if not value > 0:
             raise SystemExit(f"ctxrnn molap: --{flag.replace('_', '-')} must be > 0; received "
                              f"{value!r}")
-    restarts = getattr(args, "baseline_restarts", None)
+    restarts = getattr(args, "restarts", None)
+    head_training = getattr(args, "head_training", "per_task")
     if restarts is not None and restarts < 0:
-        raise SystemExit(f"ctxrnn molap: --baseline-restarts must be >= 0; received {restarts!r}")
+        raise SystemExit(f"ctxrnn molap: --restarts must be >= 0; received {restarts!r}")
+    if restarts and head_training == "joint":
+        raise SystemExit(f"ctxrnn molap: --restarts {restarts} needs --head-training per_task "
+                         f"(a head of a joint training cannot be trained again alone)")
+    if restarts is None and (args.quick or getattr(args, "budget", "default") == "reference"):
+        restarts = 0
     restart_option = {} if restarts is None else {"restarts": restarts}
+    head_restarts = {"restarts": 0} if head_training == "joint" else restart_option
     head_options = {"input_bias": args.input_bias, "solve_readout": args.solve_readout,
                     "response_weight": args.response_weight}
     heads = tr.HeadConfig(iterations=max(1, args.head_iterations // scale),
-                          stages=stages(args.head_stages),
-                          per_task_initial_state=args.initial_state, **head_options)
+                          stages=stages(args.head_stages), head_training=head_training,
+                          per_task_initial_state=args.initial_state, **head_options,
+                          **head_restarts)
     baseline_iterations = max(1, args.baseline_iterations // scale)
     baseline_stages = stages(args.baseline_stages)
     separate = baselines.separate_config(iterations=baseline_iterations, stages=baseline_stages,
@@ -198,6 +214,9 @@ def config_from_args(args):
     if getattr(args, "budget", "default") == "reference":
         heads = tr.HeadConfig.reference(per_task_initial_state=args.initial_state,
                                         **head_options)
+        if head_training == "per_task" and restarts:
+            heads = tr.HeadConfig(**{**heads.__dict__, "head_training": "per_task",
+                                     "restarts": restarts})
         separate = baselines.separate_reference_config(**head_options, **restart_option)
         separate_units = baselines.SEPARATE_REFERENCE_UNITS
         if args.dni_method == "projected":

@@ -33,7 +33,8 @@ import numpy as np
 from ctxrnn import seeding
 from ctxrnn.checks import positive_int
 from ctxrnn.molap import network as net
-from ctxrnn.molap.training import HeadConfig, HeadsResult, evaluate, fit_multihead
+from ctxrnn.molap.training import (HeadConfig, HeadsResult, evaluate, fit_multihead,
+                                   train_with_restarts)
 
 SEPARATE_UNITS = 100
 DNI_UNITS = 200
@@ -95,7 +96,7 @@ def dni_config(n_tasks: int = 9, **overrides) -> HeadConfig:
     more than the whole pipeline's budget. Pass `iterations=200 * n_tasks` for
     that budget."""
     base = HeadConfig(learning_rate=BASELINE_LEARNING_RATE, batch_size=-(-200 // n_tasks),
-                      iterations=200)
+                      iterations=200, restarts=0)
     return dataclasses.replace(base, **overrides)
 
 
@@ -127,41 +128,30 @@ def train_separate(tasks: Sequence, names: Sequence[str] | None = None, *,
         One `HeadsResult` per task (a one-task multi-head model each).
     """
     config = config or separate_config()
-    say = progress or (lambda message: None)
     layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
     results = []
     for index, task in enumerate(tasks):
-        single = layout.single(index)
+        single, name = layout.single(index), layout.names[index]
         number = first_index + index
-        best = None
-        for attempt in range(config.restarts + 1):
+
+        def attempt(restart, single=single, task=task, number=number, name=name):
             # attempt 0 keeps the seeds of a network trained without restarts
-            keys = (number,) if attempt == 0 else (number, 2, attempt)
+            keys = (number,) if restart == 0 else (number, 2, restart)
             model = net.build_network(single, units, train_recurrent=True, gain=gain,
                                       l2=config.l2, activity_l2=config.activity_l2,
                                       seed=seeding.derive(seed, "baselines", *keys),
-                                      name=f"separate_{layout.names[index]}")
-            result = fit_multihead(model, [task], single, config,
-                                   seed=seeding.derive(seed, "baselines", *keys, 1),
-                                   progress=progress, label=f"separate {single.names[0]}")
-            if config.restarts == 0:
-                best = result
-                break
-            accuracy = evaluate(result.model, [task], single, n_trials=config.validation_trials,
-                                seed=seeding.derive(seed, "baselines", number, 3),
-                                rescale=config.rescale)[single.names[0]]
-            if best is None or accuracy > best.validation_accuracy:
-                best = dataclasses.replace(result, validation_accuracy=accuracy,
-                                           attempts=attempt + 1)
-            else:
-                best = dataclasses.replace(best, attempts=attempt + 1)
-            if accuracy >= config.restart_below:
-                break
-            if attempt < config.restarts:
-                say(f"separate {single.names[0]}: validation accuracy {accuracy:.3f} < "
-                    f"{config.restart_below}, training again (restart {attempt + 1} of "
-                    f"{config.restarts})")
-        results.append(best)
+                                      name=f"separate_{name}")
+            return fit_multihead(model, [task], single, config,
+                                 seed=seeding.derive(seed, "baselines", *keys, 1),
+                                 progress=progress, label=f"separate {name}")
+
+        def validate(result, single=single, task=task, number=number, name=name):
+            return evaluate(result.model, [task], single, n_trials=config.validation_trials,
+                            seed=seeding.derive(seed, "baselines", number, 3),
+                            rescale=config.rescale)[name]
+
+        results.append(train_with_restarts(attempt, validate, config, label=f"separate {name}",
+                                           progress=progress))
     return results
 
 
@@ -202,7 +192,7 @@ def dni_projected_config(**overrides) -> HeadConfig:
     constant 1e-3 (the reference code's rate; the budget keeps one seed of the
     pipeline under 15 min on 2 cores). No least-squares readout (it would refit
     the earlier tasks' readouts too)."""
-    base = HeadConfig(learning_rate=1e-3, stages=2, solve_readout=False,
+    base = HeadConfig(learning_rate=1e-3, stages=2, solve_readout=False, restarts=0,
                       per_task_initial_state=False)
     return dataclasses.replace(base, **overrides)
 

@@ -120,8 +120,11 @@ class PipelineConfig:
                 if name == "pretrain":
                     setattr(self, name, tr.PretrainConfig(**value))
                 else:
-                    # configs saved before the response weight trained with the plain MSE
-                    setattr(self, name, tr.HeadConfig(**{"response_weight": 1.0, **value}))
+                    # configs saved before these fields ran with the plain MSE and
+                    # trained every head jointly, once
+                    setattr(self, name, tr.HeadConfig(**{
+                        "response_weight": 1.0, "head_training": "joint", "restarts": 0,
+                        **value}))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -241,6 +244,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
                                seed=seed, progress=say)
         seconds[f"{approach}_pretraining"] = sum(pre.seconds.values())
         seconds[f"{approach}_heads"] = heads.seconds
+        if heads.task_attempts:
+            extra[f"{approach}_attempts"] = heads.task_attempts
         if approach == "molap":
             extra["primitives"] = {
                 "method": pre.primitives.method,
@@ -259,6 +264,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
                 if config.pretrain.wiring == "reference" else None)
         heads = tr.train_heads(kernel, tasks, config.tasks, recurrent_bias=bias,
                                config=config.heads, seed=seed, progress=say)
+        if heads.task_attempts:
+            extra[f"{approach}_attempts"] = heads.task_attempts
         models = {approach: heads.model}
         accuracy = evaluate(heads.model, tasks, heads.layout, config.heads)
     elif approach == "separate":

@@ -35,7 +35,7 @@ import numpy as np
 
 from ctxrnn import masks, seeding
 from ctxrnn.checks import positive_int
-from ctxrnn.layers import CTRNN
+from ctxrnn.layers import CTRNN, find_ctrnn
 from ctxrnn.metrics import score_trials
 from ctxrnn.molap import network as net
 from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
@@ -185,14 +185,22 @@ class HeadConfig(_StagedSchedule):
             al. 2019's 5). Default: `5.0`; `1.0` is the reference code's plain
             MSE, under which fully trained networks stall at the stimulus-blind
             answer (`experiments/RESULTS_molap.md`).
-        restarts: int >= 0, fully plastic networks only
-            (`baselines.train_separate`): how many times a network whose
-            accuracy on `validation_trials` fresh trials (a seed stream of
-            their own, never the test set) is below `restart_below` is trained
-            again from new weights and trials; the network with the best
-            validation accuracy is kept. Default: `0` (train once, as the paper).
+        head_training: `"per_task"` (default): `train_heads` trains each head
+            alone on the frozen core, from the joint model's initial head and
+            with the trials the joint training would give it, so a stalled
+            head can be trained again (`restarts`); `"joint"`: all heads in
+            one loss, as the reference code. The heads share no weights, so
+            the two differ only in the gradient-norm clip (per head or over all
+            heads), the L2 terms' relative weight and float rounding (which
+            Adam turns into full steps where a gradient vanishes, e.g. h0's).
+        restarts: int >= 0: how many times a head (`head_training="per_task"`)
+            or a separate network (`baselines.train_separate`) whose accuracy
+            on `validation_trials` fresh trials (a seed stream of their own,
+            never the test set) is below `restart_below` is trained again from
+            new weights and trials; the one with the best validation accuracy
+            is kept. Default: `2`; `0` trains once, as the paper.
         restart_below: float in (0, 1], the validation accuracy under which a
-            network counts as stalled. Default: `0.9`.
+            head or network counts as stalled. Default: `0.9`.
         validation_trials: trials of that validation. Default: `500`.
     """
 
@@ -205,12 +213,20 @@ class HeadConfig(_StagedSchedule):
     fixed_trials: bool = False
     rescale: str | None = None
     response_weight: float = 5.0
-    restarts: int = 0
+    head_training: str = "per_task"
+    restarts: int = 2
     restart_below: float = 0.9
     validation_trials: int = 500
 
     def __post_init__(self):
         _check_rescale(self.rescale)
+        if self.head_training not in HEAD_TRAINING:
+            raise ValueError(f"Argument `head_training` must be one of {list(HEAD_TRAINING)}; "
+                             f"received head_training={self.head_training!r}.")
+        if self.head_training == "joint" and self.restarts:
+            raise ValueError(f"Argument `restarts` needs head_training='per_task' (a head of "
+                             f"a joint training cannot be trained again alone); received "
+                             f"restarts={self.restarts!r} with head_training='joint'.")
         if not self.response_weight > 0:
             raise ValueError(f"Argument `response_weight` must be > 0; received "
                              f"response_weight={self.response_weight!r}.")
@@ -231,11 +247,19 @@ class HeadConfig(_StagedSchedule):
         if budget not in budgets:
             raise ValueError(f"Argument `budget` must be one of {sorted(budgets)}; received "
                              f"budget={budget!r}.")
-        return cls(**{**budgets[budget], "stages": 9, "stage_factor": 1.0, **overrides})
+        return cls(**{**budgets[budget], "stages": 9, "stage_factor": 1.0,
+                      "head_training": "joint", "restarts": 0, **overrides})
+
+    @classmethod
+    def fast(cls, iterations: int = 20, **overrides) -> "HeadConfig":
+        """A short one-stage schedule (tests, smoke runs), trained once."""
+        return super().fast(iterations, **{"restarts": 0, **overrides})
 
 
 #: How `HeadConfig.rescale` treats each batch: `None` (as generated) or `"minmax"`.
 HEAD_RESCALES = (None, "minmax")
+#: How `train_heads` trains the heads (`HeadConfig.head_training`).
+HEAD_TRAINING = ("per_task", "joint")
 
 
 def _check_rescale(rescale):
@@ -622,6 +646,8 @@ class HeadsResult:
         attempts: trainings it took (`HeadConfig.restarts`; 1 without restarts).
         validation_accuracy: the kept network's validation accuracy when
             restarts were allowed, else `None`.
+        task_attempts: `train_heads` trained per task: `{task: trainings}`,
+            else `None`.
     """
 
     model: keras.Model
@@ -634,6 +660,7 @@ class HeadsResult:
     task_losses: np.ndarray | None = None
     attempts: int = 1
     validation_accuracy: float | None = None
+    task_attempts: dict | None = None
 
 
 def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed: int):
@@ -702,6 +729,83 @@ def fit_multihead(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, c
                        len(schedule), readout)
 
 
+def copy_head(source: keras.Model, source_layout: net.HeadLayout, source_index: int,
+              target: keras.Model, target_layout: net.HeadLayout, target_index: int) -> None:
+    """Copies one task's head between multi-head models of one core.
+
+    The head is the task's input rows (with its input-bias row), its initial
+    state (models with `per_task_initial_state`) and its readout columns and
+    bias; the core and the other heads of `target` are left as they are.
+
+    Args:
+        source, source_layout, source_index: the model, layout and task
+            position to copy from.
+        target, target_layout, target_index: where to copy to.
+    """
+    if (source_layout.input_width(source_index), source_layout.n_outputs[source_index]) != (
+            target_layout.input_width(target_index), target_layout.n_outputs[target_index]):
+        raise ValueError(f"Head {source_layout.names[source_index]!r} and head "
+                         f"{target_layout.names[target_index]!r} differ in shape.")
+
+    def move(variable_of, rows=None, columns=None):
+        values = keras.ops.convert_to_numpy(variable_of(source))
+        destination = variable_of(target)
+        updated = keras.ops.convert_to_numpy(destination).copy()
+        if rows is not None:
+            updated[rows[1]] = values[rows[0]]
+        else:
+            updated[..., columns[1]] = values[..., columns[0]]
+        destination.assign(updated)
+
+    move(lambda m: find_ctrnn(m).cell.kernel, rows=(source_layout.input_slice(source_index),
+                                                    target_layout.input_slice(target_index)))
+    outputs = (source_layout.output_slice(source_index), target_layout.output_slice(target_index))
+    move(lambda m: m.get_layer("readout").kernel, columns=outputs)
+    move(lambda m: m.get_layer("readout").bias, columns=outputs)
+    if any(layer.name == "initial_states" for layer in target.layers):
+        move(lambda m: m.get_layer("initial_states").kernel,
+             rows=(source_index, target_index))
+
+
+def train_with_restarts(attempt: Callable[[int], HeadsResult],
+                        validate: Callable[[HeadsResult], float], config, *,
+                        label: str, progress: Callable[[str], None] | None = None) -> HeadsResult:
+    """Trains (`attempt(0)`, `attempt(1)`, ...) until a result validates.
+
+    A result whose `validate` accuracy is below `config.restart_below` is
+    trained again, at most `config.restarts` times; the result with the best
+    validation accuracy is returned, with `attempts` and
+    `validation_accuracy` set. With `config.restarts == 0` it returns
+    `attempt(0)` unvalidated.
+
+    Args:
+        attempt: callable, `attempt(k)` trains from the k-th initialisation.
+        validate: callable, a result's validation accuracy in [0, 1].
+        config: a `HeadConfig` (its `restarts`, `restart_below`).
+        label: name used in progress lines.
+        progress: optional callable receiving progress lines.
+
+    Returns:
+        The kept `HeadsResult`.
+    """
+    say = progress or (lambda message: None)
+    best = None
+    for number in range(config.restarts + 1):
+        result = attempt(number)
+        if config.restarts == 0:
+            return result
+        accuracy = validate(result)
+        if best is None or accuracy > best.validation_accuracy:
+            best = dataclasses.replace(result, validation_accuracy=accuracy)
+        best = dataclasses.replace(best, attempts=number + 1)
+        if accuracy >= config.restart_below:
+            break
+        if number < config.restarts:
+            say(f"{label}: validation accuracy {accuracy:.3f} < {config.restart_below}, "
+                f"training again (restart {number + 1} of {config.restarts})")
+    return best
+
+
 def train_heads(
     recurrent_kernel: np.ndarray,
     tasks: Sequence,
@@ -722,25 +826,67 @@ def train_heads(
         recurrent_bias: optional `(N,)` frozen core bias
             (`PretrainResult.recurrent_bias`; for a random core
             `initial_recurrent_bias`). Default: `None` (no bias).
-        config: `HeadConfig`; default `HeadConfig()`.
+        config: `HeadConfig`; default `HeadConfig()`. With
+            `head_training="per_task"` each head is trained alone (and again
+            when it stalls, `restarts`), then written into the multi-head model.
         seed: int, seed of the heads, noise and trials.
         progress: optional callable receiving progress lines.
 
     Returns:
-        A `HeadsResult` whose model maps stacked inputs to stacked outputs.
+        A `HeadsResult` whose model maps stacked inputs to stacked outputs
+        (trained per task: `losses` the heads' mean per iteration,
+        `task_attempts` the trainings of each head, `readout` `None`).
     """
     config = config or HeadConfig()
     recurrent_kernel = np.asarray(recurrent_kernel, np.float32)
     layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
-    model = net.build_network(
-        layout, recurrent_kernel.shape[0], recurrent_kernel=recurrent_kernel,
-        train_recurrent=False, l2=config.l2, activity_l2=config.activity_l2,
-        per_task_initial_state=config.per_task_initial_state,
-        initial_state_std=config.initial_state_std, recurrent_bias=recurrent_bias, seed=seed,
-        name="molap",
-    )
-    return fit_multihead(model, tasks, layout, config, seed=seeding.derive(seed, "heads"), progress=progress,
-                         label="heads")
+
+    def network(lay, network_seed, name):
+        return net.build_network(
+            lay, recurrent_kernel.shape[0], recurrent_kernel=recurrent_kernel,
+            train_recurrent=False, l2=config.l2, activity_l2=config.activity_l2,
+            per_task_initial_state=config.per_task_initial_state,
+            initial_state_std=config.initial_state_std, recurrent_bias=recurrent_bias,
+            seed=network_seed, name=name)
+
+    model = network(layout, seed, "molap")
+    trials_seed = seeding.derive(seed, "heads")
+    if config.head_training == "joint":
+        return fit_multihead(model, tasks, layout, config, seed=trials_seed, progress=progress,
+                             label="heads")
+    start = time.perf_counter()
+    kept = []
+    for index, task in enumerate(tasks):
+        single, name = layout.single(index), layout.names[index]
+
+        def attempt(number, index=index, task=task, single=single, name=name):
+            if number == 0:
+                # the joint model's initial head, and the trials joint training gives it
+                head = network(single, seed, f"head_{name}")
+                copy_head(model, layout, index, head, single, 0)
+                head_seed = trials_seed
+            else:
+                head = network(single, seeding.derive(seed, "heads", index, 2, number),
+                               f"head_{name}")
+                head_seed = seeding.derive(seed, "heads", index, 2, number, 1)
+            return fit_multihead(head, [task], single, config, seed=head_seed,
+                                 progress=progress, label=f"head {name}")
+
+        def validate(result, task=task, single=single, name=name, index=index):
+            return evaluate(result.model, [task], single, n_trials=config.validation_trials,
+                            seed=seeding.derive(seed, "heads", index, 3),
+                            rescale=config.rescale)[name]
+
+        result = train_with_restarts(attempt, validate, config, label=f"head {name}",
+                                     progress=progress)
+        copy_head(result.model, single, 0, model, layout, index)
+        kept.append(result)
+    losses = np.mean([result.losses for result in kept], axis=0).tolist()
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    return HeadsResult(model, layout, losses, time.perf_counter() - start, trainable,
+                       kept[0].iterations, None,
+                       task_attempts={name: result.attempts
+                                      for name, result in zip(layout.names, kept)})
 
 
 def evaluate(model: keras.Model, tasks: Sequence, layout: net.HeadLayout, *,

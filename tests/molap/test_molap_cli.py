@@ -39,19 +39,29 @@ def test_arguments_map_to_the_config():
     with pytest.raises(SystemExit, match="--response-weight must be > 0; received 0.0"):
         molap_cli.config_from_args(_parse(["--out", "x", "--response-weight", "0"]))
     assert config.separate_gain == 1.5
-    # a stalled separate network is trained again; the reference budget trains once
-    assert config.separate.restarts == 2
-    assert molap_cli.config_from_args(_parse(["--out", "x", "--budget", "reference"])
-                                      ).separate.restarts == 0
-    assert molap_cli.config_from_args(_parse(["--out", "x", "--baseline-restarts", "0"])
-                                      ).separate.restarts == 0
-    with pytest.raises(SystemExit, match="--baseline-restarts must be >= 0; received -1"):
-        molap_cli.config_from_args(_parse(["--out", "x", "--baseline-restarts", "-1"]))
+    # a stalled head or separate network is trained again; the reference budget trains once
+    assert config.separate.restarts == config.heads.restarts == 2
+    assert config.heads.head_training == "per_task"
+    reference = molap_cli.config_from_args(_parse(["--out", "x", "--budget", "reference"]))
+    assert reference.separate.restarts == reference.heads.restarts == 0
+    assert reference.heads.head_training == "joint"
+    once = molap_cli.config_from_args(_parse(["--out", "x", "--restarts", "0"]))
+    assert once.separate.restarts == once.heads.restarts == 0
+    joint = molap_cli.config_from_args(_parse(["--out", "x", "--head-training", "joint"]))
+    assert (joint.heads.head_training, joint.heads.restarts, joint.separate.restarts) == (
+        "joint", 0, 2)
+    with pytest.raises(SystemExit, match="--restarts must be >= 0; received -1"):
+        molap_cli.config_from_args(_parse(["--out", "x", "--restarts", "-1"]))
+    with pytest.raises(SystemExit, match="--restarts 1 needs --head-training per_task"):
+        molap_cli.config_from_args(_parse(["--out", "x", "--restarts", "1", "--head-training",
+                                           "joint"]))
     gentle = molap_cli.config_from_args(_parse(["--out", "x", "--baseline-gain", "1"]))
     assert gentle.separate_gain == 1.0
     # configs saved before the response weight existed trained with the plain MSE
     old = pipeline.PipelineConfig(heads={"learning_rate": 1e-2}, separate={"stages": 5})
     assert old.heads.response_weight == old.separate.response_weight == 1.0
+    # ... and trained every head jointly, every network once
+    assert (old.heads.head_training, old.heads.restarts, old.separate.restarts) == ("joint", 0, 0)
     # DNI: Duncker's projected continual learning, its own per-task schedule
     assert config.dni_method == "projected" and config.dni_gain == 1.3
     assert (config.dni.iterations, config.dni.stages, config.dni.learning_rate) == (200, 2, 1e-3)

@@ -198,6 +198,81 @@ def test_task_model_matches_its_head(tasks, heads):
         np.testing.assert_allclose(mine, per_task[index], rtol=1e-4, atol=1e-4)
 
 
+def test_heads_trained_per_task_land_in_the_multihead_model(tasks, pretrained, monkeypatch):
+    """Each head is trained alone, from the joint model's initial head and on the trials
+    joint training would give it; the multi-head model then does for every task exactly
+    what that task's trained head does."""
+    trained, fit = [], tr.fit_multihead
+
+    def recording(model, task_list, layout, config, **kwargs):
+        result = fit(model, task_list, layout, config, **kwargs)
+        trained.append(result)
+        return result
+
+    monkeypatch.setattr(tr, "fit_multihead", recording)
+    heads = tr.train_heads(pretrained.recurrent_kernel, tasks, NAMES,
+                           recurrent_bias=pretrained.recurrent_bias, seed=4,
+                           config=tr.HeadConfig.fast(3, batch_size=6))
+    assert heads.task_attempts == dict.fromkeys(NAMES, 1) and len(trained) == len(NAMES)
+    assert [result.layout.names for result in trained] == [(name,) for name in NAMES]
+    stacked = tr.stacked_batch(tasks, heads.layout, 4, seed=9)
+    outputs = heads.layout.split_outputs(
+        heads.model.predict(net.task_inputs(heads.model, stacked), verbose=0), stacked)
+    for index, result in enumerate(trained):
+        alone = tr.stacked_batch([tasks[index]], result.layout, 4, seed=9)
+        np.testing.assert_allclose(
+            result.model.predict(net.task_inputs(result.model, alone), verbose=0),
+            outputs[index], atol=1e-5)
+    joint = tr.train_heads(pretrained.recurrent_kernel, tasks, NAMES, seed=4,
+                           recurrent_bias=pretrained.recurrent_bias,
+                           config=tr.HeadConfig.fast(3, batch_size=6, head_training="joint"))
+    assert joint.task_attempts is None and len(trained) == len(NAMES) + 1
+
+
+def test_a_stalled_head_is_trained_again(tasks, pretrained):
+    lines = []
+    config = tr.HeadConfig.fast(2, batch_size=6, restarts=1, restart_below=1.0,
+                                validation_trials=10)
+    heads = tr.train_heads(pretrained.recurrent_kernel, tasks[:2], NAMES[:2],
+                           recurrent_bias=pretrained.recurrent_bias, config=config, seed=4,
+                           progress=lines.append)
+    # no 2-iteration head is perfect: each is trained twice, the better one kept
+    assert heads.task_attempts == dict.fromkeys(NAMES[:2], 2)
+    assert sum("training again" in line for line in lines) == 2
+    kept = tr.train_heads(pretrained.recurrent_kernel, tasks[:2], NAMES[:2],
+                          recurrent_bias=pretrained.recurrent_bias, seed=4,
+                          config=dataclasses.replace(config, restart_below=1e-9))
+    assert kept.task_attempts == dict.fromkeys(NAMES[:2], 1)
+    with pytest.raises(ValueError, match="head_training='per_task'"):
+        tr.HeadConfig(head_training="joint", restarts=1)
+    with pytest.raises(ValueError, match="head_training"):
+        tr.HeadConfig(head_training="apart")
+
+
+def test_copy_head_moves_one_head_only(tasks):
+    layout = net.HeadLayout.from_tasks(tasks, NAMES, input_bias=True)
+    core = tr.initial_recurrent_kernel(UNITS, 1.5, seed=0)
+
+    def model(seed):
+        return net.build_network(layout, UNITS, recurrent_kernel=core, seed=seed,
+                                 per_task_initial_state=True, initial_state_std=1.0)
+
+    source, target = model(1), model(2)
+    stacked = tr.stacked_batch(tasks, layout, 3, seed=0)
+
+    def outputs(m):
+        return layout.split_outputs(m.predict(net.task_inputs(m, stacked), verbose=0), stacked)
+
+    before, wanted = outputs(target), outputs(source)
+    tr.copy_head(source, layout, 3, target, layout, 3)
+    after = outputs(target)
+    np.testing.assert_array_equal(after[3], wanted[3])
+    for index in set(range(len(NAMES))) - {3}:
+        np.testing.assert_array_equal(after[index], before[index])
+    with pytest.raises(ValueError, match="differ in shape"):
+        tr.copy_head(source, layout, 0, target, layout, 4)
+
+
 def test_layout_stack_masks_other_blocks(tasks):
     layout = net.HeadLayout.from_tasks(tasks, NAMES)
     assert layout.total_inputs == 25 and layout.total_outputs == 22
