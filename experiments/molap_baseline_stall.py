@@ -3,7 +3,7 @@
     python experiments/molap_baseline_stall.py OUT_DIR [--seeds 0 1 2]
         [--tasks context_mem_dm1 context_mem_dm2 multi_mem] [--adam-step stage]
         [--reference-budget] [--rescale minmax] [--reference-trials] [--learning-rate 1e-3]
-        [--response-weight 5] [--stages 10] [--gain 1.0] [--seeds-json FILE]
+        [--response-weight 5] [--stages 10] [--gain 1.0] [--restarts 2] [--seeds-json FILE]
 
 Trains the pipeline's separate network for each task and seed as `ctxrnn molap
 --approaches separate` does (same network seed, trials and 2000-trial evaluation;
@@ -21,7 +21,9 @@ min-max rescaled to [0, 1] (inputs and targets, as the reference's `rescale_acti
 `HeadConfig.rescale`) and scores the test trials rescaled the same way, outputs mapped
 back to task units. `--reference-trials` uses the reference code's trials and loss
 coverage: input noise 0.02 (ctxrnn: the paper's 0.002) and the 10 blank steps in the
-loss (`mask_blank=False`). `--learning-rate` changes the Adam rate.
+loss (`mask_blank=False`). `--learning-rate` changes the Adam rate. `--restarts`
+trains a network below 90 % on its own validation trials again (the pipeline's
+default: 2).
 """
 
 import argparse
@@ -65,6 +67,9 @@ def main(argv=None):
                         help="stages of training (default: the pipeline's or the reference's)")
     parser.add_argument("--gain", type=float, default=1.5,
                         help="start gain g of the network's random W_rec (paper: 1.5)")
+    parser.add_argument("--restarts", type=int, default=0,
+                        help="train a network below 90 %% on validation trials again, up to "
+                             "this many times (HeadConfig.restarts; the paper: 0)")
     parser.add_argument("--seeds-json", default=None,
                         help="write the stored results of this variant (seeds with every task) "
                              "to this file in molap_seeds.json's schema, then stop")
@@ -84,7 +89,8 @@ def main(argv=None):
     paper = baselines.separate_paper_config()
     default = {"iterations": paper.iterations * paper.stages,
                "units": base.separate_units, "rescale": None, "reference_trials": False,
-               "learning_rate": paper.learning_rate, "response_weight": 1.0, "gain": 1.5}
+               "learning_rate": paper.learning_rate, "response_weight": 1.0, "gain": 1.5,
+               "restarts": 0}
     separate = (baselines.separate_reference_config() if args.reference_budget else paper)
     if args.stages is not None:
         separate = dataclasses.replace(separate, stages=args.stages)
@@ -95,7 +101,8 @@ def main(argv=None):
                          else base.separate_units),
                "rescale": args.rescale, "reference_trials": args.reference_trials,
                "learning_rate": args.learning_rate or separate.learning_rate,
-               "response_weight": args.response_weight, "gain": args.gain}
+               "response_weight": args.response_weight, "gain": args.gain,
+               "restarts": args.restarts}
     def found(seed, name):
         return next((r for r in results if r["seed"] == seed and r["task"] == name
                      and all(r.get(k, default.get(k)) == v for k, v in variant.items())), None)
@@ -121,7 +128,8 @@ def main(argv=None):
                                              batch_size=variant["batch_size"],
                                              rescale=args.rescale,
                                              learning_rate=variant["learning_rate"],
-                                             response_weight=args.response_weight))
+                                             response_weight=args.response_weight,
+                                             restarts=args.restarts))
             job = pipeline._run_job(config, "separate", (base.tasks.index(name),), tasks,
                                     lambda message: None)
             model = job["models"][f"separate_{name}"]
@@ -129,7 +137,8 @@ def main(argv=None):
             leading = max(np.linalg.eigvals(kernel), key=lambda z: z.real)
             accuracy = job["accuracy"]["separate"][name]
             row = {"seed": seed, "task": name, **variant, "accuracy": accuracy,
-                   "leading_eigenvalue": [leading.real, abs(leading.imag)]}
+                   "leading_eigenvalue": [leading.real, abs(leading.imag)],
+                   "attempts": job["extra"].get("separate_attempts", {}).get(name, 1)}
             # re-read before writing: another run into the same directory may have added rows
             results = (io.read_json(path) if path.exists() else []) + [row]
             io.write_json(path, results)

@@ -9,16 +9,18 @@
 
 Schedule (defaults): a constant Adam rate everywhere, as in the reference code
 (its "stages" only print smaller rates). Pre-training: 4 x 200 iterations per
-module at 5e-3 (the reference's); task heads: 5 x 200 at 1e-2; each separate
-network: 10 x 200 at 1e-3 (the paper's 5 x 200 at 3e-3 stalls: `--baseline-stages
-5 --baseline-learning-rate 3e-3`), trained again (up to twice) when it stays below
-90 % on validation trials (`--baseline-restarts 0`: once); DNI (Duncker et al.'s projected continual
+module at 5e-3 (the reference's); task heads: 5 x 200 at 1e-2, each head trained
+alone on the frozen core (`--head-training joint`: all in one loss, as the
+reference); each separate network: 10 x 200 at 1e-3 (the paper's 5 x 200 at 3e-3
+stalls: `--baseline-stages 5 --baseline-learning-rate 3e-3`); a head or separate
+network below 90 % on its own validation trials is trained again, up to twice
+(`--restarts 0`: once, as the paper); DNI (Duncker et al.'s projected continual
 learning, N = 200, g = 1.3): 2 x 200 per task at 1e-3. Every approach trains with
 the response weighted 5x in the loss (`--response-weight 1`: the reference's
 plain MSE). `--budget reference` runs the reference code's budgets (heads
 and separate networks 9 x 500 iterations of batch 500, DNI 3600 iterations of
-400 trials per task). `--quick` runs one stage of a tenth of the iterations
-everywhere and 200 test trials.
+400 trials per task), every head and network trained once. `--quick` runs one
+stage of a tenth of the iterations everywhere, no restarts, and 200 test trials.
 """
 
 from __future__ import annotations

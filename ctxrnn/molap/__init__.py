@@ -8,7 +8,8 @@ tasks with one frozen core and one input/readout head per task:
 2. `pretrain_modules` — each module in turn learns its primitive with only its
    intra-module block plastic (the gradient flows through the whole network).
 3. `train_heads` — W_rec is frozen; each task trains only its own input and
-   readout weights.
+   readout weights (each head alone, again when it stalls; `copy_head` moves
+   a head between multi-head models).
 
 `baselines` holds the separate-network and DNI-style comparisons, `counts`
 the parameter and update counts of Table 1, `ctxrnn.perturb` the lesion,
@@ -17,8 +18,9 @@ noise and silencing sweeps.
 
 from ctxrnn.molap.network import HeadLayout, build_network, task_model
 from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
-from ctxrnn.molap.training import (HeadConfig, PretrainConfig, evaluate, pretrain_modules,
-                                   train_heads)
+from ctxrnn.molap.training import (HeadConfig, PretrainConfig, copy_head, evaluate,
+                                   pretrain_modules, train_heads, train_with_restarts)
 
 __all__ = ["HeadConfig", "HeadLayout", "LatentPrimitives", "PretrainConfig", "build_network",
-           "corpus_arrays", "evaluate", "pretrain_modules", "task_model", "train_heads"]
+           "copy_head", "corpus_arrays", "evaluate", "pretrain_modules", "task_model",
+           "train_heads", "train_with_restarts"]

@@ -1,13 +1,14 @@
 """The MoLaP network: one recurrent core, one input/readout head per task.
 
-All heads live in one Keras model so that every task trains in the same step:
-the input channels of the tasks are stacked side by side (task `j` owns a
-block of input rows of `W_in` and a block of readout columns), a trial of task
-`j` carries its inputs in its own block and zeros elsewhere, and its loss mask
-is zero outside its own readout block. Task `j`'s head therefore receives
-gradient only from task `j`'s trials — the heads are separate parameters that
-happen to be updated in one batched step (Adam is per entry, so this equals
-training them one after another with the same number of iterations).
+All heads live in one Keras model: the input channels of the tasks are
+stacked side by side (task `j` owns a block of input rows of `W_in` and a
+block of readout columns), a trial of task `j` carries its inputs in its own
+block and zeros elsewhere, and its loss mask is zero outside its own readout
+block. Task `j`'s head therefore receives gradient only from task `j`'s
+trials, and the heads can be trained in one batched step (the reference's
+joint loss) or one at a time (`ctxrnn.molap.training.train_heads`, the
+default, then `ctxrnn.molap.training.copy_head`). The two differ only in the
+gradient-norm clip, the L2 terms' relative weight and float rounding.
 
 `task_model` cuts one task's head out as an ordinary
 `Input -> CTRNN -> Dense` model (for `ctxrnn.simulate`, saving, plotting).

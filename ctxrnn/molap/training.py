@@ -14,10 +14,15 @@
    weights every phase (no bias, `h_0 = 0`).
 2. `train_heads`: `W_rec` (and the core's bias) is frozen; every task trains
    its own input weights, input bias, readout and initial state (`h_0 ~ N(0,
-   1)` at the start, as in the reference code), all nine in one batched step
-   (see `ctxrnn.molap.network`); then each readout is replaced by the
-   least-squares minimiser of the training loss (`ctxrnn.readout`).
-   `HeadConfig(input_bias=False, solve_readout=False)` gives the paper's heads.
+   1)` at the start, as in the reference code). Each head is trained alone on
+   the frozen core (`head_training="per_task"`, from the multi-head model's
+   initial head and on the trials a joint step would give it; `"joint"`: all
+   nine in one batched step, as the reference, see `ctxrnn.molap.network`); a
+   head below 90 % on its own validation trials is trained again
+   (`HeadConfig.restarts`, `train_with_restarts`); then each readout is
+   replaced by the least-squares minimiser of the training loss
+   (`ctxrnn.readout`). `HeadConfig(input_bias=False, solve_readout=False,
+   head_training="joint", restarts=0)` gives the paper's heads.
 
 The learning rate is constant by default, as in the reference code (its loop
 over "stages" only prints smaller step sizes; `../shared/tasks.md` 1.6).
