@@ -231,7 +231,8 @@ class HeadConfig(_StagedSchedule):
         if self.head_training == "joint" and self.restarts:
             raise ValueError(f"Argument `restarts` needs head_training='per_task' (a head of "
                              f"a joint training cannot be trained again alone); received "
-                             f"restarts={self.restarts!r} with head_training='joint'.")
+                             f"restarts={self.restarts!r} with head_training='joint'. Pass "
+                             f"restarts=0 with head_training='joint'.")
         if not self.response_weight > 0:
             raise ValueError(f"Argument `response_weight` must be > 0; received "
                              f"response_weight={self.response_weight!r}.")
