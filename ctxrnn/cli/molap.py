@@ -26,6 +26,7 @@ stage of a tenth of the iterations everywhere, no restarts, and 200 test trials.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
@@ -217,8 +218,7 @@ def config_from_args(args):
         heads = tr.HeadConfig.reference(per_task_initial_state=args.initial_state,
                                         **head_options)
         if head_training == "per_task" and restarts:
-            heads = tr.HeadConfig(**{**heads.__dict__, "head_training": "per_task",
-                                     "restarts": restarts})
+            heads = dataclasses.replace(heads, head_training="per_task", restarts=restarts)
         separate = baselines.separate_reference_config(**head_options, **restart_option)
         separate_units = baselines.SEPARATE_REFERENCE_UNITS
         if args.dni_method == "projected":
