@@ -17,6 +17,13 @@ model, card = ctxrnn.load("jarne_context5")
 suite = ctxrnn.zoo.suite_from_card(card)   # the suite it was trained on
 ctxrnn.zoo.evaluate(model, card, n_per_task=200, seed=123)
 ```
+
+Two kinds of model are shipped. A `"context_multitask"` model reads one
+`TaskSuite` (`suite_from_card`). A `"molap"` model is MoLaP's frozen core with
+one input/readout head per task (`ctxrnn.molap`); its card holds the task list
+and the heads' channel layout instead of a suite (`tasks_from_card`).
+`evaluate` and the regression fixture (`write_regression`,
+`regression_fixture`) serve both.
 """
 
 from __future__ import annotations
@@ -133,13 +140,12 @@ def model_card(name_or_path: str | os.PathLike) -> dict[str, Any]:
     return read_card(resolve(name_or_path)[1])
 
 
-def suite_from_card(card: Mapping[str, Any]):
-    """Rebuilds the `TaskSuite` (same tasks, configs, context, channel order) of a card."""
+def _rebuild_tasks(card: Mapping[str, Any]) -> list:
+    """The task objects of a card's `suite.tasks` (name plus `get_config()` each)."""
     from ctxrnn import tasks
 
-    suite_config = card["suite"]
     built = []
-    for config in suite_config["tasks"]:
+    for config in card["suite"]["tasks"]:
         config = dict(config)
         name = config.pop("name")
         try:
@@ -150,6 +156,27 @@ def suite_from_card(card: Mapping[str, Any]):
                 f"{error} (the task's definition changed since the model was saved; the model "
                 "itself still loads)."
             ) from None
+    return built
+
+
+def suite_from_card(card: Mapping[str, Any]):
+    """Rebuilds the `TaskSuite` (same tasks, configs, context, channel order) of a card.
+
+    Raises:
+        ValueError: the card is of a `"molap"` model (it has no suite: use
+            `tasks_from_card`), or the tasks changed since the model was saved.
+    """
+    from ctxrnn import tasks
+
+    if card.get("kind") == "molap":
+        raise ValueError(
+            f"Model {card.get('name')!r} is a MoLaP multi-head model (kind 'molap'): it reads "
+            "one input block per task, not a context TaskSuite. Rebuild its tasks with "
+            "`ctxrnn.zoo.tasks_from_card(card)`; suite-based tools (transfer, analyze) need a "
+            "'context_multitask' model."
+        )
+    suite_config = card["suite"]
+    built = _rebuild_tasks(card)
     suite = tasks.TaskSuite(built, context=suite_config["context"],
                             mixing=suite_config.get("mixing", "per_trial"),
                             cue_ms=suite_config.get("cue_ms", tasks.suite.DEFAULT_CUE_MS),
@@ -163,6 +190,60 @@ def suite_from_card(card: Mapping[str, Any]):
     return suite
 
 
+def tasks_from_card(card: Mapping[str, Any]):
+    """The tasks and the `ctxrnn.molap.HeadLayout` of a `"molap"` model's card.
+
+    Returns:
+        `(tasks, layout)`: the task objects in head order and the layout that
+        stacks their trials for the model (`layout.stack`, `ctxrnn.molap.evaluate`).
+
+    Raises:
+        ValueError: the card is not of a `"molap"` model, or the rebuilt tasks'
+            channels differ from the card's (the task definitions changed).
+
+    Example:
+
+    ```python
+    from ctxrnn import molap
+
+    model, card = ctxrnn.load("molap_core")
+    tasks, layout = ctxrnn.zoo.tasks_from_card(card)
+    molap.evaluate(model, tasks, layout, n_trials=200)
+    ```
+    """
+    from ctxrnn.molap.network import HeadLayout
+
+    if card.get("kind") != "molap":
+        raise ValueError(
+            f"Argument `card` must be the card of a 'molap' model; received one of kind "
+            f"{card.get('kind')!r} (model {card.get('name')!r}): use `suite_from_card`."
+        )
+    built = _rebuild_tasks(card)
+    saved = card["suite"]["layout"]
+    layout = HeadLayout.from_tasks(built, card["suite"]["task_names"],
+                                   input_bias=bool(saved["input_bias"]))
+    for key in ("n_inputs", "n_outputs"):
+        if list(getattr(layout, key)) != list(saved[key]):
+            raise ValueError(
+                f"The tasks rebuilt from the card of {card.get('name')!r} have {key}="
+                f"{list(getattr(layout, key))}, the card says {saved[key]}; the task definitions "
+                "changed since the model was saved."
+            )
+    return built, layout
+
+
+def molap_suite_card(tasks, layout) -> dict[str, Any]:
+    """The `suite` section of a `"molap"` model's card: each task's config and the
+    heads' channel layout (`ctxrnn.molap.HeadLayout`)."""
+    if len(tasks) != len(layout.names):
+        raise ValueError(f"Argument `tasks` must hold one task per head of the layout "
+                         f"({len(layout.names)}); received {len(tasks)}.")
+    return {"tasks": [task.get_config() for task in tasks], "task_names": list(layout.names),
+            "dt": float(tasks[0].dt),
+            "layout": {"n_inputs": list(layout.n_inputs), "n_outputs": list(layout.n_outputs),
+                       "input_bias": bool(layout.input_bias)}}
+
+
 def suite_card(suite) -> dict[str, Any]:
     """The `suite` section of a card: `suite.get_config()` plus channel names."""
     return {**suite.get_config(), "task_names": list(suite.task_names),
@@ -174,7 +255,7 @@ def suite_card(suite) -> dict[str, Any]:
 def save(model: keras.Model, path: str | os.PathLike, *, suite, accuracy: Mapping[str, float],
          name: str | None = None, kind: str = "context_multitask", description: str = "",
          training: Mapping[str, Any] | None = None, evaluation: Mapping[str, Any] | None = None,
-         extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+         extra: Mapping[str, Any] | None = None, layout=None) -> dict[str, Any]:
     """Saves `model` as `path` (`.keras`) plus its card `path.json`; returns the card.
 
     Both files are written atomically (temporary file, then rename).
@@ -182,7 +263,8 @@ def save(model: keras.Model, path: str | os.PathLike, *, suite, accuracy: Mappin
     Args:
         model: a model with one `ctxrnn.CTRNN` layer.
         path: the `.keras` path to write.
-        suite: the `TaskSuite` the model reads and writes.
+        suite: the `TaskSuite` the model reads and writes; for `kind="molap"`
+            the task objects, one per head, in `layout` order.
         accuracy: `{task: fraction correct}` measured on held-out trials.
         name: the card's name. Default: the file stem.
         kind: one of `KINDS`. Default: `"context_multitask"`.
@@ -190,6 +272,9 @@ def save(model: keras.Model, path: str | os.PathLike, *, suite, accuracy: Mappin
         training: training configuration (and seed) to record.
         evaluation: how `accuracy` was measured (trials per task, seed).
         extra: more card fields.
+        layout: `kind="molap"` only: the model's `ctxrnn.molap.HeadLayout`.
+            `evaluation["rescale"]` records a `HeadConfig.rescale` other than
+            `None`, so that `evaluate` feeds test trials the same way.
     """
     from ctxrnn import __version__
     from ctxrnn.layers import find_ctrnn
@@ -200,6 +285,10 @@ def save(model: keras.Model, path: str | os.PathLike, *, suite, accuracy: Mappin
         raise ValueError(f"Argument `path` must end in `.keras`; received {str(path)!r}.")
     if kind not in KINDS:
         raise ValueError(f"Argument `kind` must be one of {KINDS}; received {kind!r}.")
+    if (kind == "molap") != (layout is not None):
+        raise ValueError(f"Argument `layout` is required with kind='molap' and only then; "
+                         f"received kind={kind!r} and layout={layout!r}.")
+    suite_section = molap_suite_card(list(suite), layout) if kind == "molap" else suite_card(suite)
     layer = find_ctrnn(model)
     cell = layer.get_config()
     for key in ("name", "trainable", "dtype"):
@@ -217,7 +306,7 @@ def save(model: keras.Model, path: str | os.PathLike, *, suite, accuracy: Mappin
         "file": path.name,
         "sha256": _sha256(path),
         "size_bytes": path.stat().st_size,
-        "suite": suite_card(suite),
+        "suite": suite_section,
         "cell": cell,
         "layers": [{"name": lyr.name, "class": type(lyr).__name__} for lyr in model.layers],
         "training": dict(training or {}),
@@ -309,17 +398,88 @@ def load(name_or_path: str | os.PathLike, *, compile: bool = True,  # noqa: A002
 # ---------------------------------------------------------------- scoring
 def evaluate(model: keras.Model, card_or_suite, *, n_per_task: int = 200,
              seed: int = 12345) -> dict[str, float]:
-    """Per-task accuracy of a context-multitask `model` on fresh trials of its suite.
+    """Per-task accuracy of `model` on fresh trials of its tasks.
 
     Args:
         model: the model.
-        card_or_suite: its card (dict) or its `TaskSuite`.
+        card_or_suite: its card (dict) or its `TaskSuite`. A `"molap"` card is
+            scored by `ctxrnn.molap.evaluate` (each task's own rule, the
+            card's `evaluation["rescale"]`).
         n_per_task: trials per task.
         seed: seed of the trials.
     """
     from ctxrnn.metrics import per_task_accuracy
 
+    if isinstance(card_or_suite, Mapping) and card_or_suite.get("kind") == "molap":
+        from ctxrnn.molap.training import evaluate as evaluate_heads
+
+        tasks, layout = tasks_from_card(card_or_suite)
+        return evaluate_heads(model, tasks, layout, n_trials=n_per_task, seed=seed,
+                              rescale=card_or_suite.get("evaluation", {}).get("rescale"))
     suite = suite_from_card(card_or_suite) if isinstance(card_or_suite, Mapping) else card_or_suite
     batch = suite.validation_data(n_per_task, seed=seed)
     outputs = model.predict(batch.inputs, batch_size=256, verbose=0)
     return per_task_accuracy(outputs, batch, suite.correct)
+
+
+# ------------------------------------------------------- regression fixture
+REGRESSION_TRIALS = 2  # per task
+REGRESSION_SEED = 7
+
+
+def _regression_inputs(model: keras.Model, card: Mapping[str, Any], trials: int, seed: int):
+    """Fixed input trials of a card's tasks, as the model takes them (array or dict)."""
+    if card.get("kind") == "molap":
+        from ctxrnn.molap.network import task_inputs
+
+        tasks, layout = tasks_from_card(card)
+        stacked = layout.stack([task.generate(trials, seed=seed) for task in tasks])
+        return task_inputs(model, stacked)
+    return suite_from_card(card).validation_data(trials, seed=seed).inputs
+
+
+def write_regression(model: keras.Model, card: Mapping[str, Any], path: str | os.PathLike, *,
+                     trials: int = REGRESSION_TRIALS, seed: int = REGRESSION_SEED,
+                     compressed: bool = False) -> None:
+    """Writes a regression fixture: fixed input trials and the outputs `model` computes.
+
+    A later version that loads the model must reproduce the outputs
+    (`regression_fixture`). Name the file in the card's `"regression"` field
+    (`save(..., extra={"regression": "NAME.regression.npz"})`).
+
+    Args:
+        model: the saved model.
+        card: its card (the tasks the inputs are drawn from).
+        path: the `.npz` to write (atomically).
+        trials: trials per task. Default: `2`.
+        seed: seed of the trials. Default: `7`.
+        compressed: write a compressed `.npz` (for wide, mostly-zero inputs).
+    """
+    inputs = _regression_inputs(model, card, trials, seed)
+    outputs = model.predict(inputs, verbose=0)
+    arrays = inputs if isinstance(inputs, dict) else {"inputs": inputs}
+    io.save_npz(path, **arrays, outputs=outputs, compressed=compressed)
+
+
+def regression_fixture(name_or_path: str | os.PathLike):
+    """The regression fixture of a shipped (or saved) model: `(inputs, outputs)`.
+
+    `model.predict(inputs)` of the loaded model must give `outputs` (up to
+    float rounding); `inputs` is an array, or a dict for a model with several
+    inputs (`"inputs"`, `"task"`).
+
+    Raises:
+        FileNotFoundError: the card names no fixture, or the file is missing.
+    """
+    archive, card_path = resolve(name_or_path)
+    card = read_card(card_path)
+    if not card.get("regression"):
+        raise FileNotFoundError(f"The card {str(card_path)!r} names no regression fixture.")
+    path = archive.parent / card["regression"]
+    if not path.is_file():
+        raise FileNotFoundError(f"Regression fixture {str(path)!r} of {str(archive)!r} is missing.")
+    with np.load(path) as fixture:
+        arrays = {key: fixture[key] for key in fixture.files}
+    outputs = arrays.pop("outputs")
+    inputs = arrays["inputs"] if list(arrays) == ["inputs"] else arrays
+    return inputs, outputs

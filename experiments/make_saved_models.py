@@ -19,6 +19,9 @@ Models:
 - `jarne_context_osc`: AND, OR, XOR, NOT, oscillation and flip-flop in one
   network (issue 16 item 3: fixed-point and oscillatory regimes by context).
 - `dubreuil_dm_cdm`: DM and CDM (Dubreuil, Valente et al. 2022) in one network.
+- `molap_core`: MoLaP's pre-trained core (CCA primitives, reference wiring) with its nine
+  task heads (`ctxrnn molap` defaults, seed 0; kind `"molap"`). `--from-run DIR` packages
+  the `molap` model of a finished `ctxrnn molap --out DIR` run instead of training.
 - `driscoll15`: Driscoll, Shenoy & Sussillo (2024)'s 15 rules with Yang's encodings in one
   256-unit leaky softplus network (`ctxrnn.motifs.fit`; issue 17). Long on a 2-core CPU: it saves
   `--checkpoints/driscoll15.keras` after every evaluation, stops at the criterion or after
@@ -36,13 +39,11 @@ import time
 import keras
 import numpy as np
 
-from ctxrnn import io, motifs, zoo
+from ctxrnn import io, motifs, seeding, zoo
 from ctxrnn.training import TrainConfig, load_run, train_run
 
 EVAL_TRIALS = 400  # per task, for the card's accuracy
 EVAL_SEED = 2024  # distinct from the training (seed), validation (seed+1), test (seed+2) seeds
-REGRESSION_TRIALS = 2  # per task, in the regression fixture
-REGRESSION_SEED = 7
 
 MODELS = {
     "jarne_context5": (
@@ -88,6 +89,62 @@ MOTIF_MODELS = {
         "0.2 pi).",
     ),
 }
+
+
+#: MoLaP models: the pipeline seed and the card's description.
+MOLAP_MODELS = {
+    "molap_core": (
+        0,
+        "MoLaP (Marton, Gagnon, Rajan & Lajoie): a 100-unit discrete tanh core in two modules "
+        "of 50, pre-trained on two CCA latent primitives of the nine-task corpus with the "
+        "reference code's wiring (one primitive input row and one readout over all units, "
+        "frozen random bias), then frozen; one input/readout head per task (input rows, a "
+        "bias channel, initial state and readout) for Delay Pro, Delay Anti, Mem Pro, Mem Anti, "
+        "Mem DM1, Mem DM2, Context Mem DM1, Context Mem DM2 and Multi Mem, each trained alone on "
+        "the frozen core (`ctxrnn molap` defaults). Inputs: each task's channels in its own "
+        "block (`ctxrnn.zoo.tasks_from_card`, `HeadLayout.stack`) plus a one-hot `task` input "
+        "that selects the head's initial state.",
+    ),
+}
+
+
+def make_molap_model(name: str, out: pathlib.Path, from_run: pathlib.Path | None = None) -> dict:
+    """Trains (or takes from a finished run) the `molap` model of a MoLaP pipeline run and
+    ships it with its card: accuracy on the pipeline's 2000 test trials per task."""
+    from ctxrnn.molap import pipeline
+    from ctxrnn.molap.network import HeadLayout
+
+    seed, description = MOLAP_MODELS[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        run = from_run
+        if run is None:
+            run = pathlib.Path(tmp) / name
+            config = pipeline.PipelineConfig(approaches=("molap",), seed=seed)
+            pipeline.run_pipeline(config, run, progress=lambda line: print(line, flush=True))
+        config = io.read_json(run / "config.json")
+        results = io.read_json(run / "results.json")
+        model = keras.saving.load_model(run / "models" / "molap.keras")
+    tasks = pipeline.load_tasks(config["tasks"], config["task_module"],
+                                config.get("trials", "text"))
+    layout = HeadLayout.for_model(model, tasks, config["tasks"])
+    rescale = config["heads"].get("rescale")
+    card = zoo.save(
+        model, out / f"{name}.keras", suite=tasks, layout=layout, kind="molap",
+        accuracy=results["accuracy"]["molap"], description=description,
+        training={**{k: v for k, v in config.items() if not k.startswith(("separate", "dni"))},
+                  "approaches": ["molap"], "trainer": "ctxrnn.molap.run_pipeline",
+                  "seconds": round(results["seconds"]["molap"], 1),
+                  "machine": "2-core CPU, one TensorFlow thread",
+                  "head_attempts": results.get("molap_attempts"),
+                  "primitives": results.get("primitives")},
+        evaluation={"n_per_task": config["test_trials"],
+                    "seed": seeding.derive(config["seed"], "evaluation"), "rescale": rescale,
+                    "rule": "ctxrnn.molap.evaluate: each task's `correct` (paper A.3)"},
+        extra={"regression": f"{name}.regression.npz"},
+    )
+    # nine input blocks side by side: mostly zeros
+    zoo.write_regression(model, card, out / f"{name}.regression.npz", compressed=True)
+    return card
 
 
 class _WallClock(keras.callbacks.Callback):
@@ -164,7 +221,7 @@ def make_motif_model(name: str, out: pathlib.Path, checkpoints: pathlib.Path,
         extra={"regression": f"{name}.regression.npz"},
     )
     # 15 rules x 110 steps x 80 channels: 1.5 MB raw, mostly zeros
-    _write_regression(model, suite, out / f"{name}.regression.npz", compressed=True)
+    zoo.write_regression(model, card, out / f"{name}.regression.npz", compressed=True)
     return card
 
 
@@ -202,12 +259,6 @@ def _continue_shipped(name: str, out: pathlib.Path, suite, options: dict, max_mi
     return model, fields
 
 
-def _write_regression(model, suite, path: pathlib.Path, compressed: bool = False) -> None:
-    batch = suite.validation_data(REGRESSION_TRIALS, seed=REGRESSION_SEED)
-    outputs = model.predict(batch.inputs, verbose=0)
-    io.save_npz(path, inputs=batch.inputs, outputs=outputs, compressed=compressed)
-
-
 def make_model(name: str, out: pathlib.Path) -> dict:
     config, description = MODELS[name]
     start = time.perf_counter()
@@ -224,14 +275,14 @@ def make_model(name: str, out: pathlib.Path) -> dict:
                     "rule": "suite.validation_data(n_per_task, seed); suite.correct"},
         extra={"regression": f"{name}.regression.npz"},
     )
-    _write_regression(model, suite, out / f"{name}.regression.npz")
+    zoo.write_regression(model, card, out / f"{name}.regression.npz")
     return card
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS) + list(MOTIF_MODELS),
-                        choices=list(MODELS) + list(MOTIF_MODELS))
+    every = list(MODELS) + list(MOLAP_MODELS) + list(MOTIF_MODELS)
+    parser.add_argument("--models", nargs="+", default=every, choices=every)
     parser.add_argument("--out", type=pathlib.Path, default=zoo.SAVED_MODELS_DIR)
     parser.add_argument("--checkpoints", type=pathlib.Path,
                         default=pathlib.Path("runs/motifs"))
@@ -246,6 +297,9 @@ def main(argv=None) -> int:
                         help="motif models: the validation accuracy every rule must reach "
                              "(driscoll15: 0.95, a margin above Driscoll's 0.9 that keeps the "
                              "400-trial card accuracy above 0.9 too)")
+    parser.add_argument("--from-run", type=pathlib.Path, default=None,
+                        help="MoLaP models: package the molap model of this finished "
+                             "`ctxrnn molap --out DIR` run instead of training")
     parser.add_argument("--continue", dest="continued", action="store_true",
                         help="train the shipped motif model further (to the criterion or "
                              "--max-minutes) and re-ship it; its card records both phases")
@@ -256,6 +310,8 @@ def main(argv=None) -> int:
             card = make_motif_model(name, args.out, args.checkpoints, args.max_minutes,
                                     args.from_checkpoint, args.trained_seconds,
                                     args.continued, args.units, args.criterion)
+        elif name in MOLAP_MODELS:
+            card = make_molap_model(name, args.out, args.from_run)
         else:
             card = make_model(name, args.out)
         accuracy = " ".join(f"{k}={100 * v:.1f}%" for k, v in card["accuracy"].items())

@@ -28,8 +28,8 @@ def loaded():
     return {name: zoo.load(name) for name in SHIPPED}
 
 
-def test_the_default_context_network_and_the_transfer_core_are_shipped():
-    assert {"jarne_context5", "jarne_context4"} <= set(SHIPPED)
+def test_the_default_context_network_the_transfer_core_and_molap_core_are_shipped():
+    assert {"jarne_context5", "jarne_context4", "molap_core"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -39,8 +39,11 @@ def test_card_describes_the_model(name):
     assert card["format"] == zoo.CARD_FORMAT and card["name"] == name
     assert archive.stat().st_size == card["size_bytes"] <= MAX_BYTES
     assert zoo._sha256(archive) == card["sha256"]
-    suite = zoo.suite_from_card(card)
-    assert list(suite.task_names) == list(card["accuracy"]) == card["suite"]["task_names"]
+    if card["kind"] == "molap":
+        names = zoo.tasks_from_card(card)[1].names
+    else:
+        names = zoo.suite_from_card(card).task_names
+    assert list(names) == list(card["accuracy"]) == card["suite"]["task_names"]
     assert card["cell"]["units"] > 0 and "seed" in card["training"]
     assert {"ctxrnn", "keras", "tensorflow"} <= set(card["versions"]) and card["date"]
 
@@ -56,10 +59,9 @@ def test_shipped_model_still_scores_its_card_accuracy_on_fresh_trials(name, load
 @pytest.mark.parametrize("name", SHIPPED)
 def test_regression_fixture_outputs_are_reproduced(name, loaded):
     """A model saved by an earlier version computes the outputs stored with it."""
-    model, card = loaded[name]
-    with np.load(zoo.SAVED_MODELS_DIR / card["regression"]) as fixture:
-        outputs = model.predict(fixture["inputs"], verbose=0)
-        np.testing.assert_allclose(outputs, fixture["outputs"], rtol=1e-5, atol=1e-6)
+    model, _ = loaded[name]
+    inputs, expected = zoo.regression_fixture(name)
+    np.testing.assert_allclose(model.predict(inputs, verbose=0), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_save_then_load_round_trips_outputs_and_card(tmp_path, loaded):
@@ -73,6 +75,59 @@ def test_save_then_load_round_trips_outputs_and_card(tmp_path, loaded):
     x = suite.validation_data(3, seed=0).inputs
     np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
     assert zoo.load(tmp_path / "mine.json")[1] == saved  # the card path works too
+
+
+# --------------------------------------------------------------- MoLaP core
+def test_molap_core_is_shipped_as_a_molap_model_that_meets_the_bar(loaded):
+    model, card = loaded["molap_core"]
+    assert card["kind"] == "molap" and len(card["accuracy"]) == 9
+    assert min(card["accuracy"].values()) >= 0.7  # issue 15's bar on every task
+    tasks, layout = zoo.tasks_from_card(card)
+    assert [task.name for task in tasks] == list(layout.names) == card["suite"]["task_names"]
+    assert int(model.inputs[0].shape[-1]) == layout.total_inputs
+
+
+def test_a_molap_card_has_no_context_suite_and_a_context_card_no_heads(loaded):
+    with pytest.raises(ValueError, match="tasks_from_card"):
+        zoo.suite_from_card(loaded["molap_core"][1])
+    with pytest.raises(ValueError, match="suite_from_card"):
+        zoo.tasks_from_card(loaded["jarne_context4"][1])
+
+
+def test_new_head_on_the_shipped_molap_core_leaves_the_core_as_shipped(loaded):
+    from ctxrnn import molap
+    from ctxrnn.tasks import make
+
+    model, _ = loaded["molap_core"]
+    kernel, bias = molap.core_weights(model)
+    heads = molap.train_heads(kernel, [make("delay_pro", memory_delay=False)], ["new"],
+                              recurrent_bias=bias, config=molap.HeadConfig.fast(5))
+    again_kernel, again_bias = molap.core_weights(heads.model)
+    np.testing.assert_array_equal(again_kernel, kernel)
+    np.testing.assert_array_equal(again_bias, bias)
+    np.testing.assert_array_equal(molap.core_weights(model)[0], kernel)  # shipped model untouched
+
+
+def test_molap_model_round_trips_through_save_and_load(tmp_path, loaded):
+    model, card = loaded["molap_core"]
+    tasks, layout = zoo.tasks_from_card(card)
+    path = tmp_path / "core.keras"
+    saved = zoo.save(model, path, suite=tasks, layout=layout, kind="molap",
+                     accuracy=card["accuracy"], training={"seed": 0},
+                     extra={"regression": "core.regression.npz"})
+    zoo.write_regression(model, saved, tmp_path / "core.regression.npz")
+    again, read = zoo.load(path)
+    assert read == saved and read["suite"] == card["suite"]
+    inputs, expected = zoo.regression_fixture(path)
+    np.testing.assert_array_equal(again.predict(inputs, verbose=0), expected)
+
+
+def test_saving_a_molap_model_needs_its_layout(tmp_path, loaded):
+    model, card = loaded["molap_core"]
+    tasks, _ = zoo.tasks_from_card(card)
+    with pytest.raises(ValueError, match="layout"):
+        zoo.save(model, tmp_path / "x.keras", suite=tasks, kind="molap", accuracy={})
+    assert not list(tmp_path.iterdir())
 
 
 # ----------------------------------------------------------------- bad files
@@ -169,6 +224,13 @@ def test_models_command_lists_and_shows_cards(capsys):
     assert "xor" in shown and "context_xor" in shown and "100 units" in shown
     assert _cli(["models", "jarne_context5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == zoo.model_card("jarne_context5")
+
+
+def test_models_command_shows_a_molap_card(capsys):
+    assert _cli(["models", "molap_core"]) == 0
+    shown = capsys.readouterr().out
+    assert "molap" in shown and "mem_dm1" in shown and "one head each" in shown
+    assert "100 units, frozen" in shown
 
 
 def test_models_command_reports_a_bad_name(capsys):

@@ -74,15 +74,28 @@ def run_models(args) -> int:
           f"saved {card.get('date', '?')} by ctxrnn {card.get('versions', {}).get('ctxrnn', '?')})")
     if card.get("description"):
         print(f"  {card['description']}")
-    print(f"  tasks:    {', '.join(suite['task_names'])} (context={suite['context']}, "
-          f"dt={suite['dt']} ms)")
-    print(f"  inputs:   {', '.join(suite['input_names'])}")
-    print(f"  outputs:  {', '.join(suite['output_names'])}")
-    cell = card["cell"]
-    print(f"  cell:     {cell['units']} units, tau={cell['tau']} ms, "
-          f"activation={cell['activation']}")
-    training = card.get("training", {})
-    if training:
+    cell, training = card["cell"], card.get("training", {})
+    if card["kind"] == "molap":
+        layout = suite["layout"]
+        print(f"  tasks:    {', '.join(suite['task_names'])} (one head each, dt={suite['dt']} ms)")
+        print(f"  heads:    input channels {layout['n_inputs']}"
+              + (" + a bias channel each" if layout["input_bias"] else "")
+              + f", outputs {layout['n_outputs']}")
+        print(f"  core:     {cell['units']} units, frozen, activation={cell['activation']}, "
+              f"modules {training.get('module_sizes')}, primitives "
+              f"{training.get('pretrain', {}).get('method')}")
+        print(f"  training: seed={training.get('seed')}, heads "
+              f"{training.get('heads', {}).get('stages')} x "
+              f"{training.get('heads', {}).get('iterations')} iterations, "
+              f"{training.get('heads', {}).get('head_training')}")
+    else:
+        print(f"  tasks:    {', '.join(suite['task_names'])} (context={suite['context']}, "
+              f"dt={suite['dt']} ms)")
+        print(f"  inputs:   {', '.join(suite['input_names'])}")
+        print(f"  outputs:  {', '.join(suite['output_names'])}")
+        print(f"  cell:     {cell['units']} units, tau={cell['tau']} ms, "
+              f"activation={cell['activation']}")
+    if training and card["kind"] != "molap":
         print(f"  training: seed={training.get('seed')}, epochs={training.get('epochs')}, "
               f"steps/epoch={training.get('steps_per_epoch')}, "
               f"batch={training.get('batch_size')}, lr={training.get('learning_rate')}")

@@ -16,11 +16,11 @@ the parameter and update counts of Table 1, `ctxrnn.perturb` the lesion,
 noise and silencing sweeps.
 """
 
-from ctxrnn.molap.network import HeadLayout, build_network, task_model
+from ctxrnn.molap.network import HeadLayout, build_network, core_weights, task_model
 from ctxrnn.molap.primitives import LatentPrimitives, corpus_arrays
 from ctxrnn.molap.training import (HeadConfig, PretrainConfig, copy_head, evaluate,
                                    pretrain_modules, train_heads, train_with_restarts)
 
 __all__ = ["HeadConfig", "HeadLayout", "LatentPrimitives", "PretrainConfig", "build_network",
-           "copy_head", "corpus_arrays", "evaluate", "pretrain_modules", "task_model",
-           "train_heads", "train_with_restarts"]
+           "copy_head", "core_weights", "corpus_arrays", "evaluate", "pretrain_modules",
+           "task_model", "train_heads", "train_with_restarts"]

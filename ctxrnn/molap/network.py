@@ -343,6 +343,28 @@ def task_inputs(model: keras.Model, stacked: StackedBatch):
     return {"inputs": stacked.inputs, "task": onehot}
 
 
+def core_weights(model: keras.Model) -> tuple[np.ndarray, np.ndarray | None]:
+    """The recurrent core of a multi-head model: `(recurrent_kernel, recurrent_bias)`.
+
+    The bias is `None` for a core without one. Pass both to
+    `ctxrnn.molap.train_heads` to train heads for new tasks on the same frozen core.
+
+    Example:
+
+    ```python
+    from ctxrnn import molap, tasks
+
+    model, card = ctxrnn.load("molap_core")
+    kernel, bias = molap.core_weights(model)
+    heads = molap.train_heads(kernel, [tasks.make("delay_pro")], recurrent_bias=bias)
+    ```
+    """
+    core = find_ctrnn(model)
+    kernel = keras.ops.convert_to_numpy(core.effective_recurrent_kernel)
+    bias = None if core.cell.bias is None else keras.ops.convert_to_numpy(core.cell.bias)
+    return kernel, bias
+
+
 def task_model(model: keras.Model, layout: HeadLayout, name: str) -> keras.Model:
     """Cuts one task's head out of a multi-head model.
 
