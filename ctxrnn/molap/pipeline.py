@@ -234,16 +234,24 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
 
     start = time.perf_counter()
     seconds, extra = {}, {}
-    if approach in ("molap", "pca"):
-        pretrain = config.pretrain if approach == "molap" else dataclasses.replace(
-            config.pretrain, method="pca")
-        pre = tr.pretrain_modules(tasks, units=config.units, module_sizes=config.module_sizes,
-                                  gain=config.gain, config=pretrain, seed=seed, progress=say)
-        heads = tr.train_heads(pre.recurrent_kernel, tasks, config.tasks,
-                               recurrent_bias=pre.recurrent_bias, config=config.heads,
-                               seed=seed, progress=say)
-        seconds[f"{approach}_pretraining"] = sum(pre.seconds.values())
-        seconds[f"{approach}_heads"] = heads.seconds
+    if approach in ("molap", "pca", "no_pretraining"):
+        if approach == "no_pretraining":
+            kernel = tr.initial_recurrent_kernel(config.units, config.gain, seed)
+            # the random core of the same seed, with the bias MoLaP's core keeps frozen
+            bias = (tr.initial_recurrent_bias(config.units, config.gain, seed)
+                    if config.pretrain.wiring == "reference" else None)
+        else:
+            pretrain = config.pretrain if approach == "molap" else dataclasses.replace(
+                config.pretrain, method="pca")
+            pre = tr.pretrain_modules(tasks, units=config.units,
+                                      module_sizes=config.module_sizes, gain=config.gain,
+                                      config=pretrain, seed=seed, progress=say)
+            kernel, bias = pre.recurrent_kernel, pre.recurrent_bias
+            seconds[f"{approach}_pretraining"] = sum(pre.seconds.values())
+        heads = tr.train_heads(kernel, tasks, config.tasks, recurrent_bias=bias,
+                               config=config.heads, seed=seed, progress=say)
+        if approach != "no_pretraining":
+            seconds[f"{approach}_heads"] = heads.seconds
         if heads.task_attempts:
             extra[f"{approach}_attempts"] = heads.task_attempts
         if approach == "molap":
@@ -255,17 +263,6 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             }
             extra["kernels"] = {"pretrained": pre.recurrent_kernel,
                                 "initial": pre.initial_kernel}
-        models = {approach: heads.model}
-        accuracy = evaluate(heads.model, tasks, heads.layout, config.heads)
-    elif approach == "no_pretraining":
-        kernel = tr.initial_recurrent_kernel(config.units, config.gain, seed)
-        # the random core of the same seed, with the bias MoLaP's core keeps frozen
-        bias = (tr.initial_recurrent_bias(config.units, config.gain, seed)
-                if config.pretrain.wiring == "reference" else None)
-        heads = tr.train_heads(kernel, tasks, config.tasks, recurrent_bias=bias,
-                               config=config.heads, seed=seed, progress=say)
-        if heads.task_attempts:
-            extra[f"{approach}_attempts"] = heads.task_attempts
         models = {approach: heads.model}
         accuracy = evaluate(heads.model, tasks, heads.layout, config.heads)
     elif approach == "separate":
