@@ -565,7 +565,8 @@ def pretrain_modules(
     ```python
     tasks = [ctxrnn.tasks.make(name) for name in ctxrnn.tasks.MOLAP_TASKS]
     result = pretrain_modules(tasks, seed=0)
-    heads = train_heads(result.recurrent_kernel, tasks, names=ctxrnn.tasks.MOLAP_TASKS)
+    heads = train_heads(result.recurrent_kernel, tasks, names=ctxrnn.tasks.MOLAP_TASKS,
+                        recurrent_bias=result.recurrent_bias)
     ```
     """
     config = config or PretrainConfig()
