@@ -6,6 +6,8 @@
     ctxrnn molap --out runs/seeds --seeds 0 1 2 3 4    # every seed, molap_seeds.json
     ctxrnn molap --out runs/paper --no-input-bias --no-solve-readout   # the paper's heads
     ctxrnn molap --out runs/plain --response-weight 1    # the reference code's plain MSE
+    ctxrnn molap --out runs/new --core molap_core --tasks mem_pro --task-module my_tasks.py \
+        --approaches molap                             # heads for new tasks, shipped core
 
 Schedule (defaults): a constant Adam rate everywhere, as in the reference code
 (its "stages" only print smaller rates). Pre-training: 4 x 200 iterations per
@@ -137,6 +139,10 @@ def add_parser(subparsers):
                         help="processes to run the jobs in (each approach and each separate "
                              "network is a job); default 'auto': one per core, or 1 when the "
                              "tasks cannot be sent to another process")
+    parser.add_argument("--core", default=defaults.core,
+                        help="a shipped MoLaP model (e.g. molap_core) or .keras path: the molap "
+                             "approach trains heads for --tasks on its frozen core instead of "
+                             "pre-training one")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="run the whole study once per seed (into OUT/seed<k>) and write "
@@ -228,7 +234,7 @@ def config_from_args(args):
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches, separate=separate, separate_units=separate_units,
         separate_gain=args.baseline_gain,
-        dni=dni, dni_method=args.dni_method,
+        dni=dni, dni_method=args.dni_method, core=getattr(args, "core", None),
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )
 

@@ -68,6 +68,13 @@ class PipelineConfig:
             (`baselines.train_dni_style`, the interference-free bound).
         dni_gain: start gain g of the DNI network. Default: `1.3` (the
             reference code's).
+        core: optional shipped name or `.keras` path of a MoLaP model
+            (`ctxrnn.zoo.save(..., kind="molap")`, e.g. `"molap_core"`): the
+            `molap` approach then trains its heads on that model's frozen core
+            (`ctxrnn.molap.core_weights`) instead of pre-training one, so new
+            tasks can be learned on a shipped core. Default: `None`. Not with
+            the `pca` approach (another pre-training); `units` must be the
+            core's.
         test_trials: test trials per task (paper: 2000).
         trials: memory-task trial layout, a key of `TRIAL_OPTIONS`: `"code"`
             (the reference code's, default) or `"text"` (the paper's text:
@@ -90,6 +97,7 @@ class PipelineConfig:
     dni_units: int = baselines.DNI_UNITS
     dni_method: str = "projected"
     dni_gain: float = baselines.DNI_REFERENCE["gain"]
+    core: str | None = None
     test_trials: int = 2000
     seed: int = 0
     trials: str = "code"
@@ -108,6 +116,15 @@ class PipelineConfig:
         if unknown:
             raise ValueError(
                 f"Unknown approach(es) {sorted(unknown)}; expected some of {list(APPROACHES)}.")
+        if self.core is not None:
+            if not isinstance(self.core, str) or not self.core:
+                raise ValueError(f"Argument `core` must be a shipped model name or a .keras "
+                                 f"path; received core={self.core!r}.")
+            if "pca" in self.approaches:
+                raise ValueError(f"Argument `core` replaces MoLaP's pre-training, so it cannot "
+                                 f"be combined with the 'pca' approach (another pre-training); "
+                                 f"received core={self.core!r} and approaches="
+                                 f"{list(self.approaches)}.")
         if self.dni_method not in baselines.DNI_METHODS:
             raise ValueError(f"Argument `dni_method` must be one of {list(baselines.DNI_METHODS)}; "
                              f"received dni_method={self.dni_method!r}.")
@@ -147,6 +164,36 @@ def load_tasks(names: Sequence[str], task_module: str = "ctxrnn.tasks",
         raise ValueError(f"Task module {task_module!r} has no `make(name)` function.")
     options = TRIAL_OPTIONS[trials]
     return [module.make(name, **options.get(name, {})) for name in names]
+
+
+def core_record(core: str, units: int) -> dict:
+    """Checks the card of the MoLaP model `core` (a shipped name or a `.keras` path) and
+    returns what a run records of it: name, SHA-256 and the tasks it was trained on.
+
+    Raises:
+        FileNotFoundError: no such shipped model or file.
+        ValueError: it is not a MoLaP model, or its core does not have `units` units.
+    """
+    from ctxrnn import zoo
+
+    card = zoo.model_card(core)
+    if card.get("kind") != "molap":
+        raise ValueError(f"Argument `core` must name a MoLaP model (card kind 'molap'); "
+                         f"{core!r} is of kind {card.get('kind')!r}.")
+    if card["cell"]["units"] != units:
+        raise ValueError(f"The core {core!r} has {card['cell']['units']} units; the "
+                         f"configuration asks for units={units}. Pass "
+                         f"units={card['cell']['units']}.")
+    return {"core": core, "name": card["name"], "sha256": card.get("sha256"),
+            "trained_tasks": card["suite"]["task_names"]}
+
+
+def load_core(core: str, units: int):
+    """`(recurrent_kernel, recurrent_bias)` of the MoLaP model `core` (`core_record` checks)."""
+    from ctxrnn import zoo
+
+    core_record(core, units)
+    return net.core_weights(zoo.load(core, compile=False)[0])
 
 
 def _layout_counts(layout: net.HeadLayout, config: PipelineConfig, iterations_per_module: int):
@@ -240,6 +287,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             # the random core of the same seed, with the bias MoLaP's core keeps frozen
             bias = (tr.initial_recurrent_bias(config.units, config.gain, seed)
                     if config.pretrain.wiring == "reference" else None)
+        elif approach == "molap" and config.core is not None:
+            kernel, bias = load_core(config.core, config.units)
         else:
             pretrain = config.pretrain if approach == "molap" else dataclasses.replace(
                 config.pretrain, method="pca")
@@ -254,7 +303,9 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             seconds[f"{approach}_heads"] = heads.seconds
         if heads.task_attempts:
             extra[f"{approach}_attempts"] = heads.task_attempts
-        if approach == "molap":
+        if approach == "molap" and config.core is not None:
+            extra["core"] = core_record(config.core, config.units)
+        elif approach == "molap":
             extra["primitives"] = {
                 "method": pre.primitives.method,
                 "correlations": pre.primitives.correlations_.tolist(),
@@ -419,6 +470,8 @@ def run_pipeline(config: PipelineConfig | None = None, out_dir=None, *,
         to `results.json`).
     """
     config = config or PipelineConfig()
+    if config.core is not None and "molap" in config.approaches:
+        core_record(config.core, config.units)  # fails before anything is written
     say = progress or (lambda message: None)
     tasks = list(tasks) if tasks is not None else load_tasks(config.tasks, config.task_module,
                                                                   config.trials)

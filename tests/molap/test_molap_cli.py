@@ -4,6 +4,7 @@ import argparse
 import json
 import pathlib
 
+import keras
 import numpy as np
 import pytest
 from molap_fake_tasks import NAMES, make_all
@@ -276,3 +277,35 @@ def test_the_dni_approach_is_projected_continual_learning(tmp_path):
     assert "dni_task_losses" not in joint
     # sequential training updates the core once per task's step: twice the joint count
     assert projected["counts"]["dni"]["updates"] > joint["counts"]["dni"]["updates"]
+
+
+# ----------------------------------------------------------- a shipped core
+def test_heads_for_a_new_task_on_the_shipped_core_leave_it_frozen(tmp_path, capsys):
+    from ctxrnn import zoo
+    from ctxrnn.molap import network
+
+    shipped = network.core_weights(zoo.load("molap_core", compile=False)[0])
+    args = _parse(["--out", str(tmp_path / "run"), "--core", "molap_core", "--tasks",
+                   "delay_pro", "--approaches", "molap", "--quick", "--workers", "1"])
+    assert args.func(args) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["core"]["name"] == "molap_core" and "primitives" not in results
+    assert results["core"]["sha256"] == zoo.model_card("molap_core")["sha256"]
+    assert set(results["accuracy"]["molap"]) == {"delay_pro"}
+    model = keras.saving.load_model(tmp_path / "run" / "models" / "molap.keras")
+    kernel, bias = network.core_weights(model)
+    np.testing.assert_array_equal(kernel, shipped[0])
+    np.testing.assert_array_equal(bias, shipped[1])
+
+
+@pytest.mark.parametrize("options, error, words", [
+    ({"core": "molap_core", "approaches": ("molap", "pca")}, ValueError, "'pca' approach"),
+    ({"core": "jarne_context4", "approaches": ("molap",)}, ValueError, "kind 'molap'"),
+    ({"core": "molap_core", "approaches": ("molap",), "units": 64}, ValueError, "100 units"),
+    ({"core": "no_such_core", "approaches": ("molap",)}, FileNotFoundError, "no_such_core"),
+])
+def test_a_bad_core_is_refused_before_anything_is_written(tmp_path, options, error, words):
+    with pytest.raises(error, match=words):
+        pipeline.run_pipeline(pipeline.PipelineConfig(tasks=("delay_pro",), **options),
+                              tmp_path / "run")
+    assert not (tmp_path / "run").exists()
