@@ -431,10 +431,10 @@ def _regression_inputs(model: keras.Model, card: Mapping[str, Any], trials: int,
     """Fixed input trials of a card's tasks, as the model takes them (array or dict)."""
     if card.get("kind") == "molap":
         from ctxrnn.molap.network import task_inputs
+        from ctxrnn.molap.training import stacked_batch
 
         tasks, layout = tasks_from_card(card)
-        stacked = layout.stack([task.generate(trials, seed=seed) for task in tasks])
-        return task_inputs(model, stacked)
+        return task_inputs(model, stacked_batch(tasks, layout, trials, seed))
     return suite_from_card(card).validation_data(trials, seed=seed).inputs
 
 

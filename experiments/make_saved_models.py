@@ -124,8 +124,7 @@ def make_molap_model(name: str, out: pathlib.Path, from_run: pathlib.Path | None
         config = io.read_json(run / "config.json")
         results = io.read_json(run / "results.json")
         model = keras.saving.load_model(run / "models" / "molap.keras")
-    tasks = pipeline.load_tasks(config["tasks"], config["task_module"],
-                                config.get("trials", "text"))
+    tasks = pipeline.tasks_of_run(config)
     layout = HeadLayout.for_model(model, tasks, config["tasks"])
     rescale = config["heads"].get("rescale")
     card = zoo.save(

@@ -95,10 +95,10 @@ def run_models(args) -> int:
         print(f"  outputs:  {', '.join(suite['output_names'])}")
         print(f"  cell:     {cell['units']} units, tau={cell['tau']} ms, "
               f"activation={cell['activation']}")
-    if training and card["kind"] != "molap":
-        print(f"  training: seed={training.get('seed')}, epochs={training.get('epochs')}, "
-              f"steps/epoch={training.get('steps_per_epoch')}, "
-              f"batch={training.get('batch_size')}, lr={training.get('learning_rate')}")
+        if training:
+            print(f"  training: seed={training.get('seed')}, epochs={training.get('epochs')}, "
+                  f"steps/epoch={training.get('steps_per_epoch')}, "
+                  f"batch={training.get('batch_size')}, lr={training.get('learning_rate')}")
     evaluation = card.get("evaluation", {})
     print(f"  accuracy: {_percent(card['accuracy'])}"
           + (f" ({evaluation['n_per_task']} fresh trials per task)" if evaluation else ""))

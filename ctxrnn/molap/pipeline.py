@@ -189,11 +189,18 @@ def core_record(core: str, units: int) -> dict:
 
 
 def load_core(core: str, units: int):
-    """`(recurrent_kernel, recurrent_bias)` of the MoLaP model `core` (`core_record` checks)."""
+    """`(recurrent_kernel, recurrent_bias, record)` of the MoLaP model `core`, `record`
+    being what `core_record` checks and returns."""
     from ctxrnn import zoo
 
-    core_record(core, units)
-    return net.core_weights(zoo.load(core, compile=False)[0])
+    record = core_record(core, units)
+    return (*net.core_weights(zoo.load(core, compile=False)[0]), record)
+
+
+def tasks_of_run(config: dict) -> list:
+    """The tasks of a saved run's `config.json` (runs saved before `trials` existed used
+    the paper's text trials)."""
+    return load_tasks(config["tasks"], config["task_module"], config.get("trials", "text"))
 
 
 def _layout_counts(layout: net.HeadLayout, config: PipelineConfig, iterations_per_module: int):
@@ -288,7 +295,7 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             bias = (tr.initial_recurrent_bias(config.units, config.gain, seed)
                     if config.pretrain.wiring == "reference" else None)
         elif approach == "molap" and config.core is not None:
-            kernel, bias = load_core(config.core, config.units)
+            kernel, bias, extra["core"] = load_core(config.core, config.units)
         else:
             pretrain = config.pretrain if approach == "molap" else dataclasses.replace(
                 config.pretrain, method="pca")
@@ -297,23 +304,22 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
                                       config=pretrain, seed=seed, progress=say)
             kernel, bias = pre.recurrent_kernel, pre.recurrent_bias
             seconds[f"{approach}_pretraining"] = sum(pre.seconds.values())
+            if approach == "molap":
+                extra["primitives"] = {
+                    "method": pre.primitives.method,
+                    "correlations": pre.primitives.correlations_.tolist(),
+                    "target_variance_explained":
+                        pre.primitives.target_variance_explained_.tolist(),
+                    "pretraining_final_loss": [losses[-1] for losses in pre.losses],
+                }
+                extra["kernels"] = {"pretrained": pre.recurrent_kernel,
+                                    "initial": pre.initial_kernel}
         heads = tr.train_heads(kernel, tasks, config.tasks, recurrent_bias=bias,
                                config=config.heads, seed=seed, progress=say)
         if approach != "no_pretraining":
             seconds[f"{approach}_heads"] = heads.seconds
         if heads.task_attempts:
             extra[f"{approach}_attempts"] = heads.task_attempts
-        if approach == "molap" and config.core is not None:
-            extra["core"] = core_record(config.core, config.units)
-        elif approach == "molap":
-            extra["primitives"] = {
-                "method": pre.primitives.method,
-                "correlations": pre.primitives.correlations_.tolist(),
-                "target_variance_explained": pre.primitives.target_variance_explained_.tolist(),
-                "pretraining_final_loss": [losses[-1] for losses in pre.losses],
-            }
-            extra["kernels"] = {"pretrained": pre.recurrent_kernel,
-                                "initial": pre.initial_kernel}
         models = {approach: heads.model}
         accuracy = evaluate(heads.model, tasks, heads.layout, config.heads)
     elif approach == "separate":

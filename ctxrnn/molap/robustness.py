@@ -56,7 +56,7 @@ def load_entries(run, approaches=pipeline.APPROACHES) -> tuple[int, dict]:
     run = pathlib.Path(run)
     config = json.loads((run / "config.json").read_text())
     names = config["tasks"]
-    tasks = pipeline.load_tasks(names, config["task_module"], config.get("trials", "text"))
+    tasks = pipeline.tasks_of_run(config)
     entries = {}
     for approach in (a for a in HEAD_APPROACHES if a in approaches):
         path = run / "models" / f"{approach}.keras"
