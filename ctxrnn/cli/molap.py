@@ -107,6 +107,10 @@ def add_parser(subparsers):
                         help="iterations per stage of the DNI network (per task when projected)")
     parser.add_argument("--dni-stages", type=int, default=defaults.dni.stages,
                         help="stages of the DNI network (per task when projected)")
+    parser.add_argument("--dni-restarts", type=int, default=defaults.dni.restarts,
+                        help="times a task of the projected DNI sequence below 90 %% on its own "
+                             "validation trials is trained again from the weights it started "
+                             "from, with a new head and new trials (default %(default)s)")
     parser.add_argument("--budget", default="default", choices=("default", "reference"),
                         help="'reference': the reference code's head schedule (9 x 500 at 1e-3, "
                              "batch 500), separate networks (N = 200, 9 x 500 at 3e-3, batch "
@@ -212,12 +216,19 @@ def config_from_args(args):
                                          learning_rate=args.baseline_learning_rate,
                                          **head_options, **restart_option)
     separate_units = baselines.SEPARATE_UNITS
+    dni_restarts = getattr(args, "dni_restarts", 0)
+    if not (isinstance(dni_restarts, int) and dni_restarts >= 0):
+        raise SystemExit(f"ctxrnn molap: --dni-restarts must be >= 0; received {dni_restarts!r}")
+    if dni_restarts and args.dni_method != "projected":
+        raise SystemExit(f"ctxrnn molap: --dni-restarts {dni_restarts} needs --dni-method "
+                         f"projected (the joint network trains all tasks at once)")
     dni_schedule = {"iterations": max(1, args.dni_iterations // scale),
                     "stages": stages(args.dni_stages)}
     if args.dni_method == "projected":
         # no least-squares readout: it would refit the earlier tasks' readouts too
         dni = baselines.dni_projected_config(input_bias=args.input_bias,
-                                             response_weight=args.response_weight, **dni_schedule)
+                                             response_weight=args.response_weight,
+                                             restarts=dni_restarts, **dni_schedule)
     else:
         dni = baselines.dni_config(len(args.tasks), **dni_schedule, **head_options)
     if getattr(args, "budget", "default") == "reference":
@@ -229,7 +240,8 @@ def config_from_args(args):
         separate_units = baselines.SEPARATE_REFERENCE_UNITS
         if args.dni_method == "projected":
             dni = baselines.dni_reference_config(input_bias=args.input_bias,
-                                                 response_weight=args.response_weight)
+                                                 response_weight=args.response_weight,
+                                                 restarts=dni_restarts)
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches, separate=separate, separate_units=separate_units,

@@ -224,6 +224,18 @@ def _soft_projection(covariance: np.ndarray, alpha: float) -> np.ndarray:
     return (alpha * np.linalg.inv(covariance + alpha * np.eye(units))).astype(np.float32)
 
 
+def _task_accuracy(model, tasks, layout, index, n_trials, seed):
+    """Task `index`'s accuracy on `n_trials` fresh trials (the other heads idle)."""
+    from ctxrnn.metrics import score_trials
+
+    batches = [task.generate(n_trials if i == index else 1, seed=seed)
+               for i, task in enumerate(tasks)]
+    stacked = layout.stack(_only(batches, index))
+    outputs = model.predict(stacked.inputs, batch_size=1000, verbose=0)
+    return float(np.mean(score_trials(layout.split_outputs(outputs, stacked)[index],
+                                      batches[index], tasks[index])))
+
+
 def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
               units: int = DNI_UNITS, gain: float = net.GAIN,
               config: HeadConfig | None = None, alpha: float = 1e-3,
@@ -241,6 +253,15 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     units their recurrent drive reaches are both those states). Earlier heads
     receive no gradient from later tasks.
 
+    With `config.restarts > 0` a task whose accuracy on
+    `config.validation_trials` fresh trials stays below `config.restart_below`
+    after its training (a stall at the stimulus-blind answer) is trained
+    again from the weights it started from, with a new head and new trials
+    (the first task, which nothing constrains yet, from a new network), at
+    most `config.restarts` times; the training with the best validation
+    accuracy is kept. The projection is the same for every attempt, so the
+    earlier tasks stay protected.
+
     Args:
         tasks: task objects, trained in this order.
         names: task names (default: each task's `name`).
@@ -256,8 +277,9 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         progress: optional callable receiving progress lines.
 
     Returns:
-        A `HeadsResult` (`iterations`: all tasks together; `task_losses[i, j]`:
-        task `j`'s loss after training task `i`, on fixed trials, for `j <= i`).
+        A `HeadsResult` (`iterations`: all tasks together, kept trainings;
+        `task_losses[i, j]`: task `j`'s loss after training task `i`, on fixed
+        trials, for `j <= i`; with restarts `task_attempts`: trainings per task).
 
     Example:
 
@@ -269,7 +291,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     import tensorflow as tf
 
     from ctxrnn.layers import find_ctrnn, hidden_states
-    from ctxrnn.molap.training import _adam, _schedule, stacked_batch, weight_response
+    from ctxrnn.molap.training import _adam, _schedule, copy_head, stacked_batch, weight_response
 
     if not alpha > 0:
         raise ValueError(f"Argument `alpha` must be > 0; received alpha={alpha!r}.")
@@ -280,8 +302,12 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     config = config or dni_projected_config()
     say = progress or (lambda message: None)
     layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
-    model = net.build_network(layout, units, train_recurrent=True, gain=gain, l2=config.l2,
-                              activity_l2=config.activity_l2, seed=seed, name="dni")
+
+    def build(network_seed):
+        return net.build_network(layout, units, train_recurrent=True, gain=gain, l2=config.l2,
+                                 activity_l2=config.activity_l2, seed=network_seed, name="dni")
+
+    model = build(seed)
     core = find_ctrnn(model)
     recurrent, kernel = core.cell.recurrent_kernel, core.cell.kernel
     weights = model.trainable_weights
@@ -299,34 +325,75 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     covariance = np.zeros((units, units), np.float64)
     projection = tf.constant(np.eye(units, dtype=np.float32))
     schedule = _schedule(config)
-    losses, start = [], time.perf_counter()
-    for index, task in enumerate(tasks):
+    losses, attempts, start = [], {}, time.perf_counter()
+
+    def train_task(index, attempt):
+        # attempt 0 keeps the trials of a sequence trained without restarts
+        keys = (index,) if attempt == 0 else (index, attempt)
         optimizer = _adam(schedule[0], config.clipnorm)
-        for step, rate in enumerate(schedule):
+        optimizer.build(weights)
+        masks = [head_masks[index].get(id(w)) for w in weights]
+        projected = project and index > 0
+
+        @tf.function(reduce_retracing=True)
+        def step(inputs, targets, rate):
             optimizer.learning_rate.assign(rate)
-            stacked = layout.stack(_only(
-                [weight_response(t.generate(config.batch_size if i == index else 1,
-                                            seed=seeding.derive(seed, "dni", 1, index, step)),
-                                 t, config.response_weight)
-                 for i, t in enumerate(tasks)], index))
             with tf.GradientTape() as tape:
-                outputs = model(stacked.inputs, training=True)
-                loss = net.masked_mse(stacked.packed_targets, outputs) + sum(model.losses)
+                outputs = model(inputs, training=True)
+                loss = net.masked_mse(targets, outputs) + sum(model.losses)
             # only this task's head learns: the L2 term would otherwise move the
             # earlier heads, by full Adam steps
-            grads = [g * head_masks[index][id(w)] if id(w) in head_masks[index] else g
-                     for g, w in zip(tape.gradient(loss, weights), weights)]
+            grads = [g if mask is None else g * mask
+                     for g, mask in zip(tape.gradient(loss, weights), masks)]
             before = (tf.identity(recurrent), tf.identity(kernel))
             optimizer.apply_gradients(zip(grads, weights))
-            if project and index > 0:
+            if projected:
                 # Adam rescales every entry, which would undo a projection of the
                 # gradient: project the update itself
                 recurrent.assign(before[0] + projection @ (recurrent - before[0]) @ projection)
                 kernel.assign(before[1] + (kernel - before[1]) @ projection)
-            losses.append(float(loss))
-            if (step + 1) % max(1, len(schedule) // 2) == 0:
-                say(f"dni {layout.names[index]}: iteration {step + 1}/{len(schedule)} "
-                    f"loss {float(loss):.4f}")
+            return loss
+
+        run = []
+        for number, rate in enumerate(schedule):
+            stacked = layout.stack(_only(
+                [weight_response(t.generate(config.batch_size if i == index else 1,
+                                            seed=seeding.derive(seed, "dni", 1, *keys, number)),
+                                 t, config.response_weight)
+                 for i, t in enumerate(tasks)], index))
+            loss = float(step(stacked.inputs, stacked.packed_targets, rate))
+            run.append(loss)
+            if (number + 1) % max(1, len(schedule) // 2) == 0:
+                say(f"dni {layout.names[index]}: iteration {number + 1}/{len(schedule)} "
+                    f"loss {loss:.4f}")
+        return run
+
+    for index, task in enumerate(tasks):
+        name = layout.names[index]
+        start_weights, best = model.get_weights(), None
+        for attempt in range(config.restarts + 1):
+            if attempt:
+                fresh = build(seeding.derive(seed, "dni", 3, index, attempt))
+                model.set_weights(fresh.get_weights() if index == 0 else start_weights)
+                if index > 0:
+                    copy_head(fresh, layout, index, model, layout, index)
+            run = train_task(index, attempt)
+            if config.restarts == 0:
+                best = (None, None, run)
+                break
+            accuracy = _task_accuracy(model, tasks, layout, index, config.validation_trials,
+                                      seeding.derive(seed, "dni", 4, index))
+            if best is None or accuracy > best[0]:
+                best = (accuracy, model.get_weights(), run)
+            attempts[name] = attempt + 1
+            if accuracy >= config.restart_below:
+                break
+            if attempt < config.restarts:
+                say(f"dni {name}: validation accuracy {accuracy:.3f} < {config.restart_below}, "
+                    f"training it again (restart {attempt + 1} of {config.restarts})")
+        if best[1] is not None:
+            model.set_weights(best[1])
+        losses.extend(best[2])
         outputs = model.predict(probe.inputs, verbose=0, batch_size=1000)
         for earlier in range(index + 1):
             rows = probe.rows(earlier)
@@ -339,4 +406,5 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         projection = tf.constant(_soft_projection(covariance, alpha))
     trainable = int(sum(np.prod(w.shape) for w in weights))
     return HeadsResult(model, layout, losses, time.perf_counter() - start, trainable,
-                       len(schedule) * len(tasks), task_losses=task_losses)
+                       len(schedule) * len(tasks), task_losses=task_losses,
+                       task_attempts=attempts or None)

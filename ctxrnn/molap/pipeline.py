@@ -347,6 +347,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             # task j's loss after training task i (j <= i); null above the diagonal
             extra["dni_task_losses"] = [[None if np.isnan(x) else float(x) for x in row]
                                         for row in dni.task_losses]
+        if dni.task_attempts:
+            extra["dni_attempts"] = dni.task_attempts
     seconds[approach] = time.perf_counter() - start
     return {"accuracy": {approach: accuracy}, "seconds": seconds, "models": models,
             "extra": extra}

@@ -1,5 +1,7 @@
 """Baselines train every weight; configs follow the paper."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -81,6 +83,31 @@ def test_dni_projection_protects_earlier_tasks():
     assert rise_free > 0, free
     assert rise_projected < 0.5 * rise_free, (projected, free)
     assert np.isnan(projected[0, 1]) and runs[True].iterations == 80
+
+
+def test_dni_restarts_keep_the_first_training_and_the_protection():
+    """A task that validates is not trained again (the same weights as without
+    restarts); a task trained again starts from the weights it started from,
+    so the projection still protects the earlier task."""
+    tasks = make_all()[:2]
+    config = baselines.dni_projected_config(iterations=40, stages=1, batch_size=16,
+                                            learning_rate=1e-2, input_bias=False,
+                                            validation_trials=20)
+    once = baselines.train_dni(tasks, NAMES[:2], units=16, config=config, covariance_trials=16,
+                               seed=5)
+    passing = baselines.train_dni(tasks, NAMES[:2], units=16, covariance_trials=16, seed=5,
+                                  config=dataclasses.replace(config, restarts=2, restart_below=1e-9))
+    assert passing.task_attempts == dict.fromkeys(NAMES[:2], 1) and once.task_attempts is None
+    for a, b in zip(once.model.get_weights(), passing.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    forced = dataclasses.replace(config, restarts=1, restart_below=1.0)
+    runs = {project: baselines.train_dni(tasks, NAMES[:2], units=16, config=forced,
+                                         covariance_trials=16, project=project, seed=5)
+            for project in (True, False)}
+    assert runs[True].task_attempts == dict.fromkeys(NAMES[:2], 2)
+    free, projected = runs[False].task_losses, runs[True].task_losses
+    rise_free, rise_projected = free[1, 0] - free[0, 0], projected[1, 0] - projected[0, 0]
+    assert rise_free > 0 and rise_projected < 0.5 * rise_free, (projected, free)
 
 
 def test_reference_presets():

@@ -71,6 +71,14 @@ def test_arguments_map_to_the_config():
                                                "--dni-iterations", "40", "--dni-stages", "3"]))
     assert joint.dni_method == "joint" and (joint.dni.iterations, joint.dni.stages) == (40, 3)
     assert joint.dni.learning_rate == 3e-3 and joint.dni.solve_readout
+    assert config.dni.restarts == 0
+    again = molap_cli.config_from_args(_parse(["--out", "x", "--dni-restarts", "2"]))
+    assert again.dni.restarts == 2 and again.heads.restarts == config.heads.restarts
+    with pytest.raises(SystemExit, match="--dni-restarts 2 needs --dni-method projected"):
+        molap_cli.config_from_args(_parse(["--out", "x", "--dni-restarts", "2",
+                                           "--dni-method", "joint"]))
+    with pytest.raises(SystemExit, match="--dni-restarts must be >= 0; received -1"):
+        molap_cli.config_from_args(_parse(["--out", "x", "--dni-restarts", "-1"]))
     assert config.test_trials == 2000 and config.pretrain.learning_rate == 5e-3
     assert config.pretrain.wiring == "reference" and config.pretrain.stage_factor == 1.0
     defaults = molap_cli.config_from_args(_parse(["--out", "x"]))
