@@ -111,6 +111,14 @@ def add_parser(subparsers):
                         help="times a task of the projected DNI sequence below 90 %% on its own "
                              "validation trials is trained again from the weights it started "
                              "from, with a new head and new trials (default %(default)s)")
+    parser.add_argument("--dni-stop-at", type=float, default=defaults.dni_stop_at,
+                        help="projected DNI: a task stops training once its validation "
+                             "accuracy reaches this (checked every --dni-check-every "
+                             "iterations), as Duncker et al.'s code trains to a performance "
+                             "target; the iteration options are then the most a task may take "
+                             "(default: off)")
+    parser.add_argument("--dni-check-every", type=int, default=defaults.dni_check_every,
+                        help="iterations between those checks (default %(default)s)")
     parser.add_argument("--budget", default="default", choices=("default", "reference"),
                         help="'reference': the reference code's head schedule (9 x 500 at 1e-3, "
                              "batch 500), separate networks (N = 200, 9 x 500 at 3e-3, batch "
@@ -247,6 +255,8 @@ def config_from_args(args):
         approaches=args.approaches, separate=separate, separate_units=separate_units,
         separate_gain=args.baseline_gain,
         dni=dni, dni_method=args.dni_method, core=getattr(args, "core", None),
+        dni_stop_at=getattr(args, "dni_stop_at", None),
+        dni_check_every=getattr(args, "dni_check_every", 500),
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )
 

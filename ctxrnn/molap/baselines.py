@@ -239,7 +239,8 @@ def _task_accuracy(model, tasks, layout, index, n_trials, seed):
 def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
               units: int = DNI_UNITS, gain: float = net.GAIN,
               config: HeadConfig | None = None, alpha: float = 1e-3,
-              covariance_trials: int = 200, project: bool = True, seed: int = 0,
+              covariance_trials: int = 200, project: bool = True,
+              stop_at: float | None = None, check_every: int = 500, seed: int = 0,
               progress: Callable[[str], None] | None = None) -> HeadsResult:
     """Continual learning with projected gradients (Duncker et al. 2020, "DNI").
 
@@ -262,6 +263,12 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     accuracy is kept. The projection is the same for every attempt, so the
     earlier tasks stay protected.
 
+    With `stop_at` a task's training ends as soon as its validation accuracy,
+    checked every `check_every` iterations, reaches `stop_at`, as Duncker et
+    al.'s code trains each task until a performance target
+    (LDlabs/seqMultiTaskRNN, `train.py`); `config.total_iterations` is then
+    the most a training may take.
+
     Args:
         tasks: task objects, trained in this order.
         names: task names (default: each task's `name`).
@@ -273,13 +280,17 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         covariance_trials: int, trials per task of the covariance estimate.
         project: bool, `False` trains the same sequence without projection
             (the interference control). Default: `True`.
+        stop_at: optional float in (0, 1], the validation accuracy that ends a
+            task's training early. Default: `None` (the whole schedule).
+        check_every: int, iterations between those checks. Default: `500`.
         seed: int, seed of weights, noise and trials.
         progress: optional callable receiving progress lines.
 
     Returns:
         A `HeadsResult` (`iterations`: all tasks together, kept trainings;
         `task_losses[i, j]`: task `j`'s loss after training task `i`, on fixed
-        trials, for `j <= i`; with restarts `task_attempts`: trainings per task).
+        trials, for `j <= i`; with restarts `task_attempts`: trainings per
+        task; `task_iterations`: the kept training's iterations per task).
 
     Example:
 
@@ -299,6 +310,10 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         raise ValueError(f"`train_dni` trains on unrescaled trials; received a config with "
                          f"rescale={config.rescale!r}, expected None.")
     positive_int("covariance_trials", covariance_trials)
+    positive_int("check_every", check_every)
+    if stop_at is not None and not 0 < stop_at <= 1:
+        raise ValueError(f"Argument `stop_at` must be None or in (0, 1]; received "
+                         f"stop_at={stop_at!r}.")
     config = config or dni_projected_config()
     say = progress or (lambda message: None)
     layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)
@@ -325,7 +340,11 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     covariance = np.zeros((units, units), np.float64)
     projection = tf.constant(np.eye(units, dtype=np.float32))
     schedule = _schedule(config)
-    losses, attempts, start = [], {}, time.perf_counter()
+    losses, attempts, iterations, start = [], {}, {}, time.perf_counter()
+
+    def validate(index):
+        return _task_accuracy(model, tasks, layout, index, config.validation_trials,
+                              seeding.derive(seed, "dni", 4, index))
 
     def train_task(index, attempt):
         # attempt 0 keeps the trials of a sequence trained without restarts
@@ -366,7 +385,14 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
             if (number + 1) % max(1, len(schedule) // 2) == 0:
                 say(f"dni {layout.names[index]}: iteration {number + 1}/{len(schedule)} "
                     f"loss {loss:.4f}")
-        return run
+            if (stop_at is not None and (number + 1) % check_every == 0
+                    and number + 1 < len(schedule)):
+                accuracy = validate(index)
+                if accuracy >= stop_at:
+                    say(f"dni {layout.names[index]}: validation accuracy {accuracy:.3f} >= "
+                        f"{stop_at} at iteration {number + 1}, next task")
+                    return run, accuracy
+        return run, None
 
     for index, task in enumerate(tasks):
         name = layout.names[index]
@@ -377,12 +403,12 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
                 model.set_weights(fresh.get_weights() if index == 0 else start_weights)
                 if index > 0:
                     copy_head(fresh, layout, index, model, layout, index)
-            run = train_task(index, attempt)
+            run, accuracy = train_task(index, attempt)
             if config.restarts == 0:
                 best = (None, None, run)
                 break
-            accuracy = _task_accuracy(model, tasks, layout, index, config.validation_trials,
-                                      seeding.derive(seed, "dni", 4, index))
+            if accuracy is None:
+                accuracy = validate(index)
             if best is None or accuracy > best[0]:
                 best = (accuracy, model.get_weights(), run)
             attempts[name] = attempt + 1
@@ -394,6 +420,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         if best[1] is not None:
             model.set_weights(best[1])
         losses.extend(best[2])
+        iterations[name] = len(best[2])
         outputs = model.predict(probe.inputs, verbose=0, batch_size=1000)
         for earlier in range(index + 1):
             rows = probe.rows(earlier)
@@ -406,5 +433,5 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         projection = tf.constant(_soft_projection(covariance, alpha))
     trainable = int(sum(np.prod(w.shape) for w in weights))
     return HeadsResult(model, layout, losses, time.perf_counter() - start, trainable,
-                       len(schedule) * len(tasks), task_losses=task_losses,
-                       task_attempts=attempts or None)
+                       len(losses), task_losses=task_losses, task_attempts=attempts or None,
+                       task_iterations=iterations)

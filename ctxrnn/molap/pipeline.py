@@ -68,6 +68,11 @@ class PipelineConfig:
             (`baselines.train_dni_style`, the interference-free bound).
         dni_gain: start gain g of the DNI network. Default: `1.3` (the
             reference code's).
+        dni_stop_at: optional validation accuracy at which a task of the
+            projected DNI sequence stops training early (checked every
+            `dni_check_every` iterations; `baselines.train_dni`'s `stop_at`).
+            Default: `None` (every task trains its whole schedule).
+        dni_check_every: iterations between those checks. Default: `500`.
         core: optional shipped name or `.keras` path of a MoLaP model
             (`ctxrnn.zoo.save(..., kind="molap")`, e.g. `"molap_core"`): the
             `molap` approach then trains its heads on that model's frozen core
@@ -97,6 +102,8 @@ class PipelineConfig:
     dni_units: int = baselines.DNI_UNITS
     dni_method: str = "projected"
     dni_gain: float = baselines.DNI_REFERENCE["gain"]
+    dni_stop_at: float | None = None
+    dni_check_every: int = 500
     core: str | None = None
     test_trials: int = 2000
     seed: int = 0
@@ -128,6 +135,10 @@ class PipelineConfig:
         if self.dni_method not in baselines.DNI_METHODS:
             raise ValueError(f"Argument `dni_method` must be one of {list(baselines.DNI_METHODS)}; "
                              f"received dni_method={self.dni_method!r}.")
+        if self.dni_stop_at is not None and self.dni_method != "projected":
+            raise ValueError(f"Argument `dni_stop_at` needs dni_method='projected' (tasks "
+                             f"trained one after another); received dni_stop_at="
+                             f"{self.dni_stop_at!r} with dni_method={self.dni_method!r}.")
         if self.dni is None:
             self.dni = (baselines.dni_projected_config() if self.dni_method == "projected"
                         else baselines.dni_config(len(self.tasks)))
@@ -338,9 +349,16 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             extra["separate_attempts"] = {result.layout.names[0]: result.attempts
                                           for result in nets}
     else:  # dni: projected continual learning, or the joint DNI-style network
-        train = baselines.train_dni if config.dni_method == "projected" else baselines.train_dni_style
-        dni = train(tasks, config.tasks, units=config.dni_units, gain=config.dni_gain,
-                    config=config.dni, seed=seed, progress=say)
+        if config.dni_method == "projected":
+            dni = baselines.train_dni(tasks, config.tasks, units=config.dni_units,
+                                      gain=config.dni_gain, config=config.dni,
+                                      stop_at=config.dni_stop_at,
+                                      check_every=config.dni_check_every, seed=seed,
+                                      progress=say)
+        else:
+            dni = baselines.train_dni_style(tasks, config.tasks, units=config.dni_units,
+                                            gain=config.dni_gain, config=config.dni, seed=seed,
+                                            progress=say)
         models = {"dni": dni.model}
         accuracy = evaluate(dni.model, tasks, dni.layout, config.dni)
         if dni.task_losses is not None:
@@ -349,6 +367,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
                                         for row in dni.task_losses]
         if dni.task_attempts:
             extra["dni_attempts"] = dni.task_attempts
+        if dni.task_iterations:
+            extra["dni_iterations"] = dni.task_iterations
     seconds[approach] = time.perf_counter() - start
     return {"accuracy": {approach: accuracy}, "seconds": seconds, "models": models,
             "extra": extra}

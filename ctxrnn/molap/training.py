@@ -653,8 +653,10 @@ class HeadsResult:
         attempts: trainings it took (`HeadConfig.restarts`; 1 without restarts).
         validation_accuracy: the kept network's validation accuracy when
             restarts were allowed, else `None`.
-        task_attempts: `train_heads` trained per task: `{task: trainings}`,
-            else `None`.
+        task_attempts: `train_heads` trained per task, or `baselines.train_dni`
+            with restarts: `{task: trainings}`, else `None`.
+        task_iterations: sequential training only (`baselines.train_dni`):
+            `{task: iterations of its kept training}`, else `None`.
     """
 
     model: keras.Model
@@ -668,6 +670,7 @@ class HeadsResult:
     attempts: int = 1
     validation_accuracy: float | None = None
     task_attempts: dict | None = None
+    task_iterations: dict | None = None
 
 
 def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed: int):

@@ -110,6 +110,29 @@ def test_dni_restarts_keep_the_first_training_and_the_protection():
     assert rise_free > 0 and rise_projected < 0.5 * rise_free, (projected, free)
 
 
+def test_dni_stops_a_task_at_its_validation_target(monkeypatch):
+    """`stop_at`: a task ends at the first check where its validation accuracy
+    reaches the target (Duncker et al.'s train-to-criterion); below it, the
+    whole schedule runs."""
+    tasks = make_all()[:2]
+    config = baselines.dni_projected_config(iterations=30, stages=1, batch_size=8,
+                                            input_bias=False, validation_trials=10)
+    checks = []
+
+    def fake_accuracy(model, tasks, layout, index, n_trials, seed):
+        checks.append(index)
+        return 0.95 if index == 0 else 0.5
+
+    monkeypatch.setattr(baselines, "_task_accuracy", fake_accuracy)
+    result = baselines.train_dni(tasks, NAMES[:2], units=8, config=config, covariance_trials=8,
+                                 stop_at=0.9, check_every=10, seed=1)
+    assert result.task_iterations == {NAMES[0]: 10, NAMES[1]: 30} and result.iterations == 40
+    assert checks == [0, 1, 1]  # task 2 checked at 10 and 20, not after its last step
+    for bad, match in (({"stop_at": 1.5}, "stop_at=1.5"), ({"check_every": 0}, "check_every")):
+        with pytest.raises(ValueError, match=match):
+            baselines.train_dni(tasks, NAMES[:2], units=8, config=config, **bad)
+
+
 def test_reference_presets():
     config = baselines.separate_reference_config()
     assert (config.batch_size, config.total_iterations, config.learning_rate) == (500, 4500, 3e-3)

@@ -79,6 +79,13 @@ def test_arguments_map_to_the_config():
                                            "--dni-method", "joint"]))
     with pytest.raises(SystemExit, match="--dni-restarts must be >= 0; received -1"):
         molap_cli.config_from_args(_parse(["--out", "x", "--dni-restarts", "-1"]))
+    assert (config.dni_stop_at, config.dni_check_every) == (None, 500)
+    target = molap_cli.config_from_args(_parse(["--out", "x", "--dni-stop-at", "0.95",
+                                                "--dni-check-every", "250"]))
+    assert (target.dni_stop_at, target.dni_check_every) == (0.95, 250)
+    assert pipeline.PipelineConfig(**target.to_dict()).dni_stop_at == 0.95
+    with pytest.raises(ValueError, match="dni_stop_at=0.9 with dni_method='joint'"):
+        pipeline.PipelineConfig(dni_stop_at=0.9, dni_method="joint")
     assert config.test_trials == 2000 and config.pretrain.learning_rate == 5e-3
     assert config.pretrain.wiring == "reference" and config.pretrain.stage_factor == 1.0
     defaults = molap_cli.config_from_args(_parse(["--out", "x"]))
@@ -279,6 +286,8 @@ def test_the_dni_approach_is_projected_continual_learning(tmp_path):
         dni=baselines.dni_projected_config(**schedule), **common), tmp_path / "p", tasks=tasks)
     losses = np.array(projected["dni_task_losses"], dtype=float)
     assert losses.shape == (2, 2) and np.isnan(losses[0, 1]) and np.isfinite(losses[1]).all()
+    assert projected["dni_iterations"] == dict.fromkeys(NAMES[:2], 4)
+    assert "dni_attempts" not in projected  # no restarts asked for
     joint = pipeline.run_pipeline(pipeline.PipelineConfig(
         dni=baselines.dni_config(2, **schedule), dni_method="joint", **common), tmp_path / "j",
         tasks=tasks)
