@@ -18,6 +18,22 @@
   (tasks one after another, each update projected away from the activity
   subspace of the earlier tasks): the pipeline's `dni` approach by default
   (`PipelineConfig.dni_method="projected"`; `"joint"` runs `train_dni_style`).
+  Where it differs from the reference implementations (read 2026-12-07:
+  Duncker et al.'s LDlabs/seqMultiTaskRNN and MoLaP's dashirn/MoLaP
+  `train_DNI_method`): each task has its own input rows and readout columns,
+  where both references share the stimulus inputs and the three outputs across
+  tasks (LDlabs adds one-hot rule inputs; MoLaP's DNI has none) and therefore
+  also project the readout update; a later task here never moves an earlier
+  readout. `W_rec`'s update is projected on both sides by the hidden-state
+  covariance and `W_in`'s on the right, where both references project the
+  joint `[W_in; W_rec]` update by the input-and-state covariance on the left
+  and the recurrent drive's covariance on the right. The covariances are
+  summed over tasks; both references average them. The update is projected
+  after Adam, as LDlabs does (MoLaP projects the gradient before Adam). MoLaP
+  also trains one shared, unprojected `h0`; ctxrnn's DNI starts every task
+  from 0. Both references train a fixed budget per task (LDlabs checks a
+  target every 1000 steps, but its target 1.0 with a strict `>` never fires);
+  `stop_at` here ends a task early once its validation accuracy reaches it.
 - The no-pre-training control of Fig. 2 is `train_heads` on the random initial
   kernel; the PCA control is `pretrain_modules` with `method="pca"`.
 """
