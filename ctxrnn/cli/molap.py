@@ -117,6 +117,9 @@ def add_parser(subparsers):
                              "iterations), as Duncker et al.'s code trains to a performance "
                              "target; the iteration options are then the most a task may take "
                              "(default: off)")
+    parser.add_argument("--dni-learning-rate", type=float, default=defaults.dni.learning_rate,
+                        help="constant Adam rate of the projected DNI network (default "
+                             "%(default)s, the reference code's)")
     parser.add_argument("--dni-check-every", type=int, default=defaults.dni_check_every,
                         help="iterations between those checks (default %(default)s)")
     parser.add_argument("--budget", default="default", choices=("default", "reference"),
@@ -128,8 +131,8 @@ def add_parser(subparsers):
                         help="g of the random core W_rec ~ g N(0, 1) / sqrt(N) (paper A.2: 1.5)")
     parser.add_argument("--initial-state", action=argparse.BooleanOptionalAction,
                         default=heads.per_task_initial_state,
-                        help="heads learn a per-task initial state from h0 ~ N(0, 1), as the "
-                             "reference code (default on)")
+                        help="heads and the projected DNI network learn a per-task initial "
+                             "state from h0 ~ N(0, 1), as the reference code (default on)")
     parser.add_argument("--input-bias", action=argparse.BooleanOptionalAction,
                         default=heads.input_bias,
                         help="every head (and baseline network) learns a bias into the core, "
@@ -196,9 +199,10 @@ def config_from_args(args):
                             stages=stages(args.pretrain_stages), method=args.method,
                             rescale=None if args.primitive_scale == "raw" else args.primitive_scale,
                             wiring=args.wiring)
-    for flag in ("response_weight", "baseline_gain", "baseline_learning_rate"):
-        value = getattr(args, flag)
-        if not value > 0:
+    for flag in ("response_weight", "baseline_gain", "baseline_learning_rate",
+                 "dni_learning_rate"):
+        value = getattr(args, flag, None)
+        if value is not None and not value > 0:
             raise SystemExit(f"ctxrnn molap: --{flag.replace('_', '-')} must be > 0; received "
                              f"{value!r}")
     restarts = getattr(args, "restarts", None)
@@ -230,12 +234,16 @@ def config_from_args(args):
     if dni_restarts and args.dni_method != "projected":
         raise SystemExit(f"ctxrnn molap: --dni-restarts {dni_restarts} needs --dni-method "
                          f"projected (the joint network trains all tasks at once)")
+    dni_rate = ({} if getattr(args, "dni_learning_rate", None) is None
+                else {"learning_rate": args.dni_learning_rate})
     dni_schedule = {"iterations": max(1, args.dni_iterations // scale),
                     "stages": stages(args.dni_stages)}
     if args.dni_method == "projected":
         # no least-squares readout: it would refit the earlier tasks' readouts too
         dni = baselines.dni_projected_config(input_bias=args.input_bias,
                                              response_weight=args.response_weight,
+                                             per_task_initial_state=args.initial_state,
+                                             **dni_rate,
                                              restarts=dni_restarts, **dni_schedule)
     else:
         dni = baselines.dni_config(len(args.tasks), **dni_schedule, **head_options)
@@ -249,6 +257,7 @@ def config_from_args(args):
         if args.dni_method == "projected":
             dni = baselines.dni_reference_config(input_bias=args.input_bias,
                                                  response_weight=args.response_weight,
+                                                 per_task_initial_state=args.initial_state,
                                                  restarts=dni_restarts)
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,

@@ -127,7 +127,8 @@ def separate_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units:
 
 def dni_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: int = 200,
                iterations: int = 1000, bias: bool = True, recurrent_bias: bool = False,
-               joint: bool = True, input_bias: bool = False) -> ApproachCounts:
+               joint: bool = True, input_bias: bool = False,
+               initial_state: bool = False) -> ApproachCounts:
     """One shared, fully trained network with task-specific inputs and readouts.
 
     Args:
@@ -136,10 +137,12 @@ def dni_counts(n_inputs: Sequence[int], n_outputs: Sequence[int], *, units: int 
             parameter; with `joint=False` (sequential DNI) `iterations` is per
             task and each task's steps update W_rec and that task's head.
         input_bias: heads learn a bias into the core (`N` each). Default: `False`.
+        initial_state: heads learn an initial state (`N` each). Default: `False`.
     """
     _check(n_inputs, n_outputs)
     core = units * units + (units if recurrent_bias else 0)
-    heads = [_head(i, o, units, bias, False, input_bias) for i, o in zip(n_inputs, n_outputs)]
+    heads = [_head(i, o, units, bias, initial_state, input_bias)
+             for i, o in zip(n_inputs, n_outputs)]
     overall = core + sum(heads)
     if joint:
         updates = iterations * overall

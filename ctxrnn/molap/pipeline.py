@@ -226,7 +226,9 @@ def _layout_counts(layout: net.HeadLayout, config: PipelineConfig, iterations_pe
     dni = counts.dni_counts(layout.n_inputs, layout.n_outputs, units=config.dni_units,
                             iterations=config.dni.total_iterations,
                             joint=config.dni_method == "joint",
-                            input_bias=config.dni.input_bias)
+                            input_bias=config.dni.input_bias,
+                            initial_state=(config.dni_method == "projected"
+                                           and config.dni.per_task_initial_state))
     return {"molap": molap, "separate": separate, "dni": dni}
 
 

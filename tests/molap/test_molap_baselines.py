@@ -9,6 +9,7 @@ from molap_fake_tasks import NAMES, make_all
 
 from ctxrnn.layers import find_ctrnn
 from ctxrnn.molap import baselines
+from ctxrnn.molap import network as net
 
 
 def test_separate_and_dni_train_the_recurrent_kernel():
@@ -83,6 +84,40 @@ def test_dni_projection_protects_earlier_tasks():
     assert rise_free > 0, free
     assert rise_projected < 0.5 * rise_free, (projected, free)
     assert np.isnan(projected[0, 1]) and runs[True].iterations == 80
+
+
+def test_dni_initial_states_are_heads(monkeypatch):
+    """With per-task initial states each task learns its own h0 (a head
+    parameter): a later task leaves the earlier tasks' h0 bit-identical, and
+    the projection still protects the earlier task."""
+    import ctxrnn.layers
+
+    tasks = make_all()[:2]
+    config = baselines.dni_projected_config(iterations=40, stages=1, batch_size=16,
+                                            learning_rate=1e-2, input_bias=False,
+                                            per_task_initial_state=True, initial_state_std=1.0)
+    seen = []
+    original = ctxrnn.layers.hidden_states
+
+    def spy(model, inputs, **kwargs):  # called once after each task's training
+        seen.append(keras.ops.convert_to_numpy(model.get_layer("initial_states").kernel).copy())
+        return original(model, inputs, **kwargs)
+
+    monkeypatch.setattr(ctxrnn.layers, "hidden_states", spy)
+    runs = {project: baselines.train_dni(tasks, NAMES[:2], units=16, config=config,
+                                         covariance_trials=16, project=project, seed=5)
+            for project in (True, False)}
+    after_first, after_second = seen[0], seen[1]  # the projected run
+    start = net.build_network(runs[True].layout, 16, train_recurrent=True, seed=5,
+                              per_task_initial_state=True, initial_state_std=1.0)
+    initial = keras.ops.convert_to_numpy(start.get_layer("initial_states").kernel)
+    assert not np.allclose(after_first[0], initial[0])           # task 1 learned its h0
+    np.testing.assert_array_equal(after_first[1], initial[1])    # task 2's untouched by task 1
+    np.testing.assert_array_equal(after_second[0], after_first[0])  # task 1's kept by task 2
+    assert not np.allclose(after_second[1], initial[1])
+    free, projected = runs[False].task_losses, runs[True].task_losses
+    rise_free, rise_projected = free[1, 0] - free[0, 0], projected[1, 0] - projected[0, 0]
+    assert rise_free > 0 and rise_projected < 0.5 * rise_free, (projected, free)
 
 
 def test_dni_restarts_keep_the_first_training_and_the_protection():

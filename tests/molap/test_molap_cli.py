@@ -80,6 +80,13 @@ def test_arguments_map_to_the_config():
     with pytest.raises(SystemExit, match="--dni-restarts must be >= 0; received -1"):
         molap_cli.config_from_args(_parse(["--out", "x", "--dni-restarts", "-1"]))
     assert (config.dni_stop_at, config.dni_check_every) == (None, 500)
+    assert config.dni.per_task_initial_state and config.dni.initial_state_std == 1.0
+    slow = molap_cli.config_from_args(_parse(["--out", "x", "--dni-learning-rate", "5e-4",
+                                              "--no-initial-state"]))
+    assert slow.dni.learning_rate == 5e-4 and not slow.dni.per_task_initial_state
+    assert not slow.heads.per_task_initial_state
+    with pytest.raises(SystemExit, match="--dni-learning-rate must be > 0; received 0.0"):
+        molap_cli.config_from_args(_parse(["--out", "x", "--dni-learning-rate", "0"]))
     target = molap_cli.config_from_args(_parse(["--out", "x", "--dni-stop-at", "0.95",
                                                 "--dni-check-every", "250"]))
     assert (target.dni_stop_at, target.dni_check_every) == (0.95, 250)
