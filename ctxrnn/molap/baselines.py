@@ -272,8 +272,10 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     per-entry scaling) is projected as `P D P` and of the input kernel as
     `D P`, with `P = alpha (C + alpha I)^-1`, so it avoids the
     activity subspace the earlier tasks use (their inputs to `W_rec` and the
-    units their recurrent drive reaches are both those states). Earlier heads
-    receive no gradient from later tasks.
+    units their recurrent drive reaches are both those states). A head is
+    the task's input rows, readout columns and, with
+    `config.per_task_initial_state` (the default), its own trainable initial
+    state; earlier heads receive no gradient from later tasks.
 
     With `config.restarts > 0` a task whose accuracy on
     `config.validation_trials` fresh trials stays below `config.restart_below`
