@@ -38,7 +38,7 @@ from ctxrnn.cli._types import positive_int
 def add_parser(subparsers):
     """Registers the `molap` subcommand on an `argparse` subparsers object."""
     from ctxrnn.molap import training as tr
-    from ctxrnn.molap.baselines import DNI_METHODS
+    from ctxrnn.molap.baselines import DNI_COVARIANCES, DNI_METHODS
     from ctxrnn.molap.pipeline import APPROACHES, PipelineConfig
 
     # Every default comes from the configuration dataclasses, never re-typed here.
@@ -120,6 +120,11 @@ def add_parser(subparsers):
     parser.add_argument("--dni-learning-rate", type=float, default=defaults.dni.learning_rate,
                         help="constant Adam rate of the projected DNI network (default "
                              "%(default)s, the reference code's)")
+    parser.add_argument("--dni-covariances", default=defaults.dni_covariances,
+                        choices=DNI_COVARIANCES,
+                        help="projected DNI: combine the earlier tasks' activity covariances "
+                             "by their 'mean' (default, the reference code's) or 'sum' "
+                             "(ctxrnn before 2026-12-07, a harder projection)")
     parser.add_argument("--dni-check-every", type=int, default=defaults.dni_check_every,
                         help="iterations between those checks (default %(default)s)")
     parser.add_argument("--budget", default="default", choices=("default", "reference"),
@@ -266,6 +271,7 @@ def config_from_args(args):
         dni=dni, dni_method=args.dni_method, core=getattr(args, "core", None),
         dni_stop_at=getattr(args, "dni_stop_at", None),
         dni_check_every=getattr(args, "dni_check_every", 500),
+        dni_covariances=getattr(args, "dni_covariances", "mean"),
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )
 

@@ -28,7 +28,10 @@
   covariance and `W_in`'s on the right, where both references project the
   joint `[W_in; W_rec]` update by the input-and-state covariance on the left
   and the recurrent drive's covariance on the right. The covariances are
-  summed over tasks; both references average them. The update is projected
+  averaged over tasks, as both references do (`covariances="sum"`, ctxrnn's
+  earlier rule, projects far harder: after the four Pro/Anti tasks of a
+  g = 1.3 network it leaves ~5 of 200 directions free against ~18 for the
+  mean; experiments/RESULTS_molap.md). The update is projected
   after Adam, as LDlabs does (MoLaP projects the gradient before Adam). MoLaP
   also trains one shared, unprojected `h0`; ctxrnn's DNI starts every task
   from 0. Both references train a fixed budget per task (LDlabs checks a
@@ -201,6 +204,8 @@ def train_dni_style(tasks: Sequence, names: Sequence[str] | None = None, *,
 DNI_REFERENCE = {"units": 200, "gain": 1.3, "batch_size": 400, "iterations_per_task": 3600}
 #: How the pipeline's `dni` approach trains (`PipelineConfig.dni_method`).
 DNI_METHODS = ("projected", "joint")
+#: How `train_dni` combines the earlier tasks' covariances (`covariances`).
+DNI_COVARIANCES = ("mean", "sum")
 
 
 def dni_projected_config(**overrides) -> HeadConfig:
@@ -261,13 +266,15 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
               units: int = DNI_UNITS, gain: float = net.GAIN,
               config: HeadConfig | None = None, alpha: float = 1e-3,
               covariance_trials: int = 200, project: bool = True,
+              covariances: str = "mean",
               stop_at: float | None = None, check_every: int = 500, seed: int = 0,
               progress: Callable[[str], None] | None = None) -> HeadsResult:
     """Continual learning with projected gradients (Duncker et al. 2020, "DNI").
 
     One shared, fully plastic network with a head per task learns the tasks
     one after another. After each task the covariance of its hidden states
-    (`covariance_trials` trials, all steps) is added to a running sum `C`;
+    (`covariance_trials` trials, all steps) enters `C`, the mean of the
+    tasks' covariances so far (`covariances="sum"`: their sum);
     every later update `D` of `W_rec` (the optimizer's step, after Adam's
     per-entry scaling) is projected as `P D P` and of the input kernel as
     `D P`, with `P = alpha (C + alpha I)^-1`, so it avoids the
@@ -301,6 +308,9 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
             `dni_projected_config()`. `config.total_iterations` is per task.
         alpha: float > 0, softness of the projection. Default: `1e-3`.
         covariance_trials: int, trials per task of the covariance estimate.
+        covariances: `"mean"` (default, the reference implementations' running
+            mean) or `"sum"` (ctxrnn's rule before 2026-12-07, a harder
+            projection).
         project: bool, `False` trains the same sequence without projection
             (the interference control). Default: `True`.
         stop_at: optional float in (0, 1], the validation accuracy that ends a
@@ -333,6 +343,9 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         raise ValueError(f"`train_dni` trains on unrescaled trials; received a config with "
                          f"rescale={config.rescale!r}, expected None.")
     positive_int("covariance_trials", covariance_trials)
+    if covariances not in DNI_COVARIANCES:
+        raise ValueError(f"Argument `covariances` must be one of {list(DNI_COVARIANCES)}; "
+                         f"received covariances={covariances!r}.")
     positive_int("check_every", check_every)
     if stop_at is not None and not 0 < stop_at <= 1:
         raise ValueError(f"Argument `stop_at` must be None or in (0, 1]; received "
@@ -464,7 +477,8 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
                   if isinstance(inputs, dict) else inputs[rows])
         states = hidden_states(model, inputs).reshape(-1, units)
         covariance += states.T @ states / len(states)
-        projection = tf.constant(_soft_projection(covariance, alpha))
+        combined = covariance / (index + 1) if covariances == "mean" else covariance
+        projection = tf.constant(_soft_projection(combined, alpha))
     trainable = int(sum(np.prod(w.shape) for w in weights))
     return HeadsResult(model, layout, losses, time.perf_counter() - start, trainable,
                        len(losses), task_losses=task_losses, task_attempts=attempts or None,

@@ -73,6 +73,9 @@ class PipelineConfig:
             `dni_check_every` iterations; `baselines.train_dni`'s `stop_at`).
             Default: `None` (every task trains its whole schedule).
         dni_check_every: iterations between those checks. Default: `500`.
+        dni_covariances: how the projected DNI combines the earlier tasks'
+            activity covariances, `"mean"` (default, the reference
+            implementations') or `"sum"` (runs before 2026-12-07).
         core: optional shipped name or `.keras` path of a MoLaP model
             (`ctxrnn.zoo.save(..., kind="molap")`, e.g. `"molap_core"`): the
             `molap` approach then trains its heads on that model's frozen core
@@ -104,6 +107,7 @@ class PipelineConfig:
     dni_gain: float = baselines.DNI_REFERENCE["gain"]
     dni_stop_at: float | None = None
     dni_check_every: int = 500
+    dni_covariances: str = "mean"
     core: str | None = None
     test_trials: int = 2000
     seed: int = 0
@@ -139,6 +143,10 @@ class PipelineConfig:
             raise ValueError(f"Argument `dni_stop_at` needs dni_method='projected' (tasks "
                              f"trained one after another); received dni_stop_at="
                              f"{self.dni_stop_at!r} with dni_method={self.dni_method!r}.")
+        if self.dni_covariances not in baselines.DNI_COVARIANCES:
+            raise ValueError(f"Argument `dni_covariances` must be one of "
+                             f"{list(baselines.DNI_COVARIANCES)}; received dni_covariances="
+                             f"{self.dni_covariances!r}.")
         if self.dni is None:
             self.dni = (baselines.dni_projected_config() if self.dni_method == "projected"
                         else baselines.dni_config(len(self.tasks)))
@@ -355,7 +363,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             dni = baselines.train_dni(tasks, config.tasks, units=config.dni_units,
                                       gain=config.dni_gain, config=config.dni,
                                       stop_at=config.dni_stop_at,
-                                      check_every=config.dni_check_every, seed=seed,
+                                      check_every=config.dni_check_every,
+                                      covariances=config.dni_covariances, seed=seed,
                                       progress=say)
         else:
             dni = baselines.train_dni_style(tasks, config.tasks, units=config.dni_units,

@@ -168,6 +168,23 @@ def test_dni_stops_a_task_at_its_validation_target(monkeypatch):
             baselines.train_dni(tasks, NAMES[:2], units=8, config=config, **bad)
 
 
+def test_dni_averages_the_covariances_as_the_references():
+    """`covariances="mean"` (the references' running mean) and `"sum"` agree up to
+    the second task (one covariance) and differ from the third on; a bad rule is
+    named."""
+    tasks = make_all()[:3]
+    config = baselines.dni_projected_config(iterations=10, stages=1, batch_size=8,
+                                            learning_rate=1e-2, input_bias=False)
+    runs = {rule: baselines.train_dni(tasks, NAMES[:3], units=12, config=config,
+                                      covariance_trials=8, covariances=rule, seed=2)
+            for rule in ("mean", "sum")}
+    mean, summed = runs["mean"].task_losses, runs["sum"].task_losses
+    np.testing.assert_allclose(mean[:2], summed[:2], rtol=1e-6)
+    assert not np.allclose(mean[2], summed[2])
+    with pytest.raises(ValueError, match="covariances='median'"):
+        baselines.train_dni(tasks, NAMES[:3], units=12, config=config, covariances="median")
+
+
 def test_reference_presets():
     config = baselines.separate_reference_config()
     assert (config.batch_size, config.total_iterations, config.learning_rate) == (500, 4500, 3e-3)

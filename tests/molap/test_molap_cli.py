@@ -85,6 +85,11 @@ def test_arguments_map_to_the_config():
                                               "--no-initial-state"]))
     assert slow.dni.learning_rate == 5e-4 and not slow.dni.per_task_initial_state
     assert not slow.heads.per_task_initial_state
+    assert config.dni_covariances == "mean"
+    summed = molap_cli.config_from_args(_parse(["--out", "x", "--dni-covariances", "sum"]))
+    assert summed.dni_covariances == "sum"
+    with pytest.raises(ValueError, match="dni_covariances='median'"):
+        pipeline.PipelineConfig(dni_covariances="median")
     with pytest.raises(SystemExit, match="--dni-learning-rate must be > 0; received 0.0"):
         molap_cli.config_from_args(_parse(["--out", "x", "--dni-learning-rate", "0"]))
     target = molap_cli.config_from_args(_parse(["--out", "x", "--dni-stop-at", "0.95",
