@@ -323,7 +323,9 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         A `HeadsResult` (`iterations`: all tasks together, kept trainings;
         `task_losses[i, j]`: task `j`'s loss after training task `i`, on fixed
         trials, for `j <= i`; with restarts `task_attempts`: trainings per
-        task; `task_iterations`: the kept training's iterations per task).
+        task; `task_iterations`: the kept training's iterations per task;
+        `task_free_directions`: the trace of the projection after each task,
+        how many of the N state directions the later tasks may still use).
 
     Example:
 
@@ -385,6 +387,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     projection = tf.constant(np.eye(units, dtype=np.float32))
     schedule = _schedule(config)
     losses, attempts, iterations, start = [], {}, {}, time.perf_counter()
+    free_directions = {}
 
     def validate(index):
         return _task_accuracy(model, tasks, layout, index, config.validation_trials,
@@ -478,8 +481,10 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         states = hidden_states(model, inputs).reshape(-1, units)
         covariance += states.T @ states / len(states)
         combined = covariance / (index + 1) if covariances == "mean" else covariance
-        projection = tf.constant(_soft_projection(combined, alpha))
+        soft = _soft_projection(combined, alpha)
+        free_directions[name] = float(np.trace(soft))
+        projection = tf.constant(soft)
     trainable = int(sum(np.prod(w.shape) for w in weights))
     return HeadsResult(model, layout, losses, time.perf_counter() - start, trainable,
                        len(losses), task_losses=task_losses, task_attempts=attempts or None,
-                       task_iterations=iterations)
+                       task_iterations=iterations, task_free_directions=free_directions)

@@ -380,6 +380,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
             extra["dni_attempts"] = dni.task_attempts
         if dni.task_iterations:
             extra["dni_iterations"] = dni.task_iterations
+        if dni.task_free_directions:
+            extra["dni_free_directions"] = dni.task_free_directions
     seconds[approach] = time.perf_counter() - start
     return {"accuracy": {approach: accuracy}, "seconds": seconds, "models": models,
             "extra": extra}

@@ -657,6 +657,9 @@ class HeadsResult:
             with restarts: `{task: trainings}`, else `None`.
         task_iterations: sequential training only (`baselines.train_dni`):
             `{task: iterations of its kept training}`, else `None`.
+        task_free_directions: `baselines.train_dni` only: `{task: trace of
+            the projection the later tasks train under once it is learned}`,
+            the number of state directions left free (N: none used), else `None`.
     """
 
     model: keras.Model
@@ -671,6 +674,7 @@ class HeadsResult:
     validation_accuracy: float | None = None
     task_attempts: dict | None = None
     task_iterations: dict | None = None
+    task_free_directions: dict | None = None
 
 
 def stacked_batch(tasks: Sequence, layout: net.HeadLayout, batch_size: int, seed: int):

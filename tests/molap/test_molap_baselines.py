@@ -181,6 +181,10 @@ def test_dni_averages_the_covariances_as_the_references():
     mean, summed = runs["mean"].task_losses, runs["sum"].task_losses
     np.testing.assert_allclose(mean[:2], summed[:2], rtol=1e-6)
     assert not np.allclose(mean[2], summed[2])
+    free = {rule: list(run.task_free_directions.values()) for rule, run in runs.items()}
+    assert 0 < free["mean"][0] == free["sum"][0] < 12  # one covariance: the same projection
+    assert free["sum"][1] < free["mean"][1] and free["sum"][2] < free["mean"][2]  # S >= S / k
+    assert free["sum"][0] > free["sum"][1] > free["sum"][2]  # each task uses more of the space
     with pytest.raises(ValueError, match="covariances='median'"):
         baselines.train_dni(tasks, NAMES[:3], units=12, config=config, covariances="median")
 
