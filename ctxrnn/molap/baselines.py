@@ -33,8 +33,8 @@
   g = 1.3 network it leaves ~5 of 200 directions free against ~18 for the
   mean; experiments/RESULTS_molap.md). The update is projected
   after Adam, as LDlabs does (MoLaP projects the gradient before Adam). MoLaP
-  also trains one shared, unprojected `h0`; ctxrnn's DNI starts every task
-  from 0. Both references train a fixed budget per task (LDlabs checks a
+  trains one shared, unprojected `h0` from N(0, 1), which later tasks move;
+  ctxrnn's DNI gives each task its own (a head parameter). Both references train a fixed budget per task (LDlabs checks a
   target every 1000 steps, but its target 1.0 with a strict `>` never fires);
   `stop_at` here ends a task early once its validation accuracy reaches it.
 - The no-pre-training control of Fig. 2 is `train_heads` on the random initial
