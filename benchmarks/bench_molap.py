@@ -7,7 +7,8 @@
    separate networks, DNI) at the default constant-rate schedules
    (pre-training 4 x 200 iterations per module; 5 x 200 for the heads,
    10 x 200 for each separate network; DNI, Duncker et al.'s projected
-   continual learning, 2 x 200 per task; 2000-trial evaluations) at N = 100
+   continual learning, at most 3600 per task, a task ending once it
+   validates at 95 %; 2000-trial evaluations) at N = 100
    (DNI: 200, g = 1.3),
    in `--workers` processes (default 2, one per core); prints the wall time
    and each part's compute time.

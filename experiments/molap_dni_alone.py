@@ -1,7 +1,7 @@
 """The DNI network on one task alone: how often does it leave the stimulus-blind plateau?
 
     python experiments/molap_dni_alone.py OUT_DIR [--task mem_dm1] [--seeds 0 1 2 3]
-        [--iterations 2000] [--units 200] [--gain 1.3] [--learning-rate 1e-3]
+        [--iterations 2000] [--units 200] [--gain 1.3] [--learning-rate 5e-4]
         [--initial-state | --no-initial-state]
 
 Builds the projected DNI baseline's network (`ctxrnn.molap.baselines.train_dni`'s:

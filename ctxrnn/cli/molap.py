@@ -17,9 +17,10 @@ reference); each separate network: 10 x 200 at 1e-3 (the paper's 5 x 200 at 3e-3
 stalls: `--baseline-stages 5 --baseline-learning-rate 3e-3`); a head or separate
 network below 90 % on its own validation trials is trained again, up to twice
 (`--restarts 0`: once, as the paper); DNI (Duncker et al.'s projected continual
-learning, N = 200, g = 1.3): 2 x 200 per task at 1e-3. Every approach trains with
-the response weighted 5x in the loss (`--response-weight 1`: the reference's
-plain MSE). `--budget reference` runs the reference code's budgets (heads
+learning, N = 200, g = 1.3): at most 3600 iterations per task at 5e-4, a task
+ending once it validates at 95 % and trained once more if below 90 %. Every
+approach trains with the response weighted 5x in the loss (`--response-weight 1`:
+the reference's plain MSE). `--budget reference` runs the reference code's budgets (heads
 and separate networks 9 x 500 iterations of batch 500, DNI 3600 iterations of
 400 trials per task), every head and network trained once. `--quick` runs one
 stage of a tenth of the iterations everywhere, no restarts, and 200 test trials.
@@ -37,6 +38,7 @@ from ctxrnn.cli._types import positive_int
 
 def add_parser(subparsers):
     """Registers the `molap` subcommand on an `argparse` subparsers object."""
+    from ctxrnn.molap import baselines
     from ctxrnn.molap import training as tr
     from ctxrnn.molap.baselines import DNI_COVARIANCES, DNI_METHODS
     from ctxrnn.molap.pipeline import APPROACHES, PipelineConfig
@@ -103,23 +105,28 @@ def add_parser(subparsers):
                         help="'projected': Duncker et al.'s DNI, tasks one after another with "
                              "each update projected away from the earlier tasks' activity "
                              "(default); 'joint': the same network trained on all tasks at once")
-    parser.add_argument("--dni-iterations", type=int, default=defaults.dni.iterations,
-                        help="iterations per stage of the DNI network (per task when projected)")
-    parser.add_argument("--dni-stages", type=int, default=defaults.dni.stages,
-                        help="stages of the DNI network (per task when projected)")
-    parser.add_argument("--dni-restarts", type=int, default=defaults.dni.restarts,
+    projected, joint = baselines.dni_projected_config(), baselines.dni_config(len(defaults.tasks))
+    parser.add_argument("--dni-iterations", type=int, default=None,
+                        help="iterations per stage of the DNI network, per task when projected "
+                             f"(default {projected.iterations}; joint: {joint.iterations})")
+    parser.add_argument("--dni-stages", type=int, default=None,
+                        help=f"stages of the DNI network (default {projected.stages}; joint: "
+                             f"{joint.stages})")
+    parser.add_argument("--dni-restarts", type=int, default=None,
                         help="times a task of the projected DNI sequence below 90 %% on its own "
                              "validation trials is trained again from the weights it started "
-                             "from, with a new head and new trials (default %(default)s)")
-    parser.add_argument("--dni-stop-at", type=float, default=defaults.dni_stop_at,
+                             f"from, with a new head and new trials (default {projected.restarts};"
+                             " 0 with --quick or --budget reference)")
+    parser.add_argument("--dni-stop-at", type=_stop_at, default="auto",
                         help="projected DNI: a task stops training once its validation "
                              "accuracy reaches this (checked every --dni-check-every "
-                             "iterations), as Duncker et al.'s code trains to a performance "
-                             "target; the iteration options are then the most a task may take "
-                             "(default: off)")
-    parser.add_argument("--dni-learning-rate", type=float, default=defaults.dni.learning_rate,
+                             "iterations); the iteration options are then the most a task may "
+                             "take; 'off': every task trains its whole budget, as the "
+                             "reference code (default: 0.95; off with --budget reference)")
+    parser.add_argument("--dni-learning-rate", type=float, default=None,
                         help="constant Adam rate of the projected DNI network (default "
-                             "%(default)s, the reference code's)")
+                             f"{projected.learning_rate}; the reference code's 1e-3 with "
+                             "--budget reference)")
     parser.add_argument("--dni-covariances", default=defaults.dni_covariances,
                         choices=DNI_COVARIANCES,
                         help="projected DNI: combine the earlier tasks' activity covariances "
@@ -179,6 +186,16 @@ def add_parser(subparsers):
     return parser
 
 
+def _stop_at(text: str) -> float | str | None:
+    if text in ("auto", "off"):
+        return None if text == "off" else text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in (0, 1], 'off' or 'auto', got {text!r}") from None
+
+
 def _workers(text: str) -> int | str:
     if text == "auto":
         return text
@@ -233,23 +250,28 @@ def config_from_args(args):
                                          learning_rate=args.baseline_learning_rate,
                                          **head_options, **restart_option)
     separate_units = baselines.SEPARATE_UNITS
-    dni_restarts = getattr(args, "dni_restarts", 0)
-    if not (isinstance(dni_restarts, int) and dni_restarts >= 0):
+    dni_restarts = getattr(args, "dni_restarts", None)
+    if dni_restarts is not None and not (isinstance(dni_restarts, int) and dni_restarts >= 0):
         raise SystemExit(f"ctxrnn molap: --dni-restarts must be >= 0; received {dni_restarts!r}")
     if dni_restarts and args.dni_method != "projected":
         raise SystemExit(f"ctxrnn molap: --dni-restarts {dni_restarts} needs --dni-method "
                          f"projected (the joint network trains all tasks at once)")
-    dni_rate = ({} if getattr(args, "dni_learning_rate", None) is None
-                else {"learning_rate": args.dni_learning_rate})
-    dni_schedule = {"iterations": max(1, args.dni_iterations // scale),
-                    "stages": stages(args.dni_stages)}
+    if dni_restarts is None and args.quick:
+        dni_restarts = 0
+    dni_options = {} if dni_restarts is None else {"restarts": dni_restarts}
+    if getattr(args, "dni_learning_rate", None) is not None:
+        dni_options["learning_rate"] = args.dni_learning_rate
+    dni_default = (baselines.dni_projected_config() if args.dni_method == "projected"
+                   else baselines.dni_config(len(args.tasks)))
+    dni_iterations = getattr(args, "dni_iterations", None) or dni_default.iterations
+    dni_schedule = {"iterations": max(1, dni_iterations // scale),
+                    "stages": stages(getattr(args, "dni_stages", None) or dni_default.stages)}
     if args.dni_method == "projected":
         # no least-squares readout: it would refit the earlier tasks' readouts too
         dni = baselines.dni_projected_config(input_bias=args.input_bias,
                                              response_weight=args.response_weight,
                                              per_task_initial_state=args.initial_state,
-                                             **dni_rate,
-                                             restarts=dni_restarts, **dni_schedule)
+                                             **dni_options, **dni_schedule)
     else:
         dni = baselines.dni_config(len(args.tasks), **dni_schedule, **head_options)
     if getattr(args, "budget", "default") == "reference":
@@ -260,17 +282,21 @@ def config_from_args(args):
         separate = baselines.separate_reference_config(**head_options, **restart_option)
         separate_units = baselines.SEPARATE_REFERENCE_UNITS
         if args.dni_method == "projected":
-            dni = baselines.dni_reference_config(input_bias=args.input_bias,
-                                                 response_weight=args.response_weight,
-                                                 per_task_initial_state=args.initial_state,
-                                                 restarts=dni_restarts)
+            dni = baselines.dni_reference_config(
+                input_bias=args.input_bias, response_weight=args.response_weight,
+                per_task_initial_state=args.initial_state,
+                **({} if dni_restarts is None else {"restarts": dni_restarts}))
+    dni_stop_at = getattr(args, "dni_stop_at", "auto")
+    if dni_stop_at == "auto" and getattr(args, "budget", "default") == "reference":
+        dni_stop_at = None  # the reference trains every task its whole budget
+    check_every = ({"dni_check_every": args.dni_check_every}
+                   if hasattr(args, "dni_check_every") else {})
     return PipelineConfig(
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches, separate=separate, separate_units=separate_units,
         separate_gain=args.baseline_gain,
         dni=dni, dni_method=args.dni_method, core=getattr(args, "core", None),
-        dni_stop_at=getattr(args, "dni_stop_at", None),
-        dni_check_every=getattr(args, "dni_check_every", 500),
+        dni_stop_at=dni_stop_at, **check_every,
         dni_covariances=getattr(args, "dni_covariances", "mean"),
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )

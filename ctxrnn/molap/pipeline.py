@@ -57,8 +57,8 @@ class PipelineConfig:
         separate_gain: start gain g of each separate network's random W_rec.
             Default: `1.5` (the paper's).
         dni: `HeadConfig` of the DNI network; with `dni_method="projected"`
-            its iterations are per task (default `dni_projected_config()` at
-            2 x 200 iterations per task), with `"joint"` in all (default
+            its iterations are per task (default `dni_projected_config()`:
+            at most 8 x 450 per task), with `"joint"` in all (default
             `dni_config()`).
         dni_units: N of the DNI network. Default: `200`.
         dni_method: `"projected"` (default): Duncker et al.'s continual
@@ -68,11 +68,13 @@ class PipelineConfig:
             (`baselines.train_dni_style`, the interference-free bound).
         dni_gain: start gain g of the DNI network. Default: `1.3` (the
             reference code's).
-        dni_stop_at: optional validation accuracy at which a task of the
-            projected DNI sequence stops training early (checked every
-            `dni_check_every` iterations; `baselines.train_dni`'s `stop_at`).
-            Default: `None` (every task trains its whole schedule).
-        dni_check_every: iterations between those checks. Default: `500`.
+        dni_stop_at: validation accuracy at which a task of the projected DNI
+            sequence stops training early (checked every `dni_check_every`
+            iterations; `baselines.train_dni`'s `stop_at`), or `None`: every
+            task trains its whole schedule. Default: `"auto"`, which becomes
+            `baselines.DNI_STOP_AT` (0.95) for `dni_method="projected"` and
+            `None` for `"joint"`.
+        dni_check_every: iterations between those checks. Default: `250`.
         dni_covariances: how the projected DNI combines the earlier tasks'
             activity covariances, `"mean"` (default, the reference
             implementations') or `"sum"` (runs before 2026-12-07).
@@ -105,8 +107,8 @@ class PipelineConfig:
     dni_units: int = baselines.DNI_UNITS
     dni_method: str = "projected"
     dni_gain: float = baselines.DNI_REFERENCE["gain"]
-    dni_stop_at: float | None = None
-    dni_check_every: int = 500
+    dni_stop_at: float | str | None = "auto"
+    dni_check_every: int = 250
     dni_covariances: str = "mean"
     core: str | None = None
     test_trials: int = 2000
@@ -139,6 +141,9 @@ class PipelineConfig:
         if self.dni_method not in baselines.DNI_METHODS:
             raise ValueError(f"Argument `dni_method` must be one of {list(baselines.DNI_METHODS)}; "
                              f"received dni_method={self.dni_method!r}.")
+        if self.dni_stop_at == "auto":
+            self.dni_stop_at = (baselines.DNI_STOP_AT if self.dni_method == "projected"
+                                else None)
         if self.dni_stop_at is not None and self.dni_method != "projected":
             raise ValueError(f"Argument `dni_stop_at` needs dni_method='projected' (tasks "
                              f"trained one after another); received dni_stop_at="

@@ -73,7 +73,7 @@ def test_dni_projection_protects_earlier_tasks():
     """Duncker et al.'s projected gradients: training task 2 raises task 1's loss
     less with the projection than without, from the same network after task 1."""
     tasks = make_all()[:2]
-    config = baselines.dni_projected_config(iterations=40, stages=1, batch_size=16,
+    config = baselines.dni_projected_config(restarts=0, iterations=40, stages=1, batch_size=16,
                                             learning_rate=1e-2, input_bias=False)
     runs = {project: baselines.train_dni(tasks, NAMES[:2], units=16, config=config,
                                          covariance_trials=16, project=project, seed=5)
@@ -93,7 +93,7 @@ def test_dni_initial_states_are_heads(monkeypatch):
     import ctxrnn.layers
 
     tasks = make_all()[:2]
-    config = baselines.dni_projected_config(iterations=40, stages=1, batch_size=16,
+    config = baselines.dni_projected_config(restarts=0, iterations=40, stages=1, batch_size=16,
                                             learning_rate=1e-2, input_bias=False,
                                             per_task_initial_state=True, initial_state_std=1.0)
     seen = []
@@ -125,7 +125,7 @@ def test_dni_restarts_keep_the_first_training_and_the_protection():
     restarts); a task trained again starts from the weights it started from,
     so the projection still protects the earlier task."""
     tasks = make_all()[:2]
-    config = baselines.dni_projected_config(iterations=40, stages=1, batch_size=16,
+    config = baselines.dni_projected_config(restarts=0, iterations=40, stages=1, batch_size=16,
                                             learning_rate=1e-2, input_bias=False,
                                             validation_trials=20)
     once = baselines.train_dni(tasks, NAMES[:2], units=16, config=config, covariance_trials=16,
@@ -150,7 +150,7 @@ def test_dni_stops_a_task_at_its_validation_target(monkeypatch):
     reaches the target (Duncker et al.'s train-to-criterion); below it, the
     whole schedule runs."""
     tasks = make_all()[:2]
-    config = baselines.dni_projected_config(iterations=30, stages=1, batch_size=8,
+    config = baselines.dni_projected_config(restarts=0, iterations=30, stages=1, batch_size=8,
                                             input_bias=False, validation_trials=10)
     checks = []
 
@@ -173,7 +173,7 @@ def test_dni_averages_the_covariances_as_the_references():
     the second task (one covariance) and differ from the third on; a bad rule is
     named."""
     tasks = make_all()[:3]
-    config = baselines.dni_projected_config(iterations=10, stages=1, batch_size=8,
+    config = baselines.dni_projected_config(restarts=0, iterations=10, stages=1, batch_size=8,
                                             learning_rate=1e-2, input_bias=False)
     runs = {rule: baselines.train_dni(tasks, NAMES[:3], units=12, config=config,
                                       covariance_trials=8, covariances=rule, seed=2)

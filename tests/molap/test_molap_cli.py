@@ -10,7 +10,7 @@ import pytest
 from molap_fake_tasks import NAMES, make_all
 
 from ctxrnn.cli import molap as molap_cli
-from ctxrnn.molap import pipeline
+from ctxrnn.molap import baselines, pipeline
 from ctxrnn.molap import training as tr
 
 FAKE = str(pathlib.Path(__file__).with_name("molap_fake_tasks.py"))
@@ -65,13 +65,19 @@ def test_arguments_map_to_the_config():
     assert (old.heads.head_training, old.heads.restarts, old.separate.restarts) == ("joint", 0, 0)
     # DNI: Duncker's projected continual learning, its own per-task schedule
     assert config.dni_method == "projected" and config.dni_gain == 1.3
-    assert (config.dni.iterations, config.dni.stages, config.dni.learning_rate) == (200, 2, 1e-3)
+    # at most the reference's 3600 iterations per task, each task ending once it validates
+    assert (config.dni.iterations, config.dni.stages, config.dni.learning_rate) == (450, 8, 5e-4)
     assert not config.dni.solve_readout
     joint = molap_cli.config_from_args(_parse(["--out", "x", "--dni-method", "joint",
                                                "--dni-iterations", "40", "--dni-stages", "3"]))
     assert joint.dni_method == "joint" and (joint.dni.iterations, joint.dni.stages) == (40, 3)
     assert joint.dni.learning_rate == 3e-3 and joint.dni.solve_readout
-    assert config.dni.restarts == 0
+    assert joint.dni_stop_at is None and joint.dni.restarts == 0
+    joint_default = molap_cli.config_from_args(_parse(["--out", "x", "--dni-method", "joint"]))
+    assert joint_default.dni.total_iterations == baselines.dni_config(9).total_iterations
+    assert config.dni.restarts == 1
+    quick = molap_cli.config_from_args(_parse(["--out", "x", "--quick"]))
+    assert quick.dni.restarts == 0 and quick.dni.total_iterations == 45
     again = molap_cli.config_from_args(_parse(["--out", "x", "--dni-restarts", "2"]))
     assert again.dni.restarts == 2 and again.heads.restarts == config.heads.restarts
     with pytest.raises(SystemExit, match="--dni-restarts 2 needs --dni-method projected"):
@@ -79,7 +85,12 @@ def test_arguments_map_to_the_config():
                                            "--dni-method", "joint"]))
     with pytest.raises(SystemExit, match="--dni-restarts must be >= 0; received -1"):
         molap_cli.config_from_args(_parse(["--out", "x", "--dni-restarts", "-1"]))
-    assert (config.dni_stop_at, config.dni_check_every) == (None, 500)
+    assert (config.dni_stop_at, config.dni_check_every) == (0.95, 250)
+    full = molap_cli.config_from_args(_parse(["--out", "x", "--dni-stop-at", "off"]))
+    assert full.dni_stop_at is None
+    assert pipeline.PipelineConfig(**full.to_dict()).dni_stop_at is None
+    with pytest.raises(SystemExit):
+        _parse(["--out", "x", "--dni-stop-at", "soon"])
     assert config.dni.per_task_initial_state and config.dni.initial_state_std == 1.0
     slow = molap_cli.config_from_args(_parse(["--out", "x", "--dni-learning-rate", "5e-4",
                                               "--no-initial-state"]))
@@ -111,6 +122,7 @@ def test_arguments_map_to_the_config():
             reference.separate.learning_rate, reference.separate_units) == (4500, 500, 3e-3, 200)
     assert (reference.dni.total_iterations, reference.dni.batch_size,
             reference.dni.learning_rate, reference.dni_units) == (3600, 400, 1e-3, 200)
+    assert reference.dni.restarts == 0 and reference.dni_stop_at is None
     assert config.trials == "code"
     assert config.gain == 1.5
     assert molap_cli.config_from_args(_parse(["--out", "x", "--gain", "1.2"])).gain == 1.2
@@ -295,11 +307,14 @@ def test_the_dni_approach_is_projected_continual_learning(tmp_path):
     schedule = {"iterations": 4, "stages": 1, "batch_size": 8}
     common = {"tasks": NAMES[:2], "approaches": ("dni",), "test_trials": 20, "dni_units": 16}
     projected = pipeline.run_pipeline(pipeline.PipelineConfig(
-        dni=baselines.dni_projected_config(**schedule), **common), tmp_path / "p", tasks=tasks)
+        dni=baselines.dni_projected_config(**schedule, restarts=0), **common), tmp_path / "p",
+        tasks=tasks)
     losses = np.array(projected["dni_task_losses"], dtype=float)
     assert losses.shape == (2, 2) and np.isnan(losses[0, 1]) and np.isfinite(losses[1]).all()
     assert projected["dni_iterations"] == dict.fromkeys(NAMES[:2], 4)
     assert "dni_attempts" not in projected  # no restarts asked for
+    free = projected["dni_free_directions"]
+    assert list(free) == list(NAMES[:2]) and 16 > free[NAMES[0]] > free[NAMES[1]] > 0
     joint = pipeline.run_pipeline(pipeline.PipelineConfig(
         dni=baselines.dni_config(2, **schedule), dni_method="joint", **common), tmp_path / "j",
         tasks=tasks)
