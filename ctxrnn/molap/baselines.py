@@ -31,12 +31,13 @@
   averaged over tasks, as both references do (`covariances="sum"`, ctxrnn's
   earlier rule, projects far harder: after the four Pro/Anti tasks of a
   g = 1.3 network it leaves ~5 of 200 directions free against ~18 for the
-  mean; experiments/RESULTS_molap.md). The update is projected
-  after Adam, as LDlabs does (MoLaP projects the gradient before Adam). MoLaP
-  trains one shared, unprojected `h0` from N(0, 1), which later tasks move;
-  ctxrnn's DNI gives each task its own (a head parameter). Both references train a fixed budget per task (LDlabs checks a
-  target every 1000 steps, but its target 1.0 with a strict `>` never fires);
-  `stop_at` here ends a task early once its validation accuracy reaches it.
+  mean; experiments/RESULTS_molap.md). The update is projected after Adam, as
+  LDlabs does (MoLaP projects the gradient before Adam). MoLaP trains one
+  shared, unprojected `h0` from N(0, 1), which later tasks move; ctxrnn's DNI
+  gives each task its own (a head parameter). Both references train a fixed
+  budget per task (LDlabs checks a target every 1000 steps, but its target 1.0
+  with a strict `>` never fires); `stop_at` here ends a task early once its
+  validation accuracy reaches it.
 - The no-pre-training control of Fig. 2 is `train_heads` on the random initial
   kernel; the PCA control is `pretrain_modules` with `method="pca"`.
 """
@@ -220,7 +221,7 @@ def dni_projected_config(**overrides) -> HeadConfig:
     pipeline's `dni_stop_at` (`DNI_STOP_AT`) a task ends once it validates.
     No least-squares readout (it would refit the earlier tasks' readouts too).
 
-    Measured (experiments/RESULTS_molap.md, "DNI learns its tasks"): the
+    Measured (experiments/RESULTS_molap.md, "DNI learns its DM tasks"): the
     previous 2 x 200 iterations at 1e-3 without initial states left the five
     DM tasks at 54-71 %; trained alone, Mem DM1 stalls at 3 of 4 seeds without
     the initial state, 2 of 4 with it, 1 of 4 with it at 5e-4 (the reference
@@ -260,13 +261,19 @@ def _soft_projection(covariance: np.ndarray, alpha: float) -> np.ndarray:
     return (alpha * np.linalg.inv(covariance + alpha * np.eye(units))).astype(np.float32)
 
 
+def _task_batch(tasks, layout, index, n_trials, seed):
+    """`n_trials` trials of task `index` alone, stacked for the multi-head
+    layout (the other tasks empty); returns `(batches, stacked)`."""
+    batches = [task.generate(n_trials if i == index else 1, seed=seed)
+               for i, task in enumerate(tasks)]
+    return batches, layout.stack(_only(batches, index))
+
+
 def _task_accuracy(model, tasks, layout, index, n_trials, seed):
     """Task `index`'s accuracy on `n_trials` fresh trials (the other heads idle)."""
     from ctxrnn.metrics import score_trials
 
-    batches = [task.generate(n_trials if i == index else 1, seed=seed)
-               for i, task in enumerate(tasks)]
-    stacked = layout.stack(_only(batches, index))
+    batches, stacked = _task_batch(tasks, layout, index, n_trials, seed)
     outputs = model.predict(net.task_inputs(model, stacked), batch_size=1000, verbose=0)
     return float(np.mean(score_trials(layout.split_outputs(outputs, stacked)[index],
                                       batches[index], tasks[index])))
@@ -347,7 +354,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
     import tensorflow as tf
 
     from ctxrnn.layers import find_ctrnn, hidden_states
-    from ctxrnn.molap.training import _adam, _schedule, copy_head, stacked_batch, weight_response
+    from ctxrnn.molap.training import _adam, _schedule, copy_head, weight_response
 
     if not alpha > 0:
         raise ValueError(f"Argument `alpha` must be > 0; received alpha={alpha!r}.")
@@ -483,12 +490,9 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
             rows = probe.rows(earlier)
             task_losses[index, earlier] = float(net.masked_mse(
                 probe.packed_targets[rows], outputs[rows]))
-        sample = stacked_batch(tasks, layout, covariance_trials, seeding.derive(seed, "dni", 2, index))
-        rows = sample.rows(index)
-        inputs = net.task_inputs(model, sample)
-        inputs = ({key: value[rows] for key, value in inputs.items()}
-                  if isinstance(inputs, dict) else inputs[rows])
-        states = hidden_states(model, inputs).reshape(-1, units)
+        _, sample = _task_batch(tasks, layout, index, covariance_trials,
+                                seeding.derive(seed, "dni", 2, index))
+        states = hidden_states(model, net.task_inputs(model, sample)).reshape(-1, units)
         covariance += states.T @ states / len(states)
         combined = covariance / (index + 1) if covariances == "mean" else covariance
         soft = _soft_projection(combined, alpha)
