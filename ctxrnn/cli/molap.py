@@ -132,6 +132,10 @@ def add_parser(subparsers):
                         help="projected DNI: combine the earlier tasks' activity covariances "
                              "by their 'mean' (default, the reference code's) or 'sum' "
                              "(ctxrnn before 2026-12-07, a harder projection)")
+    parser.add_argument("--dni-gain", type=float, default=defaults.dni_gain,
+                        help="start gain g of the DNI network's W_rec (default %(default)s, the "
+                             "reference code's; a lower gain leaves the projection more free "
+                             "state directions)")
     parser.add_argument("--dni-check-every", type=int, default=defaults.dni_check_every,
                         help="iterations between those checks (default %(default)s)")
     parser.add_argument("--budget", default="default", choices=("default", "reference"),
@@ -222,7 +226,7 @@ def config_from_args(args):
                             rescale=None if args.primitive_scale == "raw" else args.primitive_scale,
                             wiring=args.wiring)
     for flag in ("response_weight", "baseline_gain", "baseline_learning_rate",
-                 "dni_learning_rate"):
+                 "dni_learning_rate", "dni_gain"):
         value = getattr(args, flag, None)
         if value is not None and not value > 0:
             raise SystemExit(f"ctxrnn molap: --{flag.replace('_', '-')} must be > 0; received "
@@ -295,6 +299,7 @@ def config_from_args(args):
         tasks=args.tasks, task_module=args.task_module, gain=args.gain, pretrain=pre, heads=heads,
         approaches=args.approaches, separate=separate, separate_units=separate_units,
         separate_gain=args.baseline_gain,
+        dni_gain=getattr(args, "dni_gain", baselines.DNI_REFERENCE["gain"]),
         dni=dni, dni_method=args.dni_method, core=getattr(args, "core", None),
         dni_stop_at=dni_stop_at, **check_every,
         dni_covariances=getattr(args, "dni_covariances", "mean"),

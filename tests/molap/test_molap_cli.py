@@ -103,6 +103,10 @@ def test_arguments_map_to_the_config():
         pipeline.PipelineConfig(dni_covariances="median")
     with pytest.raises(SystemExit, match="--dni-learning-rate must be > 0; received 0.0"):
         molap_cli.config_from_args(_parse(["--out", "x", "--dni-learning-rate", "0"]))
+    assert config.dni_gain == 1.3
+    assert molap_cli.config_from_args(_parse(["--out", "x", "--dni-gain", "0.9"])).dni_gain == 0.9
+    with pytest.raises(SystemExit, match="--dni-gain must be > 0; received -1.0"):
+        molap_cli.config_from_args(_parse(["--out", "x", "--dni-gain", "-1"]))
     target = molap_cli.config_from_args(_parse(["--out", "x", "--dni-stop-at", "0.95",
                                                 "--dni-check-every", "250"]))
     assert (target.dni_stop_at, target.dni_check_every) == (0.95, 250)
