@@ -283,7 +283,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
               units: int = DNI_UNITS, gain: float = net.GAIN,
               config: HeadConfig | None = None, alpha: float = 1e-3,
               covariance_trials: int = 200, project: bool = True,
-              covariances: str = "mean",
+              covariances: str = "mean", project_inputs: bool = True,
               stop_at: float | None = None, check_every: int = 500, seed: int = 0,
               progress: Callable[[str], None] | None = None) -> HeadsResult:
     """Continual learning with projected gradients (Duncker et al. 2020, "DNI").
@@ -330,6 +330,12 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
             projection).
         project: bool, `False` trains the same sequence without projection
             (the interference control). Default: `True`.
+        project_inputs: bool, project the task's input-row updates too (`D P`),
+            as the references project their shared input kernel. Here a task's
+            input rows carry only that task's channels, zero on every other
+            task's trials, so moving them cannot change an earlier task's
+            activity: `False` keeps the protection exact and lets a later
+            task drive the state directions the earlier tasks use. Default: `True`.
         stop_at: optional float in (0, 1], the validation accuracy that ends a
             task's training early. Default: `None` (the whole schedule).
         check_every: int, iterations between those checks. Default: `500`.
@@ -434,7 +440,8 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
                 # Adam rescales every entry, which would undo a projection of the
                 # gradient: project the update itself
                 recurrent.assign(before[0] + projection @ (recurrent - before[0]) @ projection)
-                kernel.assign(before[1] + (kernel - before[1]) @ projection)
+                if project_inputs:
+                    kernel.assign(before[1] + (kernel - before[1]) @ projection)
             return loss
 
         run = []

@@ -78,6 +78,8 @@ class PipelineConfig:
         dni_covariances: how the projected DNI combines the earlier tasks'
             activity covariances, `"mean"` (default, the reference
             implementations') or `"sum"` (runs before 2026-12-07).
+        dni_project_inputs: project each task's input-row updates as well as
+            `W_rec`'s (`baselines.train_dni`'s `project_inputs`). Default: `True`.
         core: optional shipped name or `.keras` path of a MoLaP model
             (`ctxrnn.zoo.save(..., kind="molap")`, e.g. `"molap_core"`): the
             `molap` approach then trains its heads on that model's frozen core
@@ -110,6 +112,7 @@ class PipelineConfig:
     dni_stop_at: float | str | None = "auto"
     dni_check_every: int = 250
     dni_covariances: str = "mean"
+    dni_project_inputs: bool = True
     core: str | None = None
     test_trials: int = 2000
     seed: int = 0
@@ -369,7 +372,8 @@ def _run_job(config: PipelineConfig, approach: str, task_indices, tasks, say) ->
                                       gain=config.dni_gain, config=config.dni,
                                       stop_at=config.dni_stop_at,
                                       check_every=config.dni_check_every,
-                                      covariances=config.dni_covariances, seed=seed,
+                                      covariances=config.dni_covariances,
+                                      project_inputs=config.dni_project_inputs, seed=seed,
                                       progress=say)
         else:
             dni = baselines.train_dni_style(tasks, config.tasks, units=config.dni_units,

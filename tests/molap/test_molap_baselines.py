@@ -168,6 +168,46 @@ def test_dni_stops_a_task_at_its_validation_target(monkeypatch):
             baselines.train_dni(tasks, NAMES[:2], units=8, config=config, **bad)
 
 
+def test_dni_input_projection_is_optional_and_protection_stays(monkeypatch):
+    """A task's own input rows never reach an earlier task: with
+    `project_inputs=False` task 2's rows move into the state directions task 1
+    uses (with the projection they barely do), and task 1 stays as protected
+    as with the projection, because only `W_rec` is shared."""
+    import ctxrnn.layers
+
+    tasks = make_all()[:2]
+    config = baselines.dni_projected_config(restarts=0, iterations=40, stages=1, batch_size=16,
+                                            learning_rate=1e-2, input_bias=False)
+    original = ctxrnn.layers.hidden_states
+    seen = []
+
+    def spy(model, inputs, **kwargs):  # called once after each task's training
+        states = original(model, inputs, **kwargs)
+        kernel = keras.ops.convert_to_numpy(find_ctrnn(model).cell.kernel).copy()
+        seen.append((kernel, np.asarray(states).reshape(-1, 16)))
+        return states
+
+    monkeypatch.setattr(ctxrnn.layers, "hidden_states", spy)
+    runs, top_share = {}, {}
+    for project_inputs in (True, False):
+        seen.clear()
+        runs[project_inputs] = baselines.train_dni(tasks, NAMES[:2], units=16, config=config,
+                                                   covariance_trials=16, seed=5,
+                                                   project_inputs=project_inputs)
+        (after_first, states), (after_second, _) = seen
+        rows = runs[project_inputs].layout.input_slice(1)
+        moved = after_second[rows] - after_first[rows]
+        top = np.linalg.eigh(states.T @ states / len(states))[1][:, -1]  # task 1's main direction
+        top_share[project_inputs] = np.linalg.norm(moved @ top) / np.linalg.norm(moved)
+    assert top_share[True] < 0.02 and top_share[False] > 0.1, top_share
+    free = baselines.train_dni(tasks, NAMES[:2], units=16, config=config, covariance_trials=16,
+                               seed=5, project=False).task_losses
+    rise_free = free[1, 0] - free[0, 0]
+    for project_inputs, run in runs.items():
+        losses = run.task_losses
+        assert losses[1, 0] - losses[0, 0] < 0.5 * rise_free, (project_inputs, losses, free)
+
+
 def test_dni_averages_the_covariances_as_the_references():
     """`covariances="mean"` (the references' running mean) and `"sum"` agree up to
     the second task (one covariance) and differ from the third on; a bad rule is
