@@ -132,10 +132,11 @@ def add_parser(subparsers):
                         help="projected DNI: combine the earlier tasks' activity covariances "
                              "by their 'mean' (default, the reference code's) or 'sum' "
                              "(ctxrnn before 2026-12-07, a harder projection)")
-    parser.add_argument("--dni-input-projection", default="on", choices=("on", "off"),
-                        help="projected DNI: 'on' projects a task's input-row updates as the "
-                             "references project their shared input kernel; 'off' projects "
-                             "only W_rec's (a task's own rows never reach an earlier task)")
+    parser.add_argument("--dni-input-projection", default="off", choices=("on", "off"),
+                        help="projected DNI: 'off' (default) projects only W_rec's updates (a "
+                             "task's own input rows never reach an earlier task); 'on' "
+                             "projects the task's input-row updates too, as the references "
+                             "project their shared input kernel (ctxrnn before 2026-12-07)")
     parser.add_argument("--dni-gain", type=float, default=defaults.dni_gain,
                         help="start gain g of the DNI network's W_rec (default %(default)s, the "
                              "reference code's; a lower gain leaves the projection more free "
@@ -307,7 +308,7 @@ def config_from_args(args):
         dni=dni, dni_method=args.dni_method, core=getattr(args, "core", None),
         dni_stop_at=dni_stop_at, **check_every,
         dni_covariances=getattr(args, "dni_covariances", "mean"),
-        dni_project_inputs=getattr(args, "dni_input_projection", "on") == "on",
+        dni_project_inputs=getattr(args, "dni_input_projection", "off") == "on",
         test_trials=200 if args.quick else args.test_trials, seed=args.seed, trials=args.trials,
     )
 

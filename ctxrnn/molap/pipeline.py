@@ -79,7 +79,8 @@ class PipelineConfig:
             activity covariances, `"mean"` (default, the reference
             implementations') or `"sum"` (runs before 2026-12-07).
         dni_project_inputs: project each task's input-row updates as well as
-            `W_rec`'s (`baselines.train_dni`'s `project_inputs`). Default: `True`.
+            `W_rec`'s (`baselines.train_dni`'s `project_inputs`; `True`: runs
+            before 2026-12-07). Default: `False`.
         core: optional shipped name or `.keras` path of a MoLaP model
             (`ctxrnn.zoo.save(..., kind="molap")`, e.g. `"molap_core"`): the
             `molap` approach then trains its heads on that model's frozen core
@@ -112,7 +113,7 @@ class PipelineConfig:
     dni_stop_at: float | str | None = "auto"
     dni_check_every: int = 250
     dni_covariances: str = "mean"
-    dni_project_inputs: bool = True
+    dni_project_inputs: bool = False
     core: str | None = None
     test_trials: int = 2000
     seed: int = 0

@@ -104,9 +104,9 @@ def test_arguments_map_to_the_config():
     with pytest.raises(SystemExit, match="--dni-learning-rate must be > 0; received 0.0"):
         molap_cli.config_from_args(_parse(["--out", "x", "--dni-learning-rate", "0"]))
     assert config.dni_gain == 1.3
-    assert config.dni_project_inputs
-    assert not molap_cli.config_from_args(
-        _parse(["--out", "x", "--dni-input-projection", "off"])).dni_project_inputs
+    assert not config.dni_project_inputs
+    assert molap_cli.config_from_args(
+        _parse(["--out", "x", "--dni-input-projection", "on"])).dni_project_inputs
     assert molap_cli.config_from_args(_parse(["--out", "x", "--dni-gain", "0.9"])).dni_gain == 0.9
     with pytest.raises(SystemExit, match="--dni-gain must be > 0; received -1.0"):
         molap_cli.config_from_args(_parse(["--out", "x", "--dni-gain", "-1"]))
