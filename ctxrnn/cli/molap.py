@@ -106,10 +106,10 @@ def add_parser(subparsers):
                              "each update projected away from the earlier tasks' activity "
                              "(default); 'joint': the same network trained on all tasks at once")
     projected, joint = baselines.dni_projected_config(), baselines.dni_config(len(defaults.tasks))
-    parser.add_argument("--dni-iterations", type=int, default=None,
+    parser.add_argument("--dni-iterations", type=positive_int, default=None,
                         help="iterations per stage of the DNI network, per task when projected "
                              f"(default {projected.iterations}; joint: {joint.iterations})")
-    parser.add_argument("--dni-stages", type=int, default=None,
+    parser.add_argument("--dni-stages", type=positive_int, default=None,
                         help=f"stages of the DNI network (default {projected.stages}; joint: "
                              f"{joint.stages})")
     parser.add_argument("--dni-restarts", type=int, default=None,
@@ -141,7 +141,7 @@ def add_parser(subparsers):
                         help="start gain g of the DNI network's W_rec (default %(default)s, the "
                              "reference code's; a lower gain leaves the projection more free "
                              "state directions)")
-    parser.add_argument("--dni-check-every", type=int, default=defaults.dni_check_every,
+    parser.add_argument("--dni-check-every", type=positive_int, default=defaults.dni_check_every,
                         help="iterations between those checks (default %(default)s)")
     parser.add_argument("--budget", default="default", choices=("default", "reference"),
                         help="'reference': the reference code's head schedule (9 x 500 at 1e-3, "
@@ -267,14 +267,18 @@ def config_from_args(args):
                          f"projected (the joint network trains all tasks at once)")
     if dni_restarts is None and args.quick:
         dni_restarts = 0
-    dni_options = {} if dni_restarts is None else {"restarts": dni_restarts}
+    dni_restart_option = {} if dni_restarts is None else {"restarts": dni_restarts}
+    dni_options = dict(dni_restart_option)
     if getattr(args, "dni_learning_rate", None) is not None:
         dni_options["learning_rate"] = args.dni_learning_rate
     dni_default = (baselines.dni_projected_config() if args.dni_method == "projected"
                    else baselines.dni_config(len(args.tasks)))
-    dni_iterations = getattr(args, "dni_iterations", None) or dni_default.iterations
-    dni_schedule = {"iterations": max(1, dni_iterations // scale),
-                    "stages": stages(getattr(args, "dni_stages", None) or dni_default.stages)}
+    dni_iterations = getattr(args, "dni_iterations", None)
+    dni_stages = getattr(args, "dni_stages", None)
+    dni_schedule = {
+        "iterations": max(1, (dni_default.iterations if dni_iterations is None
+                              else dni_iterations) // scale),
+        "stages": stages(dni_default.stages if dni_stages is None else dni_stages)}
     if args.dni_method == "projected":
         # no least-squares readout: it would refit the earlier tasks' readouts too
         dni = baselines.dni_projected_config(input_bias=args.input_bias,
@@ -294,7 +298,7 @@ def config_from_args(args):
             dni = baselines.dni_reference_config(
                 input_bias=args.input_bias, response_weight=args.response_weight,
                 per_task_initial_state=args.initial_state,
-                **({} if dni_restarts is None else {"restarts": dni_restarts}))
+                **dni_restart_option)
     dni_stop_at = getattr(args, "dni_stop_at", "auto")
     if dni_stop_at == "auto" and getattr(args, "budget", "default") == "reference":
         dni_stop_at = None  # the reference trains every task its whole budget

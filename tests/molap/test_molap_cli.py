@@ -91,6 +91,9 @@ def test_arguments_map_to_the_config():
     assert pipeline.PipelineConfig(**full.to_dict()).dni_stop_at is None
     with pytest.raises(SystemExit):
         _parse(["--out", "x", "--dni-stop-at", "soon"])
+    for flag in ("--dni-iterations", "--dni-stages", "--dni-check-every"):
+        with pytest.raises(SystemExit):  # 0 is refused, not replaced by the default
+            _parse(["--out", "x", flag, "0"])
     assert config.dni.per_task_initial_state and config.dni.initial_state_std == 1.0
     slow = molap_cli.config_from_args(_parse(["--out", "x", "--dni-learning-rate", "5e-4",
                                               "--no-initial-state"]))
