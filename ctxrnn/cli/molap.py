@@ -199,10 +199,13 @@ def _stop_at(text: str) -> float | str | None:
     if text in ("auto", "off"):
         return None if text == "off" else text
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:
         raise argparse.ArgumentTypeError(
-            f"expected a number in (0, 1], 'off' or 'auto', got {text!r}") from None
+            f"expected a number in (0, 1], 'off' or 'auto', got {text!r}")
+    return value
 
 
 def _workers(text: str) -> int | str:

@@ -148,6 +148,10 @@ class PipelineConfig:
         if self.dni_stop_at == "auto":
             self.dni_stop_at = (baselines.DNI_STOP_AT if self.dni_method == "projected"
                                 else None)
+        if self.dni_stop_at is not None and not (
+                isinstance(self.dni_stop_at, (int, float)) and 0 < self.dni_stop_at <= 1):
+            raise ValueError(f"Argument `dni_stop_at` must be None, 'auto' or a number in "
+                             f"(0, 1]; received dni_stop_at={self.dni_stop_at!r}.")
         if self.dni_stop_at is not None and self.dni_method != "projected":
             raise ValueError(f"Argument `dni_stop_at` needs dni_method='projected' (tasks "
                              f"trained one after another); received dni_stop_at="

@@ -119,6 +119,11 @@ def test_arguments_map_to_the_config():
     assert pipeline.PipelineConfig(**target.to_dict()).dni_stop_at == 0.95
     with pytest.raises(ValueError, match="dni_stop_at=0.9 with dni_method='joint'"):
         pipeline.PipelineConfig(dni_stop_at=0.9, dni_method="joint")
+    for bad in (0, 1.5, -0.2, "high"):
+        with pytest.raises(ValueError, match=f"received dni_stop_at={bad!r}"):
+            pipeline.PipelineConfig(dni_stop_at=bad)
+    with pytest.raises(SystemExit):
+        _parse(["--out", "x", "--dni-stop-at", "95"])
     assert config.test_trials == 2000 and config.pretrain.learning_rate == 5e-3
     assert config.pretrain.wiring == "reference" and config.pretrain.stage_factor == 1.0
     defaults = molap_cli.config_from_args(_parse(["--out", "x"]))
