@@ -12,7 +12,9 @@ in one run:
 
 Prints, for each, the first call (building and tracing the model plus its first
 step; for JAX the compile and first step) and the remaining steps separately, the
-totals, and the ratios sequential / stacked and JAX / stacked.
+totals, and the ratios sequential / stacked and JAX / stacked. Then the floor
+under the stacked time: its recurrent matmuls alone at their shapes
+(`step_matmul_seconds`), and the largest ratios that floor allows.
 
     python benchmarks/bench_stacked.py              # K=20, 50 steps
     python benchmarks/bench_stacked.py --threads 1  # one intra-op thread (TF and XLA)
@@ -123,6 +125,42 @@ def run_jax(networks: int, x, y, steps: int) -> tuple[float, float] | None:
     return first_done - start, time.perf_counter() - first_done
 
 
+def step_matmul_seconds(networks: int, repeats: int = 5) -> float:
+    """Seconds of one stacked training step's recurrent matmuls alone, at their shapes.
+
+    The step holds, per time step, the forward `h W` and the backward `dZ W^T`
+    as `(K, B, N) @ (K, N, N)` batched matmuls inside a sequential loop, and
+    after the loop one `H^T dZ` over all steps, `(K, N, T*B) @ (K, T*B, N)`.
+    Timed here as two XLA while-loops of T batched matmuls plus the weight
+    matmul: what the step's arithmetic costs at the speed this CPU does those
+    shapes, with no noise, activation, optimizer or framework overhead. K
+    networks' 50 steps cannot take less than 50 times this.
+    """
+    import tensorflow as tf
+
+    h = tf.random.normal((networks, BATCH, UNITS))
+    w = tf.random.normal((networks, UNITS, UNITS)) / UNITS**0.5  # states stay O(1)
+    history = tf.random.normal((networks, STEPS_T * BATCH, UNITS))
+
+    @tf.function(jit_compile=True)
+    def matmuls(h, w, history):
+        def body(t, state):
+            return t + 1, tf.tanh(tf.matmul(state, w))
+
+        _, forward = tf.while_loop(lambda t, _: t < STEPS_T, body, (0, h))
+        _, backward = tf.while_loop(lambda t, _: t < STEPS_T, body, (0, forward))
+        return tf.reduce_sum(backward) + tf.reduce_sum(
+            tf.matmul(history, history, transpose_a=True))
+
+    matmuls(h, w, history).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmuls(h, w, history).numpy()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=20)
@@ -165,7 +203,16 @@ def main() -> None:
                   f"{results[name][1] / stacked_rest:.2f}x after the first call")
     if jax_times is None:
         print("JAX jit(vmap): not run (pip install jax optax)")
-
+    matmul = step_matmul_seconds(k)
+    floor = steps * matmul
+    flops = 3 * 2 * STEPS_T * BATCH * UNITS * UNITS * k
+    first = results["stacked (one fit)"][0]
+    print(f"the step's matmuls alone, at their shapes: {matmul * 1e3:.1f} ms per stacked step "
+          f"({flops / matmul / 1e9:.0f} GFLOP/s), {floor:.2f} s for {steps} steps")
+    for name in ("sequential fits", "JAX jit(vmap)"):
+        if name in results:
+            print(f"  so {name} / stacked is at most {sum(results[name]) / (first + floor):.2f}x "
+                  f"with this first call, {sum(results[name]) / floor:.2f}x with none")
 
 if __name__ == "__main__":
     main()

@@ -52,13 +52,19 @@ def _table_normals(shape, seed, table):
     return tf.gather(table, index)[..., :last]
 
 
-def _per_network(draw, shape, seeds, axis):
-    """`draw(network_shape, seeds[k])` for each network k (seeds is `(K, 2)`, K static),
-    stacked on `axis`: network k's noise is what an unstacked layer of its seed adds."""
+def _per_network(draw, shape, seeds, axis, dtype=tf.float32):
+    """`draw(network_shape, seeds[k])` for each network k (seeds is `(K, 2)`), stacked
+    on `axis`: network k's noise is what an unstacked layer of its seed adds."""
     network_shape = tf.unstack(shape)
     del network_shape[axis]
-    return tf.stack([draw(tf.stack(network_shape), seeds[k]) for k in range(seeds.shape[0])],
-                    axis)
+    network_shape = tf.stack(network_shape)
+    # A loop over the networks, not K unrolled draws: XLA compiles the draw once
+    # (unrolled, compiling 20 networks' noise took 5.6 s of a stacked model's first step).
+    draws = tf.map_fn(lambda seed: draw(network_shape, seed), seeds,
+                      fn_output_signature=dtype)
+    rank = tf.shape(shape)[0]
+    order = tf.concat([tf.range(1, axis + 1), [0], tf.range(axis + 1, rank)], axis=0)
+    return tf.transpose(draws, order)
 
 
 def _normals(shape, seed, table, axis):
@@ -161,7 +167,7 @@ def add_stacked_noise(values, scale, seeds, axis: int, sampler: str = "table"):
     if sampler == "exact":
         normals = _per_network(
             lambda shape, seed: tf.random.stateless_normal(shape, seed, dtype=values.dtype),
-            tf.shape(values), seeds, axis)
+            tf.shape(values), seeds, axis, values.dtype)
         return values + tf.cast(scale, values.dtype) * normals
     return _add_table_noise(values, tf.cast(scale, tf.float32), seeds, axis)
 

@@ -38,6 +38,7 @@ from ctxrnn import seeding
 from ctxrnn.cells import CTRNNCell, _check_networks, network_seeds
 from ctxrnn.checks import positive_int
 from ctxrnn.layers import CTRNN
+from ctxrnn.models import build_optimizer
 
 
 @keras.saving.register_keras_serializable(package="ctxrnn")
@@ -339,6 +340,12 @@ class StackedModel(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+    def make_train_function(self, force=False):
+        # The optimizer's slots made before the first trace, so that the train
+        # step (K networks' graph) is traced once, not twice (`build_optimizer`).
+        build_optimizer(self)
+        return super().make_train_function(force)
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

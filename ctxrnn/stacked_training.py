@@ -294,7 +294,6 @@ def train_stacked_runs(run_dirs: Sequence[os.PathLike], configs: Sequence[TrainC
             runs, configs, suites, views, per_network.histories, tests,
             _network_outputs(model, tests)):
         compile_model(view, learning_rate=config.learning_rate)
-        view.optimizer.build(view.trainable_variables)  # saved with its (fresh) state
         finish_run(run, view, history, suite, test, outputs, epochs=config.epochs,
                    report=report)
     return runs

@@ -222,9 +222,41 @@ def test_one_network_or_one_trial_trains_and_unstacks(networks, batch):
 def test_stacked_noise_is_each_seeds_noise():
     from ctxrnn.noise import stacked_standard_normal, standard_normal
 
-    seeds = [np.array([1, 2], "int32"), np.array([3, 4], "int32")]
+    seeds = [np.array([1, 2], "int32"), np.array([3, 4], "int32"), np.array([5, 6], "int32")]
     for sampler in ("table", "exact"):
-        stacked = stacked_standard_normal((5, 3, 7), seeds, 1, sampler=sampler).numpy()
-        for k, seed in enumerate(seeds):
-            np.testing.assert_array_equal(stacked[:, k],
-                                          standard_normal((5, 3, 7), seed, sampler=sampler))
+        for axis in (0, 1, 3):  # the network axis first, inside, last
+            stacked = stacked_standard_normal((5, 3, 7), seeds, axis, sampler=sampler).numpy()
+            assert stacked.shape[axis] == len(seeds)
+            for k, seed in enumerate(seeds):
+                np.testing.assert_array_equal(np.take(stacked, k, axis=axis),
+                                              standard_normal((5, 3, 7), seed, sampler=sampler))
+
+
+def _count_traces(model):
+    traces = []
+    train_step = model.train_step
+
+    def counted(data):
+        traces.append(1)
+        return train_step(data)
+
+    model.train_step = counted
+    return traces
+
+
+def test_first_fit_traces_the_train_step_once():
+    # Keras' TF trainer makes the optimizer's slots inside the first trace, which
+    # makes tf.function trace the whole step again; StackedModel and compile_model
+    # build them first.
+    x, y = _data()
+    stacked = _stacked_model(**NOISY)
+    traces = _count_traces(stacked)
+    stacked.compile(keras.optimizers.Adam(1e-3), "mse")
+    stacked.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert len(traces) == 1
+    inputs = keras.Input((T, I))
+    single = keras.Model(inputs, keras.layers.Dense(O)(ctxrnn.CTRNN(N, seed=1)(inputs)))
+    traces = _count_traces(single)
+    ctxrnn.models.compile_model(single, metrics=[])
+    single.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert len(traces) == 1
