@@ -35,3 +35,24 @@ def test_runs_and_a_previous_file_merge_in_seed_order(tmp_path):
     assert "90.0 (s0), 60.0 (s2)" in text  # T3-T9 mean per seed (here: mem_dm1 only)
     with pytest.raises(ValueError, match="appears twice for seed 2"):
         seeds.collect([run2, run2])
+
+
+def test_committed_study_has_the_issue_schema_and_meets_its_bar():
+    # experiments/results/molap_seeds.json backs the RESULTS tables: five seeds of the
+    # five approaches, fractions in [0, 1], and the issue's bars.
+    import pathlib
+
+    from ctxrnn.molap import pipeline
+
+    path = pathlib.Path(__file__).parents[2] / "experiments/results/molap_seeds.json"
+    study = json.loads(path.read_text())
+    assert study["seeds"] == [0, 1, 2, 3, 4]
+    assert set(study["approaches"]) == set(pipeline.APPROACHES)
+    for approach, entry in study["approaches"].items():
+        assert sorted(entry["seeds"]) == study["seeds"]
+        assert len(entry["per_task"]) == 9
+        for task, values in entry["per_task"].items():
+            assert len(values) == 5 and all(0 <= v <= 1 for v in values), (approach, task)
+            if approach in ("separate", "dni"):
+                assert min(values) >= 0.9, (approach, task, values)
+            assert min(values) >= 0.7, (approach, task, values)
