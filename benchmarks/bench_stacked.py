@@ -214,5 +214,6 @@ def main() -> None:
             print(f"  so {name} / stacked is at most {sum(results[name]) / (first + floor):.2f}x "
                   f"with this first call, {sum(results[name]) / floor:.2f}x with none")
 
+
 if __name__ == "__main__":
     main()

@@ -57,14 +57,13 @@ def _per_network(draw, shape, seeds, axis, dtype=tf.float32):
     on `axis`: network k's noise is what an unstacked layer of its seed adds."""
     network_shape = tf.unstack(shape)
     del network_shape[axis]
+    rank = len(network_shape) + 1
     network_shape = tf.stack(network_shape)
     # A loop over the networks, not K unrolled draws: XLA compiles the draw once
     # (unrolled, compiling 20 networks' noise took 5.6 s of a stacked model's first step).
     draws = tf.map_fn(lambda seed: draw(network_shape, seed), seeds,
                       fn_output_signature=dtype)
-    rank = tf.shape(shape)[0]
-    order = tf.concat([tf.range(1, axis + 1), [0], tf.range(axis + 1, rank)], axis=0)
-    return tf.transpose(draws, order)
+    return tf.transpose(draws, [*range(1, axis + 1), 0, *range(axis + 1, rank)])
 
 
 def _normals(shape, seed, table, axis):

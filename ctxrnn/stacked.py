@@ -338,8 +338,7 @@ class StackedModel(keras.Model):
     def compile_from_config(self, config):
         """Recompiles a loaded model, per-network clipping included."""
         self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        build_optimizer(self)  # the loaded optimizer state goes into its slots
 
     def make_train_function(self, force=False):
         # The optimizer's slots made before the first trace, so that the train

@@ -142,3 +142,14 @@ def test_recurrent_signs_errors():
         _built(recurrent_signs=[1, -1])
     with pytest.raises(ValueError, match="without Dale's law; pass `dale=True`"):
         _built().set_recurrent_signs(np.ones(4))
+
+
+@pytest.mark.parametrize("value", [0, -0.1, 1.5, True, "0.5", float("nan")])
+def test_unit_fraction_names_the_argument_and_the_value(value):
+    from ctxrnn.checks import unit_fraction
+
+    with pytest.raises(ValueError, match=r"`stop_at` must be a number in \(0, 1\]; received "
+                                         r"stop_at="):
+        unit_fraction("stop_at", value)
+    assert unit_fraction("stop_at", 1) == 1.0 and unit_fraction("stop_at", None,
+                                                                   allow_none=True) is None

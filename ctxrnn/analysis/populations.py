@@ -39,6 +39,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from ctxrnn.checks import unit_fraction
 from ctxrnn.layers import CTRNN, find_ctrnn
 from ctxrnn.readout import find_readout
 
@@ -353,8 +354,7 @@ def clustering_stability(vectors, n_populations: int, *, n_boot: int = 20,
     points = _as_points(vectors)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
         raise ValueError(f"Argument `n_boot` must be an integer >= 2; received {n_boot!r}.")
-    if not 0 < fraction <= 1:
-        raise ValueError(f"Argument `fraction` must be in (0, 1]; received {fraction!r}.")
+    unit_fraction("fraction", fraction)
     if isinstance(n_populations, bool) or not isinstance(n_populations, int) or n_populations < 2:
         raise ValueError(f"Argument `n_populations` must be an integer >= 2; received "
                          f"{n_populations!r}.")

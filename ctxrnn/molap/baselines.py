@@ -55,7 +55,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ctxrnn import seeding
-from ctxrnn.checks import positive_int
+from ctxrnn.checks import positive_int, unit_fraction
 from ctxrnn.molap import network as net
 from ctxrnn.molap.training import (HeadConfig, HeadsResult, evaluate, fit_multihead,
                                    train_with_restarts)
@@ -382,9 +382,7 @@ def train_dni(tasks: Sequence, names: Sequence[str] | None = None, *,
         raise ValueError(f"Argument `covariances` must be one of {list(DNI_COVARIANCES)}; "
                          f"received covariances={covariances!r}.")
     positive_int("check_every", check_every)
-    if stop_at is not None and not 0 < stop_at <= 1:
-        raise ValueError(f"Argument `stop_at` must be None or in (0, 1]; received "
-                         f"stop_at={stop_at!r}.")
+    unit_fraction("stop_at", stop_at, allow_none=True)
     config = config or dni_projected_config()
     say = progress or (lambda message: None)
     layout = net.HeadLayout.from_tasks(tasks, names, input_bias=config.input_bias)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ctxrnn import io, seeding
+from ctxrnn.checks import unit_fraction
 from ctxrnn.molap import baselines, counts
 from ctxrnn.molap import network as net
 from ctxrnn.molap import training as tr
@@ -148,10 +149,7 @@ class PipelineConfig:
         if self.dni_stop_at == "auto":
             self.dni_stop_at = (baselines.DNI_STOP_AT if self.dni_method == "projected"
                                 else None)
-        if self.dni_stop_at is not None and not (
-                isinstance(self.dni_stop_at, (int, float)) and 0 < self.dni_stop_at <= 1):
-            raise ValueError(f"Argument `dni_stop_at` must be None, 'auto' or a number in "
-                             f"(0, 1]; received dni_stop_at={self.dni_stop_at!r}.")
+        unit_fraction("dni_stop_at", self.dni_stop_at, allow_none=True)
         if self.dni_stop_at is not None and self.dni_method != "projected":
             raise ValueError(f"Argument `dni_stop_at` needs dni_method='projected' (tasks "
                              f"trained one after another); received dni_stop_at="

@@ -39,7 +39,7 @@ import keras
 import numpy as np
 
 from ctxrnn import masks, seeding
-from ctxrnn.checks import positive_int
+from ctxrnn.checks import positive_int, unit_fraction
 from ctxrnn.layers import CTRNN, find_ctrnn
 from ctxrnn.metrics import score_trials
 from ctxrnn.molap import network as net
@@ -239,9 +239,7 @@ class HeadConfig(_StagedSchedule):
         if not (isinstance(self.restarts, int) and self.restarts >= 0):
             raise ValueError(f"Argument `restarts` must be an int >= 0; received "
                              f"restarts={self.restarts!r}.")
-        if not 0 < self.restart_below <= 1:
-            raise ValueError(f"Argument `restart_below` must be in (0, 1]; received "
-                             f"restart_below={self.restart_below!r}.")
+        unit_fraction("restart_below", self.restart_below)
         positive_int("validation_trials", self.validation_trials)
 
     @classmethod
