@@ -22,7 +22,9 @@ The gradient is written by hand (`tf.custom_gradient`) so that:
 - the loop bodies hold only what must be sequential (one matmul and a few
   element-wise ops per step);
 - the weight gradient is one matmul over all steps, `dW = H_{t-1}^T dZ`;
-- `f'` is computed for all steps at once, outside the loop.
+- `f'` of a built-in activation is formed inside the backward loop from the
+  stored outputs (no separate pass over a (T, B, N) array); of any other
+  activation, for all steps at once by autodiff before the loop.
 Autodiff through a compiled while-loop is 8-14x slower on CPU
 (`shared/PERFORMANCE.md`); these two small compiled loops are not.
 """
@@ -79,15 +81,29 @@ def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: boo
 
 @functools.lru_cache(maxsize=None)
 def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, stacked: bool,
-                   factors: int = 1):
-    def backward(grad_states, slopes, w_transposed, one_minus_alpha, mask):
+                   factors: int = 1, derivative: str | None = None):
+    """The backward loop. With `derivative` (a key of `_DERIVATIVE_FROM_OUTPUT`) its
+    `slopes` argument holds the forward outputs `r` and each step forms its own
+    `alpha * f'(r_t)` (one pass over memory fewer than forming all slopes first);
+    without, `slopes` holds them ready."""
+    slope_from_output = _DERIVATIVE_FROM_OUTPUT[derivative] if derivative else None
+
+    def backward(grad_states, slopes, w_transposed, alpha, mask):
         steps = tf.shape(grad_states)[0]
+        one_minus_alpha = 1.0 - alpha
         grad_z = tf.TensorArray(grad_states.dtype, size=steps)
         grad_h = tf.TensorArray(grad_states.dtype, size=steps if keep_state_gradients else 0)
 
         def body(t, carry, grad_z, grad_h):
             dh = grad_states[t] + carry
-            dz = dh * slopes[t]
+            slope = slopes[t]
+            if slope_from_output is not None:
+                slope = slope_from_output(slope)
+                if leaky:
+                    slope = alpha * slope
+                if masked:
+                    slope = mask[t] * slope
+            dz = dh * slope
             carry = _times(dz, w_transposed)
             if leaky:
                 carry = carry + one_minus_alpha * dh
@@ -111,14 +127,12 @@ def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, stacke
     return tf.function(backward, jit_compile=True, reduce_retracing=True)
 
 
-def _activation_slopes(activation, name, outputs):
-    """f'(z) for all steps at once, from r = f(z) or from z itself."""
-    if name in _DERIVATIVE_FROM_OUTPUT:
-        return _DERIVATIVE_FROM_OUTPUT[name](outputs)
+def _activation_slopes(activation, preactivations):
+    """f'(z) for all steps at once, by autodiff (activations without a known derivative)."""
     with tf.GradientTape() as tape:
-        tape.watch(outputs)
-        values = activation(outputs)
-    return tape.gradient(values, outputs)
+        tape.watch(preactivations)
+        values = activation(preactivations)
+    return tape.gradient(values, preactivations)
 
 
 def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_trainable=False,
@@ -153,7 +167,8 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
     masked = mask is not None
     stacked = factors[-1].shape.rank == 3
     forward = _forward_loop(activation, leaky, keep_z, masked, stacked, len(factors))
-    backward = _backward_loop(leaky, alpha_trainable, masked, stacked, len(factors))
+    backward = _backward_loop(leaky, alpha_trainable, masked, stacked, len(factors),
+                              None if keep_z else activation_name)
     # The loops take the mask as an argument either way; an unmasked run gets a
     # placeholder it never reads.
     step_mask = tf.stop_gradient(tf.cast(mask, u.dtype)) if masked else tf.zeros([0], u.dtype)
@@ -182,19 +197,23 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
         states.set_shape(u.shape)
 
         def grad(grad_states):
-            slopes = _activation_slopes(activation, None if keep_z else activation_name, outputs)
-            responses = activation(outputs) if keep_z else outputs
-            slopes = alpha_n * slopes if leaky else slopes
-            if masked:
-                slopes = step_mask * slopes
+            if keep_z:
+                slopes = _activation_slopes(activation, outputs)
+                slopes = alpha_n * slopes if leaky else slopes
+                if masked:
+                    slopes = step_mask * slopes
             transposed = tuple(tf.linalg.matrix_transpose(f) for f in reversed(kernel))
+            # tf.identity: a forward tensor handed straight to the compiled loop is not
+            # captured when the recurrence runs in a tf.cond branch (a low-rank kernel's).
+            if not keep_z:
+                slopes = tf.identity(outputs)  # the loop forms the slopes from them
             grad_z, grad_h0, grad_h = backward(
-                grad_states, slopes, transposed, 1.0 - alpha_n, step_mask
-            )
+                grad_states, slopes, transposed, tf.identity(alpha_n), step_mask)
             previous = tf.concat([h0[None], states[:-1]], axis=0)
             grad_kernel = _kernel_gradients(previous, grad_z, kernel, stacked, units)
             grad_alpha = None
             if alpha_trainable:
+                responses = activation(outputs) if keep_z else outputs
                 change = responses - previous
                 if masked:
                     change = step_mask * change
