@@ -79,10 +79,12 @@ def _add_normals(values, scale, seed, table, axis):
 
 # (draw, draw-and-add) compiled once each. Stacked draws need the number of networks
 # (seeds' first dimension) static, so they are traced per shape; single draws trace
-# once for any shape.
-_SINGLE_KERNELS = tuple(tf.function(f, jit_compile=True, reduce_retracing=True)
+# once for any shape. No autograph: the kernels hold no Python control flow on
+# tensors, and converting their source took a large part of a model's first call.
+_SINGLE_KERNELS = tuple(tf.function(f, jit_compile=True, reduce_retracing=True, autograph=False)
                         for f in (_normals, _add_normals))
-_STACKED_KERNELS = tuple(tf.function(f, jit_compile=True) for f in (_normals, _add_normals))
+_STACKED_KERNELS = tuple(tf.function(f, jit_compile=True, autograph=False)
+                         for f in (_normals, _add_normals))
 
 
 def _sum_to_shape(x, shape):

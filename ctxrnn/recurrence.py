@@ -26,7 +26,9 @@ The gradient is written by hand (`tf.custom_gradient`) so that:
   stored outputs (no separate pass over a (T, B, N) array); of any other
   activation, for all steps at once by autodiff before the loop.
 Autodiff through a compiled while-loop is 8-14x slower on CPU
-(`shared/PERFORMANCE.md`); these two small compiled loops are not.
+(`shared/PERFORMANCE.md`); these two small compiled loops are not. They are
+traced without autograph (their loops are explicit `tf.while_loop`s): converting
+the source of these and the noise kernels took ~1 s of a new model's first call.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: boo
         )
         return states.stack(), outputs.stack()
 
-    return tf.function(forward, jit_compile=True, reduce_retracing=True)
+    return tf.function(forward, jit_compile=True, reduce_retracing=True, autograph=False)
 
 
 @functools.lru_cache(maxsize=None)
@@ -124,7 +126,7 @@ def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, stacke
         stacked_h = grad_h.stack() if keep_state_gradients else tf.zeros([0], grad_states.dtype)
         return grad_z.stack(), carry, stacked_h
 
-    return tf.function(backward, jit_compile=True, reduce_retracing=True)
+    return tf.function(backward, jit_compile=True, reduce_retracing=True, autograph=False)
 
 
 def _activation_slopes(activation, preactivations):

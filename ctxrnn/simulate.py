@@ -45,7 +45,7 @@ def _variant_loop(activation, leaky: bool, project: bool, masked: bool):
         )
         return states.stack()  # (T, K, B, N or outputs)
 
-    return tf.function(loop, jit_compile=True, reduce_retracing=True)
+    return tf.function(loop, jit_compile=True, reduce_retracing=True, autograph=False)
 
 
 def _check_variants(layer: CTRNN, recurrent_kernels, unit_masks):
