@@ -265,9 +265,10 @@ class CTRNN(keras.layers.Layer):
         noisy = cell.noise_active(training)
         if noisy and cell.input_noise > 0:
             x_tbi = cell.add_noise(x_tbi, cell.input_noise_std())
-        u_tbn = tf.matmul(x_tbi, tf.cast(cell.effective_kernel, dtype))
+        kernel = tf.cast(cell.effective_kernel, dtype)
         if cell.bias is not None:
-            u_tbn = u_tbn + tf.cast(cell.bias, dtype)
+            x_tbi, kernel = _bias_as_input(x_tbi, kernel, tf.cast(cell.bias, dtype))
+        u_tbn = tf.matmul(x_tbi, kernel)
         if noisy and cell.recurrent_noise > 0:
             u_tbn = cell.add_noise(u_tbn, cell.noise_std(cell.recurrent_noise))
         batch_size = tf.shape(inputs)[0]
@@ -336,11 +337,7 @@ class CTRNN(keras.layers.Layer):
             x = cell.add_stacked_noise(x, _network_axis(cell.input_noise_std(), dtype))
         kernel = tf.cast(cell.effective_kernel, dtype)
         if cell.bias is not None:
-            # The bias rides in the input matmul as the weight of a constant input 1:
-            # adding it to the (T, K, B, N) drive, and summing its gradient back over
-            # time and batch, were two more passes over that array.
-            x = tf.concat([x, tf.ones_like(x[..., :1])], axis=-1)
-            kernel = tf.concat([kernel, tf.cast(cell.bias, dtype)[:, None]], axis=1)
+            x, kernel = _bias_as_input(x, kernel, tf.cast(cell.bias, dtype))
         u = tf.matmul(x, tf.broadcast_to(kernel, tf.concat([[steps], tf.shape(kernel)], 0)))
         if noisy and cell.recurrent_noise > 0:
             u = cell.add_stacked_noise(u, _network_axis(cell.noise_std(cell.recurrent_noise),
@@ -396,6 +393,14 @@ class CTRNN(keras.layers.Layer):
             cell_config.pop(key, None)
         config = {"return_sequences": self.return_sequences, "return_state": self.return_state}
         return {**super().get_config(), **cell_config, **config}
+
+
+def _bias_as_input(x, kernel, bias):
+    """`x` with a constant input 1 appended and `kernel` with `bias` as its weights, so
+    that `x @ kernel` adds the bias: adding it to the `(T, [K,] B, N)` drive, and summing
+    its gradient back over time and batch, were two more passes over that array."""
+    x = tf.concat([x, tf.ones_like(x[..., :1])], axis=-1)
+    return x, tf.concat([kernel, bias[..., None, :]], axis=-2)
 
 
 def _network_axis(value, dtype):
