@@ -672,10 +672,10 @@ class CTRNNCell(keras.layers.Layer):
         return add_noise(values, std, seed, sampler=self.noise_sampler)
 
     def add_stacked_noise(self, values, std):
-        """`(T, K, ...)` `values` plus noise: network k's slice gets the draw of its own
-        generator, as an unstacked cell of its seed would add it."""
+        """Network-major `(K, ...)` `values` plus noise: network k's slice gets the draw of
+        its own generator, as an unstacked cell of its seed would add it."""
         seeds = [ops.cast(generator.next(), "int32") for generator in self.seed_generators]
-        return add_stacked_noise(values, std, seeds, 1, sampler=self.noise_sampler)
+        return add_stacked_noise(values, std, seeds, 0, sampler=self.noise_sampler)
 
     def get_initial_state(self, batch_size=None):
         shape = (*self._lead, batch_size, self.units)

@@ -70,11 +70,16 @@ def test_unstack_predicts_exactly_what_the_stack_predicts_before_and_after_train
         np.testing.assert_array_equal(single(x, training=True).numpy(), noisy[:, k])
 
 
-def test_stacked_training_equals_separate_training_with_adam():
+@pytest.mark.parametrize("variant", [
+    {"tau_trainable": True},
+    {"activation": "softplus"},  # no derivative from the output: the slopes come from z
+    {"tau": 10.0},  # dt == tau: the non-leaky loops
+])
+def test_stacked_training_equals_separate_training_with_adam(variant):
     """Adam is per-parameter, the loss a sum and the clipping per network: training
     the stack is training each network alone on the same batches."""
     x, y = _data(1)
-    cell = {**NOISY, "tau_trainable": True, "initial_state_trainable": True}
+    cell = {**NOISY, "initial_state_trainable": True, **variant}
     model = _stacked_model(**cell)
     singles = model.unstack()
     model.compile(keras.optimizers.Adam(1e-2, clipnorm=0.3), "mse")
@@ -88,8 +93,10 @@ def test_stacked_training_equals_separate_training_with_adam():
     for trained, single in zip(model.unstack(), singles):
         for a, b in zip(trained.get_weights(), single.get_weights()):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-        # tau learned: its gradient took the stacked alpha path of the recurrence.
-        assert not np.allclose(trained.layers[1].cell.tau_weight.numpy(), NOISY["tau"])
+        if variant.get("tau_trainable"):
+            # tau learned: its gradient took the stacked alpha path of the recurrence.
+            assert not np.allclose(trained.layers[1].cell.tau_weight.numpy(), NOISY["tau"])
+    assert model.get_layer("ctrnn").cell.leaky == ("tau" not in variant)
 
 
 def test_frozen_entries_stay_bit_identical_per_network():
