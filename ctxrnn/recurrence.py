@@ -82,7 +82,8 @@ def _forward_loop(activation, leaky: bool, keep_preactivation: bool, masked: boo
 
 
 @functools.lru_cache(maxsize=None)
-def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, factors: int = 1, derivative: str | None = None):
+def _backward_loop(leaky: bool, keep_state_gradients: bool, masked: bool, factors: int = 1,
+                   derivative: str | None = None):
     """The backward loop. With `derivative` (a key of `_DERIVATIVE_FROM_OUTPUT`) its
     `slopes` argument holds the forward outputs `r` and each step forms its own
     `alpha * f'(r_t)` (one pass over memory fewer than forming all slopes first);
