@@ -331,7 +331,8 @@ class CTRNN(keras.layers.Layer):
         x = tf.broadcast_to(x, tf.concat([[networks], tf.shape(x)[1:]], 0))
         if noisy and cell.input_noise > 0:
             # Each network draws its own noise as an unstacked cell would.
-            x = cell.add_stacked_noise(x, _network_major(cell.input_noise_std(), dtype))
+            std = _broadcast_per_network(cell.input_noise_std(), dtype, axes=2)
+            x = cell.add_stacked_noise(x, std)
         kernel = tf.cast(cell.effective_kernel, dtype)
         if cell.bias is not None:
             x, kernel = _bias_as_input(x, kernel, tf.cast(cell.bias, dtype))
@@ -339,8 +340,8 @@ class CTRNN(keras.layers.Layer):
         u = tf.matmul(tf.reshape(x, [networks, -1, shape[-1]]), kernel)
         u = tf.reshape(u, tf.concat([shape[:-1], [cell.units]], 0))
         if noisy and cell.recurrent_noise > 0:
-            u = cell.add_stacked_noise(
-                u, _network_major(cell.noise_std(cell.recurrent_noise), dtype))
+            std = _broadcast_per_network(cell.noise_std(cell.recurrent_noise), dtype, axes=2)
+            u = cell.add_stacked_noise(u, std)
         if initial_state is None:
             h0 = cell.get_initial_state(tf.shape(inputs)[0])[0]
         else:
@@ -348,7 +349,7 @@ class CTRNN(keras.layers.Layer):
             h0 = tf.transpose(h0, [1, 0, 2])
         states = recurrence.run_stacked(
             u, tf.cast(h0, dtype), tf.cast(cell.effective_recurrent_kernel, dtype),
-            _network_axis(cell.alpha, dtype), cell.activation, self._activation_name(),
+            _broadcast_per_network(cell.alpha, dtype), cell.activation, self._activation_name(),
             leaky=cell.leaky, alpha_trainable=cell.tau_trainable,
         )
         last = states[:, :, -1]
@@ -402,18 +403,12 @@ def _bias_as_input(x, kernel, bias):
     return x, tf.concat([kernel, bias[..., None, :]], axis=-2)
 
 
-def _network_major(value, dtype):
-    """A per-network `(K, ...)` value as `(K, 1, 1, ...)`, to broadcast over network-major
-    `(K, T, B, ...)` arrays (a scalar stays a scalar)."""
+def _broadcast_per_network(value, dtype, axes: int = 1):
+    """A per-network `(K, ...)` value with `axes` unit axes after K: `(K, 1, ...)` to
+    broadcast over `(K, B, ...)`, `(K, 1, 1, ...)` over network-major `(K, T, B, ...)`
+    arrays (a scalar stays a scalar)."""
     value = tf.cast(value, dtype)
-    return value[:, None, None] if value.shape.rank else value
-
-
-def _network_axis(value, dtype):
-    """A per-network `(K, ...)` value as `(K, 1, ...)`, to broadcast over `(K, B, ...)`
-    (a scalar stays a scalar)."""
-    value = tf.cast(value, dtype)
-    return value[:, None] if value.shape.rank else value
+    return value[(slice(None),) + (None,) * axes] if value.shape.rank else value
 
 
 def find_ctrnn(model: keras.Model) -> CTRNN:

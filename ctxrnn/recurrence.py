@@ -200,11 +200,12 @@ def run(u, h0, w, alpha, activation, activation_name, *, leaky=True, alpha_train
                 slopes = alpha_n * slopes if leaky else slopes
                 if masked:
                     slopes = step_mask * slopes
+            else:
+                # The loop forms the slopes from the outputs. tf.identity: a forward
+                # tensor handed straight to the compiled loop is not captured when the
+                # recurrence runs in a tf.cond branch (a low-rank kernel's).
+                slopes = tf.identity(outputs)
             transposed = tuple(tf.linalg.matrix_transpose(f) for f in reversed(kernel))
-            # tf.identity: a forward tensor handed straight to the compiled loop is not
-            # captured when the recurrence runs in a tf.cond branch (a low-rank kernel's).
-            if not keep_z:
-                slopes = tf.identity(outputs)  # the loop forms the slopes from them
             grad_z, grad_h0, grad_h = backward(
                 grad_states, slopes, transposed, tf.identity(alpha_n), step_mask)
             previous = tf.concat([h0[None], states[:-1]], axis=0)
@@ -327,10 +328,11 @@ def run_stacked(u, h0, w, alpha, activation, activation_name, *, leaky=True,
         outputs.set_shape([u.shape[2], u.shape[0], u.shape[1], u.shape[3]])
 
         def grad(grad_outputs):
-            slopes = tf.identity(responses)
             if keep_z:
                 slopes = _activation_slopes(activation, responses)
                 slopes = alpha_k[:, None] * slopes if leaky else slopes
+            else:
+                slopes = tf.identity(responses)  # the loop forms the slopes from them
             grad_z, grad_h0, grad_h = backward(grad_outputs, slopes, tf.linalg.matrix_transpose(w),
                                                tf.identity(alpha_k))
             flat = tf.stack([networks, -1, units])
