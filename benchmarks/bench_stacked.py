@@ -18,6 +18,7 @@ under the stacked time: its recurrent matmuls alone at their shapes
 
     python benchmarks/bench_stacked.py              # K=20, 50 steps
     python benchmarks/bench_stacked.py --threads 1  # one intra-op thread (TF and XLA)
+    python benchmarks/bench_stacked.py --threads 1 --inter-op 2  # two groups side by side
     python benchmarks/bench_stacked.py --networks 4 --steps 10   # a quick look
 """
 
@@ -167,21 +168,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="Adam steps per network")
     parser.add_argument("--threads", type=int, default=0,
                         help="intra-op threads for TF and XLA (0: their defaults)")
+    parser.add_argument("--inter-op", type=int, default=None,
+                        help="inter-op threads, one stacked group each (default: 1 with "
+                             "--threads, else TF's default)")
     parser.add_argument("--skip-sequential", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.threads:
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
-        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                    + f" --xla_cpu_multi_thread_eigen={args.threads > 1}"
                                    + f" intra_op_parallelism_threads={args.threads}").strip()
+    if args.threads or args.inter_op:
+        os.environ["TF_NUM_INTEROP_THREADS"] = str(args.inter_op or 1)
     import tensorflow as tf
+
+    from ctxrnn import layers
 
     x, y = _data(args.steps)
     k, steps = args.networks, args.steps
     print(f"TensorFlow {tf.__version__}, cores: {os.cpu_count()}, threads: "
-          f"{args.threads or 'default'}; {k} networks of N={UNITS}, batch {BATCH}, T={STEPS_T}, "
+          f"{args.threads or 'default'} intra-op, {args.inter_op or 'default'} inter-op "
+          f"({len(layers.network_groups(k, layers._parallel_threads()))} stacked groups); "
+          f"{k} networks of N={UNITS}, batch {BATCH}, T={STEPS_T}, "
           f"noise on, {steps} Adam steps each")
     results = {}
     if not args.skip_sequential:

@@ -671,10 +671,13 @@ class CTRNNCell(keras.layers.Layer):
         seed = ops.cast(self.seed_generator.next(), "int32")
         return add_noise(values, std, seed, sampler=self.noise_sampler)
 
-    def add_stacked_noise(self, values, std):
-        """Network-major `(K, ...)` `values` plus noise: network k's slice gets the draw of
-        its own generator, as an unstacked cell of its seed would add it."""
-        seeds = [ops.cast(generator.next(), "int32") for generator in self.seed_generators]
+    def next_stacked_seeds(self) -> list:
+        """The next stateless seed of each stacked network's generator (K int32 `(2,)`)."""
+        return [ops.cast(generator.next(), "int32") for generator in self.seed_generators]
+
+    def add_stacked_noise(self, values, std, seeds):
+        """Network-major `(k, ...)` `values` plus noise: network i's slice gets the draw of
+        `seeds[i]` (from `next_stacked_seeds`), as an unstacked cell of its seed adds it."""
         return add_stacked_noise(values, std, seeds, 0, sampler=self.noise_sampler)
 
     def get_initial_state(self, batch_size=None):

@@ -109,7 +109,11 @@ def _add_table_noise(values, scale, seed, axis=None):
             scale_grad = _sum_to_shape(upstream * normals, scale.shape)
             return upstream, tf.cast(scale_grad, scale.dtype), None
 
-        return draw_and_add(values, scale, seed, table, axis), grad
+        # Inputs cut from the tape: an eager tape would otherwise record the XLA call
+        # itself and ask it for its intermediates (the stacked draw's loop state,
+        # which cannot leave XLA).
+        return draw_and_add(tf.stop_gradient(values), tf.stop_gradient(scale), seed, table,
+                            axis), grad
 
     return add(values, scale, tf.identity(seed))
 
