@@ -366,7 +366,7 @@ class CTRNN(keras.layers.Layer):
         if bias is not None:
             x, kernel = _bias_as_input(x, kernel, bias)
         shape = tf.shape(x)
-        u = tf.matmul(tf.reshape(x, [shape[0], -1, shape[-1]]), kernel)
+        u = tf.matmul(tf.reshape(x, [x.shape[0], -1, shape[-1]]), kernel)
         u = tf.reshape(u, tf.concat([shape[:-1], [cell.units]], 0))
         if recurrent_noise is not None:
             u = cell.add_stacked_noise(u, *recurrent_noise)

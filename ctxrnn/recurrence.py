@@ -240,7 +240,11 @@ def _stacked_forward_loop(activation, leaky: bool, keep_preactivation: bool):
             u_t = xla.dynamic_slice(u, [0, t, 0, 0], tf.stack([networks, 1, batch, units]))
             z = tf.matmul(h, w) + u_t[:, 0]
             r = activation(z)
-            h = h + alpha * (r - h) if leaky else r
+            h_next = h + alpha * (r - h) if leaky else r
+            # A retrace with relaxed shapes can leave u's network count unknown;
+            # the loop's state keeps the static shape it entered with.
+            h_next.set_shape(h.shape)
+            h = h_next
             return (t + 1, h, xla.dynamic_update_slice(states, h[:, None], [0, t + 1, 0, 0]),
                     xla.dynamic_update_slice(responses, (z if keep_preactivation else r)[:, None],
                                              [0, t, 0, 0]),
@@ -267,6 +271,7 @@ def _stacked_backward_loop(leaky: bool, keep_state_gradients: bool, derivative: 
         size = tf.stack([networks, 1, batch, units])
 
         def body(t, carry, grad_z, grad_h):
+            carry_shape = carry.shape
             incoming = xla.dynamic_slice(grad_outputs, [0, 0, t, 0],
                                          tf.stack([batch, networks, 1, units]))
             dh = tf.transpose(incoming[:, :, 0], [1, 0, 2]) + carry
@@ -278,6 +283,7 @@ def _stacked_backward_loop(leaky: bool, keep_state_gradients: bool, derivative: 
             carry = tf.matmul(dz, w_transposed)
             if leaky:
                 carry = carry + (1.0 - alpha) * dh
+            carry.set_shape(carry_shape)  # as in the forward loop
             if keep_state_gradients:
                 grad_h = xla.dynamic_update_slice(grad_h, dh[:, None], [0, t, 0, 0])
             return t - 1, carry, xla.dynamic_update_slice(grad_z, dz[:, None], [0, t, 0, 0]), grad_h

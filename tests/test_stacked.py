@@ -54,11 +54,18 @@ def test_networks_run_in_groups_give_what_one_group_gives(monkeypatch, threads):
     def states_and_gradients(threads):
         monkeypatch.setattr(layers, "_parallel_threads", lambda: threads)
         layer = ctxrnn.CTRNN(N, networks=K, seed=SEEDS, **cell)
-        with tf.GradientTape() as tape:
-            states = layer(x, training=True)
-            loss = tf.reduce_sum(states * tf.range(N, dtype=states.dtype))
-        return [states.numpy()] + [g.numpy() for g in
-                                   tape.gradient(loss, layer.trainable_weights)]
+        layer.build(x.shape)
+
+        # Traced with an unknown batch size, as in fit: the groups' static sizes must
+        # survive the cut.
+        @tf.function(input_signature=[tf.TensorSpec((None, T, I))])
+        def step(x):
+            with tf.GradientTape() as tape:
+                states = layer(x, training=True)
+                loss = tf.reduce_sum(states * tf.range(N, dtype=states.dtype))
+            return [states, *tape.gradient(loss, layer.trainable_weights)]
+
+        return [value.numpy() for value in step(x)]
 
     assert len(layers.network_groups(K, threads)) == min(K, threads)
     for grouped, whole in zip(states_and_gradients(threads), states_and_gradients(1)):
@@ -268,6 +275,21 @@ def test_one_network_or_one_trial_trains_and_unstacks(networks, batch):
     predicted = model.predict(x[:batch], verbose=0)
     for k, single in enumerate(model.unstack()):
         np.testing.assert_array_equal(single.predict(x[:batch], verbose=0), predicted[:, k])
+
+
+def test_groups_of_one_network_train_and_unstack(monkeypatch):
+    # One group per network: each group's recurrence is traced for one network
+    # (its loop once lost that static size and refused to trace).
+    from ctxrnn import layers
+
+    monkeypatch.setattr(layers, "_parallel_threads", lambda: K)
+    x, y = _data(8)
+    model = _stacked_model(**NOISY)
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    predicted = model.predict(x, verbose=0)
+    for k, single in enumerate(model.unstack()):
+        np.testing.assert_array_equal(single.predict(x, verbose=0), predicted[:, k])
 
 
 def test_stacked_noise_is_each_seeds_noise():
