@@ -671,9 +671,18 @@ class CTRNNCell(keras.layers.Layer):
         seed = ops.cast(self.seed_generator.next(), "int32")
         return add_noise(values, std, seed, sampler=self.noise_sampler)
 
-    def next_stacked_seeds(self) -> list:
-        """The next stateless seed of each stacked network's generator (K int32 `(2,)`)."""
-        return [ops.cast(generator.next(), "int32") for generator in self.seed_generators]
+    def next_stacked_seeds(self, draws: int = 1) -> list:
+        """The next `draws` stateless seeds of each stacked network's generator.
+
+        What `draws` calls of each generator's `next()` give, as `draws` int32
+        `(K, 2)` tensors, with one read and one update per generator (K calls of
+        `next()` each were a large part of tracing a stacked training step).
+        """
+        states = [generator.state for generator in self.seed_generators]
+        seeds = ops.cast(ops.stack([state.value for state in states]), "int32")
+        for state in states:
+            state.assign_add(ops.convert_to_tensor([0, draws], dtype=state.dtype))
+        return [seeds + ops.convert_to_tensor([0, i], "int32") for i in range(draws)]
 
     def add_stacked_noise(self, values, std, seeds):
         """Network-major `(k, ...)` `values` plus noise: network i's slice gets the draw of

@@ -338,13 +338,15 @@ class CTRNN(keras.layers.Layer):
         # Each network draws its own noise as an unstacked cell would: input noise
         # from each generator first, then recurrent noise, as the cell steps.
         input_noise = recurrent_noise = None
-        if noisy and cell.input_noise > 0:
+        noises = [noisy and cell.input_noise > 0, noisy and cell.recurrent_noise > 0]
+        seeds = iter(cell.next_stacked_seeds(sum(noises)) if any(noises) else [])
+        if noises[0]:
             input_noise = (_broadcast_per_network(cell.input_noise_std(), dtype, axes=2),
-                           cell.next_stacked_seeds())
-        if noisy and cell.recurrent_noise > 0:
+                           next(seeds))
+        if noises[1]:
             recurrent_noise = (
                 _broadcast_per_network(cell.noise_std(cell.recurrent_noise), dtype, axes=2),
-                cell.next_stacked_seeds())
+                next(seeds))
         bias = None if cell.bias is None else tf.cast(cell.bias, dtype)
         arrays = (x, tf.cast(cell.effective_kernel, dtype), bias, tf.cast(h0, dtype), tf.cast(cell.effective_recurrent_kernel, dtype),
                   _broadcast_per_network(cell.alpha, dtype))

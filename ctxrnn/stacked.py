@@ -202,9 +202,18 @@ class NetworkSum(keras.losses.Loss):
             weight = None
             if sample_weight is not None:
                 weight = sample_weight[:, k] if per_network else sample_weight
-            total = total + self._loss(y_true[:, k] if per_network else y_true, y_pred[:, k],
-                                      sample_weight=weight)
+            total = total + self._network_loss(y_true[:, k] if per_network else y_true,
+                                               y_pred[:, k], weight)
         return total
+
+    @property
+    def _network_loss(self):
+        # One traced graph of the loss called K times, instead of K copies of it
+        # (and of their gradients) in the training step's graph.
+        if getattr(self, "_traced_loss", None) is None:
+            self._traced_loss = tf.function(
+                lambda y_true, y_pred, weight: self._loss(y_true, y_pred, sample_weight=weight))
+        return self._traced_loss
 
     def call(self, y_true, y_pred):  # pragma: no cover - __call__ is overridden
         return self(y_true, y_pred)
