@@ -60,11 +60,12 @@ def configure_threads(intra_op: int | None = None, inter_op: int | None = None) 
     `shared/PERFORMANCE.md`), and two single-threaded processes run side by
     side at almost full speed: `ctxrnn sweep` gives each of its worker
     processes one thread of each. Stacked networks (`CTRNN(..., networks=K)`)
-    run in one group per inter-op thread, side by side; for them one intra-op
-    thread and one inter-op thread per core is fastest (K = 20 of N = 100 on
-    two cores: 138-146 ms per step, against 141-149 ms with TensorFlow's default
-    pools and 201-204 ms with one group). Large networks (N >= 500) gain from
-    more intra-op threads. The counts are also written to `TF_NUM_INTRAOP_THREADS`,
+    run in one group per inter-op thread, side by side, so a stack wants
+    several inter-op threads: K = 20 networks of N = 100 on two cores took
+    135-150 ms per training step (median 143) with TensorFlow's default pools,
+    144-168 ms (156) with one intra-op and two inter-op threads, 157-182 ms
+    (170) as one group. Large networks (N >= 500) gain from more intra-op
+    threads. The counts are also written to `TF_NUM_INTRAOP_THREADS`,
     `OMP_NUM_THREADS` and `TF_NUM_INTEROP_THREADS`, so processes started from
     here inherit them.
 

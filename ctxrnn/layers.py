@@ -428,8 +428,9 @@ def network_groups(networks: int, threads: int) -> list[slice]:
 
     TensorFlow runs independent ops at once on its inter-op threads, while one
     stacked recurrence (a loop of small batched matmuls) gains little from more
-    intra-op threads: K = 20 networks of N = 100 took 165 ms per training step as
-    one group on two cores and 130 ms as two groups. So the stack is cut into as
+    intra-op threads: K = 20 networks of N = 100 took a median 170 ms per
+    training step as one group on two cores and 143 ms as two groups (TensorFlow's
+    default pools; 212 and 156 ms with one intra-op thread). So the stack is cut into as
     many near-equal groups as there are inter-op threads (cores when TensorFlow
     chooses), at most one per network. Each network's arithmetic is the same in
     any group.
