@@ -5,7 +5,9 @@ several repeats) for three sizes, and the ratios CTRNN / SimpleRNN with noise of
 and on (recurrent + input noise). Then case B with a Keras mask (every sequence
 right-padded by 25 %, through `keras.layers.Masking`), for both layers. When jax and
 optax are installed, the JAX anchor (`jax_anchor.py`: `lax.scan` + `jit` + optax Adam,
-the same network and noise) is timed in the same run. Then the achieved GFLOP/s of the
+the same network and noise) is timed in the same run; when PyTorch is installed, so is
+the PyTorch anchor (`torch_anchor.py`: a plain eager loop with `unbind`, `addmm`, `lerp`
+and Adam, in its own process). Then the achieved GFLOP/s of the
 noise-on CTRNN step at N=1024 (case C) beside the float32 matmul peak measured here,
 and the peak memory of one T=1000, N=512, batch-64 training step, in a fresh process.
 
@@ -108,15 +110,18 @@ def main() -> None:
     import tensorflow as tf
 
     import jax_anchor
+    import torch_anchor
 
     with_jax = jax_anchor.available()
+    with_torch = torch_anchor.available()
     cases = {"A": CASES["A"]} if args.quick else CASES
     repeats = 2 if args.quick else 3
     print(f"TensorFlow {tf.__version__}, devices: "
           f"{[d.device_type for d in tf.config.list_physical_devices()]}, cores: {os.cpu_count()}")
     print(f"{'case':<6}{'N':>6}{'batch':>7}{'T':>6}{'SimpleRNN':>11}{'CTRNN off':>11}"
           f"{'CTRNN on':>10}{'off/Simple':>12}{'on/Simple':>11}"
-          + (f"{'JAX off':>9}{'JAX on':>8}{'on/JAX on':>11}" if with_jax else ""))
+          + (f"{'JAX off':>9}{'JAX on':>8}{'on/JAX on':>11}" if with_jax else "")
+          + (f"{'Torch off':>11}{'Torch on':>10}{'on/Torch on':>13}" if with_torch else ""))
     rows = [(case, size, 0.0) for case, size in cases.items()]
     if not args.quick:
         rows.append(("B mask", CASES["B"], PADDING))
@@ -137,6 +142,11 @@ def main() -> None:
                     units, batch, steps, N_INPUTS, N_OUTPUTS, repeats=repeats,
                     steps_per_repeat=per_repeat, dt=20.0, tau=100.0, recurrent_noise=noise,
                     input_noise=noise / 5)
+        if with_torch and not padding:
+            for noise, label in ((0.0, "Torch off"), (0.05, "Torch on")):
+                times[label] = torch_anchor.ms_per_step(units, batch, steps, noise,
+                                                        repeats=repeats,
+                                                        steps_per_repeat=per_repeat)
         simple = times["SimpleRNN"]
         note = f"   ({padding:.0%} right-padding, keras.layers.Masking)" if padding else ""
         print(f"{case:<6}{units:>6}{batch:>7}{steps:>6}{simple:>11.1f}"
@@ -144,6 +154,9 @@ def main() -> None:
               f"{times['CTRNN noise off'] / simple:>12.2f}{times['CTRNN noise on'] / simple:>11.2f}"
               + (f"{times['JAX off']:>9.1f}{times['JAX on']:>8.1f}"
                  f"{times['CTRNN noise on'] / times['JAX on']:>11.2f}" if "JAX on" in times else "")
+              + (f"{times['Torch off']:>11.1f}{times['Torch on']:>10.1f}"
+                 f"{times['CTRNN noise on'] / times['Torch on']:>13.2f}"
+                 if "Torch on" in times else "")
               + note)
         if case == "C":
             achieved = training_step_flops(units, batch, steps) / times["CTRNN noise on"] / 1e6

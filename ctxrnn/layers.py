@@ -348,7 +348,8 @@ class CTRNN(keras.layers.Layer):
                 _broadcast_per_network(cell.noise_std(cell.recurrent_noise), dtype, axes=2),
                 next(seeds))
         bias = None if cell.bias is None else tf.cast(cell.bias, dtype)
-        arrays = (x, tf.cast(cell.effective_kernel, dtype), bias, tf.cast(h0, dtype), tf.cast(cell.effective_recurrent_kernel, dtype),
+        arrays = (x, tf.cast(cell.effective_kernel, dtype), bias, tf.cast(h0, dtype),
+                  tf.cast(cell.effective_recurrent_kernel, dtype),
                   _broadcast_per_network(cell.alpha, dtype))
         groups = [self._run_networks(*(_network_slice(a, part) for a in arrays),
                                      _noise_slice(input_noise, part),

@@ -112,10 +112,8 @@ def _add_table_noise(values, scale, seed, axis=None):
         # Inputs cut from the tape: an eager tape would otherwise record the XLA call
         # itself and ask it for its intermediates (the stacked draw's loop state,
         # which cannot leave XLA).
-        noisy = draw_and_add(tf.stop_gradient(values), tf.stop_gradient(scale), seed, table,
-                             axis)
-        # The stacked kernel's loop loses the network axis' static size.
-        return tf.ensure_shape(noisy, values.shape), grad
+        return draw_and_add(tf.stop_gradient(values), tf.stop_gradient(scale), seed, table,
+                            axis), grad
 
     return add(values, scale, tf.identity(seed))
 
