@@ -449,10 +449,22 @@ def network_groups(networks: int, threads: int) -> list[slice]:
 
 
 def _parallel_threads() -> int:
-    """TensorFlow's inter-op threads; when it chooses, the cores this process may use."""
+    """How many groups of networks can run side by side.
+
+    One on a GPU, whose stream would run the groups one after another. On CPUs,
+    TensorFlow's inter-op threads: the count set through `tf.config.threading`,
+    else the `TF_NUM_INTEROP_THREADS` it read at start-up (the setter's getter
+    does not report it), else, when TensorFlow chooses, the cores this process
+    may use.
+    """
+    if tf.config.list_logical_devices("GPU"):
+        return 1
     threads = tf.config.threading.get_inter_op_parallelism_threads()
     if threads:
         return threads
+    variable = os.environ.get("TF_NUM_INTEROP_THREADS", "")
+    if variable.strip().isdigit() and int(variable) > 0:
+        return int(variable)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 

@@ -206,14 +206,18 @@ class NetworkSum(keras.losses.Loss):
                                                y_pred[:, k], weight)
         return total
 
-    @property
-    def _network_loss(self):
-        # One traced graph of the loss called K times, instead of K copies of it
-        # (and of their gradients) in the training step's graph.
+    def _network_loss(self, y_true, y_pred, weight):
+        """One network's loss. Inside a traced step, one traced graph of the loss is
+        called K times instead of putting K copies of it (and of their gradients)
+        in the step's graph; eagerly (`run_eagerly=True`, a direct call), the loss
+        runs eagerly, as Keras runs it."""
+        if tf.executing_eagerly():
+            return self._loss(y_true, y_pred, sample_weight=weight)
         if getattr(self, "_traced_loss", None) is None:
             self._traced_loss = tf.function(
-                lambda y_true, y_pred, weight: self._loss(y_true, y_pred, sample_weight=weight))
-        return self._traced_loss
+                lambda y_true, y_pred, weight: self._loss(y_true, y_pred, sample_weight=weight),
+                reduce_retracing=True)
+        return self._traced_loss(y_true, y_pred, weight)
 
     def call(self, y_true, y_pred):  # pragma: no cover - __call__ is overridden
         return self(y_true, y_pred)

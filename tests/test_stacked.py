@@ -92,6 +92,19 @@ def test_noisy_stack_gives_the_same_gradients_eagerly_and_traced():
         np.testing.assert_allclose(eager, traced, rtol=1e-5, atol=1e-6)
 
 
+def test_groups_follow_the_inter_op_threads_tensorflow_was_started_with(monkeypatch):
+    from ctxrnn import layers
+
+    monkeypatch.setattr(tf.config.threading, "get_inter_op_parallelism_threads", lambda: 0)
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "1")
+    assert layers._parallel_threads() == 1  # the variable TensorFlow read, not the cores
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "3")
+    assert layers._parallel_threads() == 3
+    monkeypatch.setattr(tf.config, "list_logical_devices",
+                        lambda kind=None: ["/device:GPU:0"] if kind == "GPU" else [])
+    assert layers._parallel_threads() == 1  # a GPU's one stream would run groups in turn
+
+
 def test_int_seed_gives_each_network_a_derived_seed():
     stacked = ctxrnn.CTRNN(N, networks=K, seed=5)
     stacked.build((None, T, I))
@@ -198,6 +211,21 @@ def test_network_sum_is_the_sum_of_each_networks_loss():
     assert isinstance(clone._loss, ctxrnn.MaskedMSE)
     with pytest.raises(ValueError, match="targets must be shared"):
         loss(shared[:, 0, 0], y_pred)
+
+
+def test_network_sum_runs_the_loss_eagerly_when_the_model_runs_eagerly():
+    # Under run_eagerly=True Keras runs a loss eagerly; NetworkSum traces its loss only
+    # inside a traced step, so a loss that needs eager tensors still trains.
+    x, y = _data()
+
+    def eager_only_mse(y_true, y_pred):
+        assert np.isfinite(y_pred.numpy()).all()
+        return tf.reduce_mean((y_true - y_pred) ** 2, axis=-1)
+
+    model = _stacked_model()
+    model.compile(keras.optimizers.Adam(1e-2), eager_only_mse, run_eagerly=True)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
 
 
 def test_clip_per_network_known_answers():
