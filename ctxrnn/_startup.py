@@ -46,6 +46,29 @@ def import_tensorflow():
     return tensorflow
 
 
+def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The cores this process may use: its CPU affinity (`taskset`, a batch
+    scheduler's binding), capped by a cgroup v2 CPU quota (a container's `--cpus`),
+    which `os.cpu_count()` and the affinity mask both ignore.
+
+    Args:
+        cpu_max: the cgroup's `cpu.max` file ("QUOTA PERIOD" or "max PERIOD").
+
+    Returns:
+        At least 1.
+    """
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    try:
+        with open(cpu_max) as file:
+            quota, period = file.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to honour
+    return cores
+
+
 # Environment variables that give a thread count to libraries started later,
 # and to processes this one spawns (TensorFlow reads its two at initialisation).
 _THREAD_VARIABLES = {"intra_op": ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"),

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ctxrnn import recurrence
+from ctxrnn._startup import usable_cores
 from ctxrnn.cells import CTRNNCell, check_finite_weights
 
 
@@ -465,7 +466,7 @@ def _parallel_threads() -> int:
     variable = os.environ.get("TF_NUM_INTEROP_THREADS", "")
     if variable.strip().isdigit() and int(variable) > 0:
         return int(variable)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return usable_cores()
 
 
 def _network_slice(value, part: slice):

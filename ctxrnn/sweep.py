@@ -84,6 +84,7 @@ from typing import Any
 import numpy as np
 
 from ctxrnn import io
+from ctxrnn._startup import usable_cores
 from ctxrnn.checks import positive_int
 from ctxrnn.runs import FIGURES_DIR  # one name for the figures folder of every output
 
@@ -1028,7 +1029,7 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
                                        "metrics": spec.metrics})
     pending = [run for run in mine if finished_result(out, run) is None]
     skipped = len(mine) - len(pending)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cores()
     report = _Progress(len(mine), skipped, stream, progress)
     report.say(f"sweep {spec.name!r}: {len(mine)} runs, {skipped} finished before (skipped), "
                f"{len(pending)} to run on the {engine} engine ({min(workers, len(pending))} "

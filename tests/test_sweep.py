@@ -155,6 +155,20 @@ def test_summary_over_seeds_and_figure(tmp_path):
     assert missing[-1]["status"] == "missing"
 
 
+def test_usable_cores_honour_a_container_cpu_quota(tmp_path):
+    from ctxrnn._startup import usable_cores
+
+    affinity = usable_cores(cpu_max=str(tmp_path / "absent"))
+    assert affinity >= 1
+    quota = tmp_path / "cpu.max"
+    quota.write_text("max 100000\n")
+    assert usable_cores(cpu_max=str(quota)) == affinity
+    quota.write_text("50000 100000\n")  # half a core: one worker, one group
+    assert usable_cores(cpu_max=str(quota)) == 1
+    quota.write_text(f"{100000 * affinity + 1} 100000\n")  # more than the affinity allows
+    assert usable_cores(cpu_max=str(quota)) == affinity
+
+
 def test_configure_threads_too_late_is_a_clear_error():
     import tensorflow as tf
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ctxrnn import io, seeding
+from ctxrnn._startup import usable_cores
 from ctxrnn.checks import unit_fraction
 from ctxrnn.molap import baselines, counts
 from ctxrnn.molap import network as net
@@ -439,7 +440,7 @@ def resolve_workers(workers, config: PipelineConfig, tasks) -> int:
     file loaded by path does not pickle) or when there is one core or one job.
     """
     if workers == "auto":
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         jobs = len(_job_list(config))
         if cores < 2 or jobs < 2:
             return 1
@@ -464,7 +465,7 @@ def _run_parallel(config, tasks, workers, models_dir, say) -> dict:
     import keras
 
     context = multiprocessing.get_context("spawn")
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    threads = str(max(1, usable_cores() // workers))
     saved = {key: os.environ.get(key) for key in ("TF_NUM_INTRAOP_THREADS",
                                                   "TF_NUM_INTEROP_THREADS")}
     os.environ.update(TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS="1")

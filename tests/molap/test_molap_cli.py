@@ -253,14 +253,14 @@ def test_workers_run_the_same_jobs_in_processes(tmp_path):
 
 def test_auto_workers_one_per_core_unless_the_tasks_cannot_travel(monkeypatch):
     config = pipeline.PipelineConfig(tasks=NAMES[:2], approaches=("molap", "separate"))
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 16)
     assert pipeline.resolve_workers("auto", config, make_all()[:2]) == 3  # three jobs
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
     assert pipeline.resolve_workers("auto", config, make_all()[:2]) == 2
     # a task class from a .py file loaded by path does not pickle: stay in this process
     by_path = pipeline.load_tasks(NAMES[:2], FAKE)
     assert pipeline.resolve_workers("auto", config, by_path) == 1
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 1)
     assert pipeline.resolve_workers("auto", config, make_all()[:2]) == 1
     assert pipeline.resolve_workers(3, config, by_path) == 3
     for bad in (0, -1, True, "two", 1.5):
