@@ -454,9 +454,8 @@ def _parallel_threads() -> int:
 
     One on a GPU, whose stream would run the groups one after another. On CPUs,
     TensorFlow's inter-op threads: the count set through `tf.config.threading`,
-    else the `TF_NUM_INTEROP_THREADS` it read at start-up (the setter's getter
-    does not report it), else, when TensorFlow chooses, the cores this process
-    may use.
+    else the `TF_NUM_INTEROP_THREADS` it read at start-up (for which the getter
+    reports 0), else, when TensorFlow chooses, the cores this process may use.
     """
     if tf.config.list_logical_devices("GPU"):
         return 1
