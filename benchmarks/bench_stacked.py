@@ -130,18 +130,18 @@ def step_matmul_seconds(networks: int, repeats: int = 5) -> float:
     """Seconds of one stacked training step's recurrent matmuls alone, at their shapes.
 
     The step holds, per time step, the forward `h W` and the backward `dZ W^T`
-    as `(K, B, N) @ (K, N, N)` batched matmuls inside a sequential loop, and
-    after the loop one `H^T dZ` over all steps, `(K, N, T*B) @ (K, T*B, N)`.
+    as `(k, B, N) @ (k, N, N)` batched matmuls inside a sequential loop, and
+    after the loop one `H^T dZ` over all steps, `(k, N, T*B) @ (k, T*B, N)`, for
+    each group of k networks the stack runs side by side (`network_groups`).
     Timed here as two XLA while-loops of T batched matmuls plus the weight
-    matmul: what the step's arithmetic costs at the speed this CPU does those
-    shapes, with no noise, activation, optimizer or framework overhead. K
-    networks' 50 steps cannot take less than 50 times this.
+    matmul per group, the groups as independent ops as in the layer: what the
+    step's arithmetic costs at the speed this CPU does those shapes, with no
+    noise, activation, optimizer or framework overhead. K networks' 50 steps
+    cannot take less than 50 times this.
     """
     import tensorflow as tf
 
-    h = tf.random.normal((networks, BATCH, UNITS))
-    w = tf.random.normal((networks, UNITS, UNITS)) / UNITS**0.5  # states stay O(1)
-    history = tf.random.normal((networks, STEPS_T * BATCH, UNITS))
+    from ctxrnn import layers
 
     @tf.function(jit_compile=True)
     def matmuls(h, w, history):
@@ -153,11 +153,22 @@ def step_matmul_seconds(networks: int, repeats: int = 5) -> float:
         return tf.reduce_sum(backward) + tf.reduce_sum(
             tf.matmul(history, history, transpose_a=True))
 
-    matmuls(h, w, history).numpy()
+    groups = []
+    for part in layers.network_groups(networks, layers._parallel_threads()):
+        k = part.stop - part.start
+        groups.append((tf.random.normal((k, BATCH, UNITS)),
+                       tf.random.normal((k, UNITS, UNITS)) / UNITS**0.5,  # states stay O(1)
+                       tf.random.normal((k, STEPS_T * BATCH, UNITS))))
+
+    @tf.function
+    def step():
+        return tf.add_n([matmuls(*arrays) for arrays in groups])
+
+    step().numpy()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        matmuls(h, w, history).numpy()
+        step().numpy()
         best = min(best, time.perf_counter() - start)
     return best
 
