@@ -75,6 +75,22 @@ _THREAD_VARIABLES = {"intra_op": ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"),
                      "inter_op": ("TF_NUM_INTEROP_THREADS",)}
 
 
+def inter_op_threads() -> int:
+    """The inter-op threads TensorFlow runs with (independent ops at once).
+
+    The count set through `tf.config.threading` (`configure_threads`), else the
+    `TF_NUM_INTEROP_THREADS` TensorFlow read at start-up (for which its getter
+    reports 0), else, when TensorFlow chooses, `usable_cores()`.
+    """
+    threads = import_tensorflow().config.threading.get_inter_op_parallelism_threads()
+    if threads:
+        return threads
+    variable = os.environ.get(_THREAD_VARIABLES["inter_op"][0], "")
+    if variable.strip().isdigit() and int(variable) > 0:
+        return int(variable)
+    return usable_cores()
+
+
 def configure_threads(intra_op: int | None = None, inter_op: int | None = None) -> dict:
     """Sets TensorFlow's intra-op and inter-op thread pools before it runs its first op.
 

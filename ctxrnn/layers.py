@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import keras
@@ -10,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from ctxrnn import recurrence
-from ctxrnn._startup import usable_cores
+from ctxrnn._startup import inter_op_threads
 from ctxrnn.cells import CTRNNCell, check_finite_weights
 
 
@@ -450,22 +449,11 @@ def network_groups(networks: int, threads: int) -> list[slice]:
 
 
 def _parallel_threads() -> int:
-    """How many groups of networks can run side by side.
-
-    One on a GPU, whose stream would run the groups one after another. On CPUs,
-    TensorFlow's inter-op threads: the count set through `tf.config.threading`,
-    else the `TF_NUM_INTEROP_THREADS` it read at start-up (for which the getter
-    reports 0), else, when TensorFlow chooses, the cores this process may use.
-    """
+    """How many groups of networks can run side by side: one on a GPU, whose stream
+    would run the groups one after another; on CPUs, TensorFlow's inter-op threads."""
     if tf.config.list_logical_devices("GPU"):
         return 1
-    threads = tf.config.threading.get_inter_op_parallelism_threads()
-    if threads:
-        return threads
-    variable = os.environ.get("TF_NUM_INTEROP_THREADS", "")
-    if variable.strip().isdigit() and int(variable) > 0:
-        return int(variable)
-    return usable_cores()
+    return inter_op_threads()
 
 
 def _network_slice(value, part: slice):
