@@ -197,13 +197,16 @@ class NetworkSum(keras.losses.Loss):
                 f"targets of shape {tuple(y_true.shape)} for predictions of shape "
                 f"{tuple(y_pred.shape)}."
             )
+        # One unstack per tensor, not K slices: the gradient of K slices was K
+        # zero-filled full-size tensors summed; the unstack's is one stack.
+        predictions = tf.unstack(y_pred, axis=1)
+        targets = tf.unstack(y_true, axis=1) if per_network else [y_true] * networks
+        weights = [sample_weight] * networks
+        if sample_weight is not None and per_network:
+            weights = tf.unstack(ops.convert_to_tensor(sample_weight), axis=1)
         total = 0.0
-        for k in range(networks):
-            weight = None
-            if sample_weight is not None:
-                weight = sample_weight[:, k] if per_network else sample_weight
-            total = total + self._network_loss(y_true[:, k] if per_network else y_true,
-                                               y_pred[:, k], weight)
+        for target, prediction, weight in zip(targets, predictions, weights):
+            total = total + self._network_loss(target, prediction, weight)
         return total
 
     def _network_loss(self, y_true, y_pred, weight):

@@ -207,6 +207,11 @@ def test_network_sum_is_the_sum_of_each_networks_loss():
     loss = ctxrnn.NetworkSum(ctxrnn.MaskedMSE())
     np.testing.assert_allclose(float(loss(shared, y_pred, sample_weight=mask)), expected,
                                rtol=1e-5)
+    masks = (rng.random((B, K, T, O)) < 0.5).astype("float32")
+    expected = sum(np.sum(masks[:, k] * (y_pred[:, k] - per_network[:, k]) ** 2)
+                   / masks[:, k].sum() for k in range(K))
+    np.testing.assert_allclose(float(loss(per_network, y_pred, sample_weight=masks)), expected,
+                               rtol=1e-5)
     clone = ctxrnn.NetworkSum.from_config(loss.get_config())
     assert isinstance(clone._loss, ctxrnn.MaskedMSE)
     with pytest.raises(ValueError, match="targets must be shared"):
