@@ -113,14 +113,18 @@ class StackedDense(keras.layers.Layer):
                                         initializer=self.bias_initializer)
 
     def call(self, inputs):
-        # (B, K, M, F) @ (B, K, F, units): no transposes of the states (measured 1.7x
-        # faster than transposing to (K, B*M, F) at K=20, N=100). The kernel is
-        # broadcast explicitly: TF's matmul broadcasting a batch axis of size 1 crashes.
+        # y^T = kernel^T x^T as (B, K, units, F) @ (B, K, M, F)^T: the states are never
+        # transposed (1.7x faster than transposing them to (K, B*M, F) at K=20, N=100),
+        # only the small kernel and output are; and the kernel's gradient is then
+        # dy^T x, which ran 2x faster than the x^T dy of y = x kernel (readout forward
+        # and backward 21 -> 16 ms at K=20, N=100, T=100, batch 64; same values).
+        # The kernel is broadcast explicitly: TF's matmul broadcasting a batch axis of
+        # size 1 crashes.
         shape = tf.shape(inputs)
         x = tf.reshape(inputs, tf.concat([shape[:2], [-1, inputs.shape[-1]]], 0))
-        kernel = tf.broadcast_to(tf.cast(self.kernel, x.dtype),
-                                 tf.concat([shape[:1], tf.shape(self.kernel)], 0))
-        y = tf.matmul(x, kernel)
+        kernel_t = tf.linalg.matrix_transpose(tf.cast(self.kernel, x.dtype))
+        kernel_t = tf.broadcast_to(kernel_t, tf.concat([shape[:1], tf.shape(kernel_t)], 0))
+        y = tf.linalg.matrix_transpose(tf.matmul(kernel_t, x, transpose_b=True))
         if self.bias is not None:
             y = y + tf.cast(self.bias, x.dtype)[:, None]
         return self.activation(tf.reshape(y, tf.concat([shape[:-1], [self.units]], 0)))
