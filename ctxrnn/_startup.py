@@ -11,10 +11,12 @@ library that fails to load) still shows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import tempfile
+import warnings
 
 _INFO_LINES = re.compile(
     r"All log messages before absl::InitializeLog\(\) is called are written to STDERR"
@@ -44,6 +46,47 @@ def import_tensorflow():
             if kept:
                 print("\n".join(kept), file=sys.stderr)
     return tensorflow
+
+
+def tensorflow_started() -> bool:
+    """Whether TensorFlow's runtime has started in this process (it ran an op, or
+    listed its devices): from then on its thread pools are fixed, and a forked child
+    would inherit them in whatever state their locks were. `False` while TensorFlow
+    is merely imported; `True` when it cannot tell."""
+    if "tensorflow" not in sys.modules:
+        return False
+    try:
+        from tensorflow.python.eager import context
+
+        # TensorFlow's own test before it refuses a new thread count (no public getter).
+        return context.context()._context_handle is not None
+    except Exception:  # an internal that moved: assume the worst
+        return True
+
+
+def worker_start_method() -> str:
+    """How to start worker processes (`multiprocessing` start method): forked while
+    this process has only imported TensorFlow (each worker then starts with it
+    imported, seconds sooner than a spawned one importing it again), spawned once
+    TensorFlow's runtime runs here (forking it is unsafe) or where fork is not the
+    platform's way."""
+    import multiprocessing
+
+    if (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and not tensorflow_started()):
+        return "fork"
+    return "spawn"
+
+
+@contextlib.contextmanager
+def quiet_fork_warning():
+    """Silences Python's (>= 3.12) warning at a fork of a process with threads, inside
+    the block: at `worker_start_method`'s forks the threads are idle library pools
+    (OpenBLAS, jemalloc) that prepare for a fork themselves."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded",
+                                DeprecationWarning)
+        yield
 
 
 def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:

@@ -46,7 +46,8 @@ missing, with the same numbers. After the runs, `OUT/results.csv` and
 `OUT/figures/<job>.png` the metrics against the first grid axis with the seed
 spread as error bars.
 
-Engines: `"pool"` (default) spawns one process per core, each with one
+Engines: `"pool"` (default) starts one process per core (forked from a process that
+has not started TensorFlow's runtime, else spawned), each with one
 TensorFlow intra-op and one inter-op thread, and keeps each process to runs of one
 network shape where it can (`AffinityQueue`); `"ray"` runs every run as a Ray
 Tune trial (`pip install "ctxrnn[ray]"`); `"dask"` maps the runs over a Dask
@@ -84,7 +85,7 @@ from typing import Any
 import numpy as np
 
 from ctxrnn import io
-from ctxrnn._startup import usable_cores
+from ctxrnn._startup import quiet_fork_warning, usable_cores, worker_start_method
 from ctxrnn.checks import positive_int
 from ctxrnn.runs import FIGURES_DIR  # one name for the figures folder of every output
 
@@ -752,14 +753,14 @@ class AffinityQueue:
 
 
 def _pool_engine(work, out, *, workers, threads, progress, **_):
-    """One spawned single-process executor per worker, fed units of `work` by an
-    `AffinityQueue`: the first run of a network shape in a process pays for tracing and
-    compiling its kernels (about a second), the next runs of that shape in the same
+    """One single-process executor per worker (`worker_start_method`), fed units of `work` by
+    an `AffinityQueue`: the first run of a network shape in a process pays for tracing
+    and compiling its kernels (about a second), the next runs of that shape in the same
     process do not."""
     import concurrent.futures
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(worker_start_method())
 
     def executor():
         return concurrent.futures.ProcessPoolExecutor(
@@ -777,7 +778,9 @@ def _pool_engine(work, out, *, workers, threads, progress, **_):
         chosen = queue.next_for(last[worker], taken)
         if chosen is not None:
             last[worker], unit = chosen
-            running[executors[worker].submit(run_unit, unit, str(out))] = (worker, unit)
+            with quiet_fork_warning():  # the executor starts its process here
+                future = executors[worker].submit(run_unit, unit, str(out))
+            running[future] = (worker, unit)
 
     try:
         for worker in range(count):
@@ -985,7 +988,7 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
     Args:
         spec: a `SweepSpec` or the path of a spec file.
         out: the sweep's output directory (created).
-        engine: one of `ENGINES`: `"pool"` (spawned processes), `"ray"` (Ray
+        engine: one of `ENGINES`: `"pool"` (local processes), `"ray"` (Ray
             Tune trials), `"dask"` (a Dask cluster).
         workers: runs at once; default one per core (at most the runs left).
         threads: TensorFlow intra-op threads per run (inter-op: 1).

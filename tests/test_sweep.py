@@ -192,6 +192,22 @@ def test_thread_flags_set_tensorflow_before_the_command():
     assert done.stdout.split()[-2:] == ["1", "2"]
 
 
+def test_pool_forks_its_workers_until_tensorflow_runs_then_spawns(tmp_path):
+    # `ctxrnn sweep` reads and lists its spec without starting TensorFlow, so its
+    # workers are forked with TensorFlow already imported; once an op has run,
+    # forking would copy a running runtime, and the pool spawns.
+    code = ("import sys; from ctxrnn._startup import worker_start_method as method; "
+            "from ctxrnn.cli import main; main(['sweep', sys.argv[1], '--list']); "
+            "before = method(); import tensorflow as tf; tf.constant(1.0) + 1.0; "
+            "print(before, method())")
+    done = subprocess.run([sys.executable, "-c", code, str(_spec(tmp_path))],
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected = "fork spawn" if sys.platform.startswith("linux") else "spawn spawn"
+    assert done.stdout.split()[-2:] == expected.split()
+
+
 def test_affinity_queue_keeps_a_worker_to_one_network_shape():
     spec = sweep.SweepSpec.from_dict({"name": "q", "kind": "train",
                                       "base": {"tasks": ["and"], "epochs": 1},

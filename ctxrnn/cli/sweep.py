@@ -87,7 +87,7 @@ def add_parser(subparsers):
     parser.add_argument("spec", help="the sweep spec (.toml, or .yaml with pyyaml installed)")
     parser.add_argument("--out", help="output directory (default: runs/<spec name>)")
     parser.add_argument("--engine", default="pool", choices=ENGINES,
-                        help="pool: spawned processes on this machine (default); ray: Ray Tune "
+                        help="pool: worker processes on this machine (default); ray: Ray Tune "
                              "trials (ctxrnn[ray]); dask: a Dask cluster (ctxrnn[dask])")
     parser.add_argument("--workers", type=positive_int, default=None,
                         help="runs at once (default: one per core)")

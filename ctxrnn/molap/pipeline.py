@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ctxrnn import io, seeding
-from ctxrnn._startup import usable_cores
+from ctxrnn._startup import quiet_fork_warning, usable_cores, worker_start_method
 from ctxrnn.checks import unit_fraction
 from ctxrnn.molap import baselines, counts
 from ctxrnn.molap import network as net
@@ -456,23 +456,25 @@ def resolve_workers(workers, config: PipelineConfig, tasks) -> int:
 
 
 def _run_parallel(config, tasks, workers, models_dir, say) -> dict:
-    """Runs the jobs in `workers` single-purpose processes (spawned, so each has
-    its own TensorFlow with `cores // workers` intra-op threads)."""
+    """Runs the jobs in `workers` single-purpose processes, each with its own
+    TensorFlow runtime of `cores // workers` intra-op threads (forked before this
+    process starts TensorFlow, else spawned: `worker_start_method`)."""
     import concurrent.futures
     import multiprocessing
     import os
 
     import keras
 
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(worker_start_method())
     threads = str(max(1, usable_cores() // workers))
     saved = {key: os.environ.get(key) for key in ("TF_NUM_INTRAOP_THREADS",
                                                   "TF_NUM_INTEROP_THREADS")}
     os.environ.update(TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS="1")
     total = {"accuracy": {}, "seconds": {}, "models": {}, "extra": {}}
     try:
-        with context.Manager() as manager, concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=context) as pool:
+        # The manager and the pool's processes (started at the submits) may be forked.
+        with quiet_fork_warning(), context.Manager() as manager, \
+                concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
             messages = manager.Queue()
             pending = {pool.submit(_worker_job, config.to_dict(), approach, indices, tasks,
                                    str(models_dir), messages)
