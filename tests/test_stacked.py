@@ -42,6 +42,23 @@ def test_stacked_layer_is_unstacked_layers_bit_for_bit_noise_included(per_networ
                                       single.recurrent_kernel.numpy())
 
 
+@pytest.mark.parametrize("batch_known", [True, False])
+def test_stacked_noise_is_unstacked_noise_when_the_batch_decides_its_layout(batch_known):
+    # With an odd number of steps, the layout of XLA's Threefry words depends on the
+    # batch size's parity: drawn for the static batch, or network by network while the
+    # batch is unknown when the kernel is traced (a Keras model's symbolic batch).
+    x = np.random.default_rng(3).normal(size=(B, 7, I)).astype("float32")
+    stacked = ctxrnn.CTRNN(N, networks=K, seed=SEEDS, **NOISY)
+    stacked.build(x.shape)
+    call = lambda inputs: stacked(inputs, training=True)  # noqa: E731
+    if not batch_known:
+        call = tf.function(call, input_signature=[tf.TensorSpec((None, 7, I))])
+    states = call(x).numpy()
+    for k, seed in enumerate(SEEDS):
+        single = ctxrnn.CTRNN(N, seed=seed, **NOISY)
+        np.testing.assert_array_equal(states[:, k], single(x, training=True).numpy())
+
+
 @pytest.mark.parametrize("threads", [2, 3, 8])
 def test_networks_run_in_groups_give_what_one_group_gives(monkeypatch, threads):
     # The stack is cut into one group per inter-op thread (fewer, uneven groups
@@ -328,7 +345,7 @@ def test_groups_of_one_network_train_and_unstack(monkeypatch):
 def test_stacked_noise_is_each_seeds_noise():
     from ctxrnn.noise import stacked_standard_normal, standard_normal
 
-    seeds = [np.array([1, 2], "int32"), np.array([3, 4], "int32"), np.array([5, 6], "int32")]
+    seeds = [np.array([1, 2], "int32"), np.array([3, -4], "int32"), np.array([-5, 6], "int32")]
     for sampler in ("table", "exact"):
         for axis in (0, 1, 3):  # the network axis first, inside, last
             stacked = stacked_standard_normal((5, 3, 7), seeds, axis, sampler=sampler).numpy()
@@ -336,6 +353,12 @@ def test_stacked_noise_is_each_seeds_noise():
             for k, seed in enumerate(seeds):
                 np.testing.assert_array_equal(np.take(stacked, k, axis=axis),
                                               standard_normal((5, 3, 7), seed, sampler=sampler))
+    # The table sampler's words are Threefry's as XLA lays them out, which depends on the
+    # shape (the axis it halves: the first of even size, else the first of the largest).
+    for shape in [(4, 3, 7), (5, 3, 5), (3, 5, 9), (6,), (1,), (7, 2), (100, 64, 100)]:
+        stacked = stacked_standard_normal(shape, seeds, 0).numpy()
+        for k, seed in enumerate(seeds):
+            np.testing.assert_array_equal(stacked[k], standard_normal(shape, seed), str(shape))
 
 
 def _count_traces(model):
