@@ -163,6 +163,31 @@ def _as_loss(identifier) -> keras.losses.Loss:
     return _FunctionLoss(loss)
 
 
+def _fits(shape, within) -> bool:
+    """Whether `shape` is a leading part of `within` (unknown sizes fit anything)."""
+    return len(shape) <= len(within) and all(
+        a is None or b is None or a == b for a, b in zip(shape, within))
+
+
+def _weights_per_network(weight_shape, prediction_shape) -> bool:
+    """Whether sample weights of `weight_shape` hold one set per network, `(batch, K, ...)`,
+    rather than one shared by the networks, `(batch, ...)`, for predictions of
+    `prediction_shape` `(batch, K, ...)`; raises `ValueError` for neither or both."""
+    networks, network_shape = prediction_shape[1], prediction_shape[2:]
+    weight_shape = tuple(weight_shape)
+    per_network = (len(weight_shape) >= 2 and weight_shape[1] in (None, networks)
+                   and _fits(weight_shape[2:], network_shape))
+    shared = _fits(weight_shape[1:], network_shape)
+    if per_network == shared:
+        raise ValueError(
+            f"NetworkSum: `sample_weight` must be shared, (batch, ...) leading to "
+            f"{tuple(network_shape)}, or per network, (batch, {networks}, ...); received "
+            f"sample_weight of shape {weight_shape} for predictions of shape "
+            f"{tuple(prediction_shape)}" + (" (it reads both ways: give it with the network "
+                                             "axis and every later axis)." if shared else "."))
+    return per_network
+
+
 @keras.saving.register_keras_serializable(package="ctxrnn")
 class NetworkSum(keras.losses.Loss):
     """The sum over K stacked networks of one loss, each network's loss as alone.
@@ -194,7 +219,8 @@ class NetworkSum(keras.losses.Loss):
         y_true = ops.convert_to_tensor(y_true)
         networks = y_pred.shape[1]
         per_network = len(y_true.shape) == len(y_pred.shape)
-        if not per_network and len(y_true.shape) != len(y_pred.shape) - 1:
+        if (not per_network and len(y_true.shape) != len(y_pred.shape) - 1) or (
+                per_network and y_true.shape[1] not in (None, networks)):
             raise ValueError(
                 f"NetworkSum: targets must be shared, shape (batch, ...) of rank "
                 f"{len(y_pred.shape) - 1}, or per network, (batch, {networks}, ...); received "
@@ -206,10 +232,12 @@ class NetworkSum(keras.losses.Loss):
         predictions = tf.unstack(y_pred, axis=1)
         targets = tf.unstack(y_true, axis=1) if per_network else [y_true] * networks
         weights = [sample_weight] * networks
-        if sample_weight is not None and per_network:
-            weights = tf.unstack(ops.convert_to_tensor(sample_weight), axis=1)
+        if sample_weight is not None:
+            sample_weight = ops.convert_to_tensor(sample_weight)
+            if _weights_per_network(sample_weight.shape, tuple(y_pred.shape)):
+                weights = tf.unstack(sample_weight, axis=1)
         total = 0.0
-        for target, prediction, weight in zip(targets, predictions, weights):
+        for target, prediction, weight in zip(targets, predictions, weights, strict=True):
             total = total + self._network_loss(target, prediction, weight)
         return total
 

@@ -251,6 +251,37 @@ def test_network_sum_is_the_sum_of_each_networks_loss():
         loss(shared[:, 0, 0], y_pred)
 
 
+def test_network_sum_reads_the_weights_layout_from_the_weights():
+    # Per-network targets with one mask for all networks (a common case: every network
+    # trained on its own trials of one task's timing) - the mask must not be split.
+    rng = np.random.default_rng(5)
+    y_pred = rng.normal(size=(B, K, T, 1)).astype("float32")
+    targets = rng.normal(size=(B, K, T, 1)).astype("float32")
+    loss = ctxrnn.NetworkSum(ctxrnn.MaskedMSE())
+    for mask in ((rng.random((B, T, 1)) < 0.5).astype("float32"),
+                 (rng.random((B, T)) < 0.5).astype("float32")):
+        full = np.broadcast_to(mask.reshape(B, T, 1), (B, T, 1))
+        expected = sum(np.sum(full * (y_pred[:, k] - targets[:, k]) ** 2) / full.sum()
+                       for k in range(K))
+        np.testing.assert_allclose(float(loss(targets, y_pred, sample_weight=mask)), expected,
+                                   rtol=1e-5)
+    # Shared targets with a mask per network.
+    shared = targets[:, 0]
+    masks = (rng.random((B, K, T, 1)) < 0.5).astype("float32")
+    expected = sum(np.sum(masks[:, k] * (y_pred[:, k] - shared) ** 2) / masks[:, k].sum()
+                   for k in range(K))
+    np.testing.assert_allclose(float(loss(shared, y_pred, sample_weight=masks)), expected,
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match=r"targets must be shared.*\(12, 2, 10, 1\)"):
+        loss(targets[:, :2], y_pred)
+    with pytest.raises(ValueError, match="sample_weight.*received sample_weight of shape "
+                                         r"\(12, 5\)"):
+        loss(targets, y_pred, sample_weight=np.ones((B, 5), "float32"))
+    square = rng.normal(size=(B, K, K)).astype("float32")  # time = networks: (B, K) reads both ways
+    with pytest.raises(ValueError, match="reads both ways"):
+        loss(square, square, sample_weight=np.ones((B, K), "float32"))
+
+
 def test_network_sum_runs_the_loss_eagerly_when_the_model_runs_eagerly():
     # Under run_eagerly=True Keras runs a loss eagerly; NetworkSum traces its loss only
     # inside a traced step, so a loss that needs eager tensors still trains.
