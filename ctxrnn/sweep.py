@@ -66,6 +66,7 @@ summary["table"][0]["accuracy"]
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import hashlib
@@ -115,7 +116,8 @@ def _set_nested(target: dict, dotted: str, value: Any) -> None:
         target = target.setdefault(part, {})
         if not isinstance(target, dict):
             raise ValueError(f"Setting {dotted!r} reaches into {part!r}, which is not a table.")
-    target[last] = value
+    # A copy: a table shared with the job's `base` would take later runs' grid values.
+    target[last] = copy.deepcopy(value)
 
 
 def _unknown(kind: str, settings: Mapping[str, Any], known: Sequence[str]) -> None:
@@ -605,9 +607,12 @@ def run_one(run: Mapping[str, Any], out: io.PathLike, *, callbacks: Sequence = (
 
 
 def _start_run_directory(out: io.PathLike, run: Mapping[str, Any]) -> pathlib.Path:
-    """`out/runs/<key>/`, created, with the run's `spec.json`."""
+    """`out/runs/<key>/`, created, with the run's `spec.json` and without a `result.json`:
+    a run started again (a finished member of a stack that trains again) is not
+    finished until it writes its result again."""
     run_dir = pathlib.Path(out) / RUNS_DIR / run["key"]
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / RESULT_FILE).unlink(missing_ok=True)
     io.write_json(run_dir / SPEC_FILE, {k: run[k] for k in ("job", "kind", "point", "config",
                                                             "key")})
     return run_dir

@@ -61,6 +61,19 @@ def test_grid_is_the_product_of_axes_with_bundles_and_dotted_keys():
     assert len({run["key"] for run in runs}) == len(runs)
 
 
+def test_a_grid_value_reaches_only_its_own_runs():
+    # A nested table in `base` with a dotted grid key inside it: the table is copied per
+    # run, so the first run's value does not leak into the base or the second run.
+    job = sweep.Job("m", "molap", base={"tasks": ["delay_pro"], "pretrain": {"iterations": 3}},
+                    grid={"v": [{"pretrain.batch_size": 7}, {"gain": 1.2}]})
+    first, second = job.runs()
+    assert first["config"]["pretrain"]["batch_size"] == 7
+    assert second["config"]["pretrain"]["batch_size"] != 7
+    assert job.base == {"tasks": ["delay_pro"], "pretrain": {"iterations": 3}}
+    assert second["key"] == sweep.Job("m", "molap", base={
+        "tasks": ["delay_pro"], "pretrain": {"iterations": 3}, "gain": 1.2}).runs()[0]["key"]
+
+
 def test_key_is_a_pure_function_of_the_resolved_settings():
     def key(**base):
         job = sweep.Job("j", "train", base={"tasks": ["and"], **base})
@@ -292,6 +305,25 @@ def test_stacked_sweep_reruns_a_missing_member_bit_identically(tmp_path):
     table = json.loads((out / sweep.TABLE_JSON).read_text())["rows"]
     assert [row["seed"] for row in table] == [0, 1, 2, 3]
     assert all(row["status"] == "complete" for row in table)
+
+
+def test_a_stack_trained_again_unmarks_its_finished_members(tmp_path, monkeypatch):
+    # One member's result deleted, then the stack's new training dies: the member that
+    # had finished is no longer marked finished (its training files are being replaced).
+    runs = sweep.SweepSpec.from_dict({"kind": "train", "stack": 2, "base": {"tasks": ["and"]},
+                                      "grid": {"seed": [0, 1]}}).runs()
+    for run in runs:
+        sweep._write_result(sweep._start_run_directory(tmp_path, run), run, {}, 1.0)
+    assert all(sweep.finished_result(tmp_path, run) for run in runs)
+    (tmp_path / sweep.RUNS_DIR / runs[1]["key"] / sweep.RESULT_FILE).unlink()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("ctxrnn.stacked_training.train_stacked_runs", killed)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_unit(runs, tmp_path)
+    assert [sweep.finished_result(tmp_path, run) for run in runs] == [None, None]
 
 
 # The process pool for real ----------------------------------------------------------
