@@ -127,6 +127,35 @@ def _unknown(kind: str, settings: Mapping[str, Any], known: Sequence[str]) -> No
                          f"{sorted(known)}.")
 
 
+def _typed_as_defaults(kind: str, settings: Mapping[str, Any],
+                       defaults: Mapping[str, Any]) -> dict:
+    """`settings` checked against the type of their defaults: a number where the default
+    is one (a float default turns an integer into a float, so `1` and `1.0` are the same
+    run), true/false where it is a bool. Raises `ValueError` naming the setting."""
+    typed = dict(settings)
+    for name, value in settings.items():
+        default = defaults.get(name)
+        if isinstance(default, bool):
+            expected, ok = "true or false", isinstance(value, bool)
+        elif isinstance(default, (int, float)):
+            expected = "a number" if isinstance(default, float) else "an integer"
+            ok = not isinstance(value, bool) and isinstance(
+                value, (int, float) if isinstance(default, float) else int)
+            if ok and isinstance(default, float):
+                typed[name] = float(value)
+        else:
+            continue
+        if not ok:
+            raise ValueError(f"Setting `{name}` of a {kind!r} run must be {expected}; received "
+                             f"{name}={value!r}.")
+    return typed
+
+
+def _dataclass_defaults(cls) -> dict[str, Any]:
+    return {f.name: f.default for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING}
+
+
 def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """`{"a": {"b": 1}}` -> `{"a.b": 1}`; lists and None are kept as they are."""
     flat = {}
@@ -200,7 +229,9 @@ class _MolapJob:
 
         names = [f.name for f in dataclasses.fields(PipelineConfig)]
         _unknown("molap", settings, names)
-        top = {k: v for k, v in settings.items() if k not in self.nested}
+        top = _typed_as_defaults("molap", {k: v for k, v in settings.items()
+                                           if k not in self.nested},
+                                 _dataclass_defaults(PipelineConfig))
         config = PipelineConfig(**top)
         for name in self.nested:
             if name in settings:
@@ -210,6 +241,7 @@ class _MolapJob:
                                      f"fields; received {given!r}.")
                 default = getattr(config, name)
                 _unknown(f"molap {name}", given, [f.name for f in dataclasses.fields(default)])
+                given = _typed_as_defaults(f"molap {name}", given, dataclasses.asdict(default))
                 setattr(config, name, dataclasses.replace(default, **given))
         return json.loads(json.dumps(config.to_dict()))
 
@@ -248,6 +280,7 @@ class _TransferJob:
         if condition not in self.conditions:
             raise ValueError(f"Setting `condition` of a 'transfer' run must be one of "
                              f"{self.conditions}; received condition={condition!r}.")
+        settings = _typed_as_defaults("transfer", settings, defaults)
         return {"model": settings["model"], "task": settings["task"], "condition": condition,
                 **{k: settings.get(k, v) for k, v in defaults.items()}}
 
@@ -297,6 +330,7 @@ class _AnalyzeJob:
             raise ValueError("An 'analyze' run needs setting `target` (a run directory, a "
                              f"shipped model name or a .keras path); received "
                              f"target={settings.get('target')!r}.")
+        settings = _typed_as_defaults("analyze", settings, defaults)
         return {"target": settings["target"], **{k: settings.get(k, v)
                                                  for k, v in defaults.items()}}
 

@@ -111,6 +111,12 @@ class TrainConfig:
         if self.tau is None:
             self.tau = DEFAULT_TAU_STEPS * float(self.dt)
         _check_number("tau", self.tau, positive=True)
+        # Floats however they were spelled (`tau = 10` in a TOML file): the same run
+        # gets the same config.json and the same sweep key.
+        for name in ("dt", "learning_rate", "input_noise", "recurrent_noise", "tau"):
+            setattr(self, name, float(getattr(self, name)))
+        if self.task_input_noise is not None:
+            self.task_input_noise = float(self.task_input_noise)
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> "TrainConfig":

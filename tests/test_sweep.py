@@ -58,6 +58,9 @@ def test_grid_is_the_product_of_axes_with_bundles_and_dotted_keys():
     assert molap[0]["config"]["heads"]["iterations"] == 2
     assert molap[1]["config"]["gain"] == 1.2 and molap[1]["config"]["seed"] == 1
     assert molap[0]["point"] == {"pair": "seed=0,heads.iterations=2"}
+    gain = {"kind": "molap", "base": {"gain": 2}}
+    assert sweep.SweepSpec.from_dict(gain).runs()[0]["key"] == sweep.SweepSpec.from_dict(
+        {"kind": "molap", "base": {"gain": 2.0}}).runs()[0]["key"]
     assert len({run["key"] for run in runs}) == len(runs)
 
 
@@ -81,6 +84,7 @@ def test_key_is_a_pure_function_of_the_resolved_settings():
 
     assert key(units=8) == key(units=8)
     assert key(tau=10.0) == key()  # the default spelled out is the same run
+    assert key(tau=10) == key() and key(dt=10) == key(dt=10.0)  # however a float is spelled
     assert key(units=8) != key(units=9)
     assert key(seed=0) != key(seed=1)
     assert len(key()) == sweep.KEY_LENGTH
@@ -96,6 +100,15 @@ def test_key_is_a_pure_function_of_the_resolved_settings():
     ({"kind": "transfer", "base": {"model": "m", "task": "xor", "condition": "warm"}},
      "condition='warm'"),
     ({"kind": "analyze"}, "needs setting `target`"),
+    ({"kind": "transfer", "base": {"model": "m", "task": "xor", "learning_rate": "1e-2"}},
+     "Setting `learning_rate` of a 'transfer' run must be a number; received "
+     "learning_rate='1e-2'"),
+    ({"kind": "analyze", "base": {"target": "m", "n_initial": 2.5}},
+     "Setting `n_initial` of a 'analyze' run must be an integer"),
+    ({"kind": "molap", "base": {"pretrain": {"iterations": "3"}}},
+     "Setting `iterations` of a 'molap pretrain' run must be an integer"),
+    ({"kind": "transfer", "base": {"model": "m", "task": "xor", "stop_at_criterion": 1}},
+     "must be true or false"),
     ({"kind": "train", "jobs": []}, "either `jobs` or a single job's `kind`"),
     ({"runs": 3}, "Unknown top-level key(s) ['runs']"),
     ({"jobs": [{"kind": "train"}, {"kind": "train"}]}, "same settings"),
