@@ -175,11 +175,14 @@ class _TrainJob:
     options = {"report": False}
 
     def resolve(self, settings):
+        from ctxrnn import tasks
         from ctxrnn.training import TrainConfig
 
         names = [f.name for f in dataclasses.fields(TrainConfig)]
         _unknown("train", settings, [*names, *self.options])
         config = TrainConfig(**{k: v for k, v in settings.items() if k in names})
+        for task in config.tasks:
+            tasks.get_class(task)  # an unknown name fails here, listing the valid ones
         options = {k: settings.get(k, v) for k, v in self.options.items()}
         return {**dataclasses.asdict(config), **options}
 
@@ -442,7 +445,10 @@ def _stacked(runs: list[dict], size: int) -> list[dict]:
     """`runs` with those that differ only in their seed grouped, in grid order, into
     stacks of at most `size`: each member's config gets `stack` (the seeds of its
     stack, so its key says how it was trained) and the run a `stack` id. A group
-    of one stays an ordinary run."""
+    of one stays an ordinary run. Raises `ValueError` for runs that cannot stack."""
+    from ctxrnn.stacked_training import check_stackable
+    from ctxrnn.training import TrainConfig
+
     groups: dict[str, list[int]] = {}
     for index, run in enumerate(runs):
         groups.setdefault(affinity_key(run), []).append(index)
@@ -453,6 +459,11 @@ def _stacked(runs: list[dict], size: int) -> list[dict]:
             if len(members) < 2:
                 continue
             seeds = [runs[i]["config"]["seed"] for i in members]
+            try:
+                check_stackable([TrainConfig.from_dict(runs[i]["config"]) for i in members])
+            except ValueError as error:
+                raise ValueError(f"Job {runs[members[0]]['job']!r}, runs "
+                                 f"{[runs[i]['point'] for i in members]}: {error}") from error
             for i in members:
                 config = {**runs[i]["config"], STACK_KEY: seeds}
                 runs[i].update(config=config, key=spec_key(runs[i]["kind"], config))

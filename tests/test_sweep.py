@@ -100,6 +100,7 @@ def test_key_is_a_pure_function_of_the_resolved_settings():
     ({"kind": "transfer", "base": {"model": "m", "task": "xor", "condition": "warm"}},
      "condition='warm'"),
     ({"kind": "analyze"}, "needs setting `target`"),
+    ({"kind": "train", "base": {"tasks": ["xro"]}}, "Unknown task 'xro'; valid names are"),
     ({"kind": "transfer", "base": {"model": "m", "task": "xor", "learning_rate": "1e-2"}},
      "Setting `learning_rate` of a 'transfer' run must be a number; received "
      "learning_rate='1e-2'"),
@@ -289,6 +290,10 @@ def test_bad_stack_fails_naming_it(stack, message):
         sweep.SweepSpec.from_dict({"kind": "train", "stack": stack})
     with pytest.raises(ValueError, match="only \\['train'\\] jobs stack"):
         sweep.SweepSpec.from_dict({"kind": "molap", "stack": 2})
+    low_rank = {"kind": "train", "stack": 2, "base": {"tasks": ["and"], "rank": 1},
+                "grid": {"seed": [0, 1]}}
+    with pytest.raises(ValueError, match="Low-rank networks do not stack yet"):
+        sweep.SweepSpec.from_dict(low_rank).runs()
 
 
 def test_stacked_sweep_reruns_a_missing_member_bit_identically(tmp_path):
