@@ -97,6 +97,9 @@ TABLE_CSV = "results.csv"
 TABLE_JSON = "results.json"
 SUMMARY_FILE = "summary.json"
 ENGINES = ("pool", "ray", "dask")
+# The options (`run_sweep`'s **engine_options) each engine takes.
+ENGINE_OPTIONS = {"pool": (), "ray": ("address", "storage", "asha", "max_failures"),
+                  "dask": ("address", "cluster", "cluster_options")}
 # Hex digits of the spec hash that name a run directory.
 KEY_LENGTH = 16
 # Grid axis that holds repetitions: the summary averages over it.
@@ -802,7 +805,7 @@ class AffinityQueue:
         return key, group.pop(0)
 
 
-def _pool_engine(work, out, *, workers, threads, progress, **_):
+def _pool_engine(work, out, *, workers, threads, progress):
     """One single-process executor per worker (`worker_start_method`), fed units of `work` by
     an `AffinityQueue`: the first run of a network shape in a process pays for tracing
     and compiling its kernels (about a second), the next runs of that shape in the same
@@ -929,7 +932,7 @@ def _tune_epoch_report(checkpoint_dir):
 
 
 def _ray_engine(work, out, *, workers, threads, progress, address=None, storage=None,
-                asha=None, max_failures=2, **_):
+                asha=None, max_failures=2):
     ray = _require("ray", "ray")
     tune = _require("ray.tune", "ray")
     started_here = not ray.is_initialized()
@@ -987,7 +990,7 @@ JOB_QUEUES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
 
 
 def _dask_engine(work, out, *, workers, threads, progress, address=None, cluster=None,
-                 cluster_options=None, **_):
+                 cluster_options=None):
     distributed = _require("dask.distributed", "dask")
     if cluster is not None:
         if cluster not in JOB_QUEUES:
@@ -1066,6 +1069,11 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
     if engine not in ENGINES:
         raise ValueError(f"Argument `engine` must be one of {ENGINES}; received "
                          f"engine={engine!r}.")
+    wrong = sorted(set(engine_options) - set(ENGINE_OPTIONS[engine]))
+    if wrong:
+        takes = ", ".join(ENGINE_OPTIONS[engine]) or "none"
+        raise ValueError(f"Option(s) {wrong} do not apply to engine={engine!r} (it takes: "
+                         f"{takes}); received {wrong[0]}={engine_options[wrong[0]]!r}.")
     for name, value in (("workers", workers), ("threads", threads)):
         positive_int(name, value, allow_none=True)
     if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):

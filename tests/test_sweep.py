@@ -455,3 +455,9 @@ def test_cli_lists_the_runs_and_checks_its_arguments(tmp_path, capsys):
         sweep.run_sweep(spec_path, tmp_path / "out", engine="spark")
     with pytest.raises(ValueError, match=r"shard=\(2, 1\)"):
         sweep.run_sweep(spec_path, tmp_path / "out", shard=(2, 1))
+    # A cluster option without `--engine dask` would have run 32 workers on this machine.
+    assert main(["sweep", str(spec_path), "--cluster", "slurm", "--workers", "32"]) == 2
+    assert "['cluster'] do not apply to engine='pool'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"\['asha'\] do not apply to engine='dask'"):
+        sweep.run_sweep(spec_path, tmp_path / "out", engine="dask", asha={"metric": "loss"})
+    assert not (tmp_path / "out").exists()  # nothing written before the checks
