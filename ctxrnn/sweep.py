@@ -80,6 +80,7 @@ import shutil
 import sys
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -557,8 +558,11 @@ class SweepSpec:
         if len(set(names)) != len(names):
             raise ValueError(f"Job names must differ; received {names}.")
         summary = spec.get("summary", {})
-        metrics = summary.get("metrics", []) if isinstance(summary, Mapping) else None
-        if not isinstance(metrics, list):
+        if not isinstance(summary, Mapping) or set(summary) - {"metrics"}:
+            raise ValueError(f"`summary` must be a table with the one key `metrics`; received "
+                             f"summary={summary!r}.")
+        metrics = summary.get("metrics", [])
+        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
             raise ValueError(f"`summary.metrics` must be a list of metric names; received "
                              f"{metrics!r}.")
         return cls(name=str(name), jobs=jobs, metrics=list(metrics), source=source)
@@ -1103,6 +1107,7 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
     table = results_table(runs, out)
     write_table(table, out)
     summary = summarize(table, spec)
+    _check_summary_metrics(spec, summary)
     io.write_json(out / SUMMARY_FILE, summary)
     write_figures(spec, summary, out)
     _molap_seed_tables(spec, runs, table, out)
@@ -1198,7 +1203,12 @@ def summarize(table: Sequence[Mapping[str, Any]], spec: SweepSpec) -> list[dict]
     Returns:
         One dict per job and combination of the other grid values: `job`,
         those values, `n` (complete runs) and `metrics`
-        (`{metric: {"mean", "std", "values"}}`).
+        (`{metric: {"mean", "std", "n", "values"}}`): `std` is the standard deviation
+        with ddof = 0, as in every seed table of ctxrnn (the MoLaP seed tables, the
+        perturbation summaries: one convention, so one sweep's tables agree; at n
+        seeds multiply by sqrt(n / (n - 1)) for the sample sd); a metric some runs left empty
+        (`None`, such as `epochs_to_criterion` of a run that never reached it) is
+        summarised over the runs that have it (its `n`), `values` keeping the `None`s.
     """
     axes = _job_axes(spec)
     groups: dict = {}
@@ -1213,11 +1223,22 @@ def summarize(table: Sequence[Mapping[str, Any]], spec: SweepSpec) -> list[dict]
         metrics = {}
         for name in names:
             values = [row.get(name) for row in rows]
-            if all(_is_number(v) for v in values):
-                metrics[name] = {"mean": float(np.mean(values)), "std": float(np.std(values)),
+            numbers = [v for v in values if _is_number(v)]
+            if numbers and all(v is None or _is_number(v) for v in values):
+                metrics[name] = {"mean": float(np.mean(numbers)),
+                                 "std": float(np.std(numbers)), "n": len(numbers),
                                  "values": values}
         summary.append({"job": job, **dict(point), "n": len(rows), "metrics": metrics})
     return summary
+
+
+def _check_summary_metrics(spec: SweepSpec, summary: Sequence[Mapping[str, Any]]) -> None:
+    """Warns about `summary.metrics` names that no finished run has (a typo draws nothing)."""
+    present = sorted({name for entry in summary for name in entry["metrics"]})
+    missing = [name for name in spec.metrics if name not in present]
+    if summary and missing:
+        warnings.warn(f"`summary.metrics` {missing} match no numeric metric of the finished "
+                      f"runs; they have: {present}.", stacklevel=3)
 
 
 def _figure_metrics(spec: SweepSpec, entries: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -161,25 +161,35 @@ def test_summary_over_seeds_and_figure(tmp_path):
         directory = tmp_path / sweep.RUNS_DIR / run["key"]
         ctxrnn.io.write_json(directory / sweep.RESULT_FILE, {
             "key": run["key"], "metrics": {"accuracy": accuracy, "per_task": {"and": accuracy},
-                                           "label": "x"}})
+                                           "label": "x", "reached": None if accuracy < 0.6
+                                           else 10 * accuracy}})
     table = sweep.results_table(runs, tmp_path)
     assert [row["status"] for row in table] == ["complete"] * 4
     assert table[1] == {"job": "fake", "run": runs[1]["key"], "status": "complete", "units": 4,
-                        "seed": 1, "accuracy": 0.7, "per_task.and": 0.7, "label": "x"}
+                        "seed": 1, "accuracy": 0.7, "per_task.and": 0.7, "label": "x",
+                        "reached": 7.0}
     summary = sweep.summarize(table, spec)
     assert [(s["units"], s["n"]) for s in summary] == [(4, 2), (8, 2)]
     assert summary[0]["metrics"]["accuracy"]["mean"] == pytest.approx(0.6)
-    assert summary[1]["metrics"]["accuracy"]["std"] == pytest.approx(0.1)
+    assert summary[1]["metrics"]["accuracy"]["std"] == pytest.approx(0.1)  # ddof=0, as elsewhere
     assert "label" not in summary[0]["metrics"]
+    # A metric some runs left empty: summarised over the others, the empties kept.
+    assert summary[0]["metrics"]["reached"] == {"mean": 7.0, "std": 0.0, "n": 1,
+                                                "values": [None, 7.0]}
     figure = sweep.summary_figure(spec, summary, "fake")
     panel = figure.axes[0]
     assert panel.get_xlabel() == "units" and panel.get_title() == "accuracy"
     sweep.write_table(table, tmp_path)
     lines = (tmp_path / sweep.TABLE_CSV).read_text().splitlines()
-    assert lines[0] == "job,run,status,units,seed,accuracy,per_task.and,label"
+    assert lines[0] == "job,run,status,units,seed,accuracy,per_task.and,label,reached"
     assert len(lines) == 5
     missing = sweep.results_table([*runs, {**runs[0], "key": "0" * 16}], tmp_path)
     assert missing[-1]["status"] == "missing"
+    spec.metrics = ["acuracy"]  # a typo draws nothing: said, not silent
+    with pytest.warns(UserWarning, match=r"\['acuracy'\] match no numeric metric"):
+        sweep.run_sweep(spec, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="`summary` must be a table with the one key `metrics`"):
+        sweep.SweepSpec.from_dict({"kind": "train", "summary": {"metric": ["accuracy"]}})
 
 
 def test_usable_cores_honour_a_container_cpu_quota(tmp_path):
