@@ -35,8 +35,11 @@ its own configuration, its settings gain `stack` (the seeds of its stack) and
 its key differs. A stack is a unit of work: it runs, reruns and shards whole.
 
 Each run's settings are resolved against the kind's defaults (so a mistyped
-setting fails before anything runs) and hashed: the run lives in
-`OUT/runs/<hash>/`, which makes a run a pure function of its spec. A run is
+setting, a string for a number, an unknown task fails before anything runs)
+and hashed: the run lives in `OUT/runs/<hash>/`, which makes a run a pure
+function of its spec. Settings that name a file the run reads
+(`PATH_SETTINGS`) are resolved where the spec is expanded, and the file's
+sha256 joins the hash (a model replaced at the same path is a new run). A run is
 finished when its `result.json` is written (last, atomically); rerunning a
 sweep skips finished runs and resumes unfinished training runs from their
 last epoch (a stack from its first), so a killed sweep finishes only what is
@@ -109,6 +112,10 @@ SEED_AXIS = "seed"
 STACK_KEY = "stack"
 # Job kinds whose runs can train stacked.
 STACKABLE_KINDS = ("train",)
+# Settings that may name a file or run directory the run reads, per job kind.
+PATH_SETTINGS = {"transfer": ("model",), "analyze": ("target",), "molap": ("core",)}
+# What of a run directory a run reads (`ctxrnn.training.load_run`).
+_RUN_INPUTS = ("config.json", "model.keras")
 # Table columns that describe a run rather than a setting or a metric.
 _RUN_COLUMNS = ("job", "run", "status")
 
@@ -440,9 +447,46 @@ class Job:
                 config = JOB_KINDS[self.kind].resolve(settings)
             except (TypeError, ValueError) as error:
                 raise ValueError(f"Job {self.name!r}, run {point}: {error}") from error
+            inputs = _inputs(self.kind, config)
+            keyed = {**config, "input_digests": {name: found["digest"]
+                                                 for name, found in inputs.items()}}
             runs.append({"job": self.name, "kind": self.kind, "point": point, "config": config,
-                         "key": spec_key(self.kind, config)})
+                         "key": spec_key(self.kind, keyed if inputs else config),
+                         **({"inputs": inputs} if inputs else {})})
         return _stacked(runs, self.stack) if self.stack > 1 else runs
+
+
+def _inputs(kind: str, config: Mapping[str, Any]) -> dict[str, dict]:
+    """The files a run reads through its path settings (`PATH_SETTINGS`) that name an
+    existing path (a shipped model's name is not one): `{setting: {"path", "digest"}}`,
+    the path made absolute where the spec is expanded (a worker elsewhere, a Ray trial
+    in its own folder, reads the same file) and the sha256 of the file (of a run
+    directory: its config.json and model.keras). The digest, not the path, goes into
+    the run's key: a model replaced at the same path is a new run, and a sweep moved
+    to another folder keeps its keys."""
+    found = {}
+    for name in PATH_SETTINGS.get(kind, ()):
+        value = config.get(name)
+        if not isinstance(value, str) or not value or not pathlib.Path(value).exists():
+            continue
+        path = pathlib.Path(value).resolve()
+        files = [path / part for part in _RUN_INPUTS if (path / part).is_file()] \
+            if path.is_dir() else [path]
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.name.encode())
+            with open(file, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        found[name] = {"path": str(path), "digest": digest.hexdigest()}
+    return found
+
+
+def _run_config(run: Mapping[str, Any]) -> dict:
+    """The settings a run runs with: its path settings replaced by the absolute paths
+    found when the spec was expanded (`_inputs`)."""
+    return {**run["config"], **{name: found["path"]
+                                for name, found in run.get("inputs", {}).items()}}
 
 
 def _stacked(runs: list[dict], size: int) -> list[dict]:
@@ -654,7 +698,7 @@ def run_one(run: Mapping[str, Any], out: io.PathLike, *, callbacks: Sequence = (
     if isinstance(seed, int):
         keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    metrics = JOB_KINDS[run["kind"]].run(run["config"], run_dir, callbacks=callbacks)
+    metrics = JOB_KINDS[run["kind"]].run(_run_config(run), run_dir, callbacks=callbacks)
     return _write_result(run_dir, run, metrics, time.perf_counter() - start)
 
 
@@ -666,7 +710,7 @@ def _start_run_directory(out: io.PathLike, run: Mapping[str, Any]) -> pathlib.Pa
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / RESULT_FILE).unlink(missing_ok=True)
     io.write_json(run_dir / SPEC_FILE, {k: run[k] for k in ("job", "kind", "point", "config",
-                                                            "key")})
+                                                            "key", "inputs") if k in run})
     return run_dir
 
 

@@ -90,6 +90,34 @@ def test_key_is_a_pure_function_of_the_resolved_settings():
     assert len(key()) == sweep.KEY_LENGTH
 
 
+def test_a_run_reading_a_file_is_keyed_by_its_content_and_reads_it_from_anywhere(
+        tmp_path, monkeypatch):
+    def run(model):
+        return sweep.Job("t", "transfer", base={"model": model, "task": "xor"}).runs()[0]
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.keras").write_bytes(b"first")
+    first = run("m.keras")
+    assert first["inputs"]["model"]["path"] == str(tmp_path / "m.keras")
+    assert sweep._run_config(first)["model"] == str(tmp_path / "m.keras")  # not the cwd's
+    assert first["config"]["model"] == "m.keras"  # the setting as written, in the table
+    assert run("m.keras")["key"] == first["key"]
+    (tmp_path / "m.keras").write_bytes(b"second")  # replaced at the same path: a new run
+    assert run("m.keras")["key"] != first["key"]
+    run_dir = tmp_path / "run"  # a run directory: what load_run reads
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    (run_dir / "history.json").write_text("[]")
+    before = sweep.Job("a", "analyze", base={"target": "run"}).runs()[0]
+    (run_dir / "history.json").write_text("[1]")
+    assert sweep.Job("a", "analyze", base={"target": "run"}).runs()[0]["key"] == before["key"]
+    (run_dir / "model.keras").write_bytes(b"weights")
+    assert sweep.Job("a", "analyze", base={"target": "run"}).runs()[0]["key"] != before["key"]
+    shipped = run("jarne_context5")  # a name, not a path: keyed by the name alone
+    assert "inputs" not in shipped
+    assert shipped["key"] == sweep.spec_key("transfer", shipped["config"])
+
+
 @pytest.mark.parametrize("spec, message", [
     ({"kind": "fit"}, "`kind` must be one of"),
     ({"kind": "train", "base": {"unitz": 3}}, "Unknown setting(s) ['unitz']"),
