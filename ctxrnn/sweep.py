@@ -369,8 +369,14 @@ JOB_KINDS = {"train": _TrainJob(), "molap": _MolapJob(), "transfer": _TransferJo
 
 
 # Specs -----------------------------------------------------------------------
+# Settings that change no number of a run, hashed at one fixed value: turning `report`
+# on for a finished sweep writes the missing reports instead of training it again.
+_UNKEYED = {"train": {"report": False}}
+
+
 def spec_key(kind: str, config: Mapping[str, Any]) -> str:
-    """The hash naming a run: sha256 of its kind and resolved settings as canonical JSON.
+    """The hash naming a run: sha256 of its kind and resolved settings as canonical JSON
+    (a setting that changes no number, such as `report`, at a fixed value).
 
     Args:
         kind: the job kind.
@@ -379,6 +385,7 @@ def spec_key(kind: str, config: Mapping[str, Any]) -> str:
     Returns:
         The first `KEY_LENGTH` hex digits.
     """
+    config = {**config, **{k: v for k, v in _UNKEYED.get(kind, {}).items() if k in config}}
     text = json.dumps({"kind": kind, "config": config}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
@@ -691,6 +698,7 @@ def run_one(run: Mapping[str, Any], out: io.PathLike, *, callbacks: Sequence = (
 
     done = finished_result(out, run)
     if done is not None:
+        _write_missing_report(out, run)
         return {**done, "skipped": True}
     run_dir = _start_run_directory(out, run)
     keras.backend.clear_session()
@@ -700,6 +708,24 @@ def run_one(run: Mapping[str, Any], out: io.PathLike, *, callbacks: Sequence = (
     start = time.perf_counter()
     metrics = JOB_KINDS[run["kind"]].run(_run_config(run), run_dir, callbacks=callbacks)
     return _write_result(run_dir, run, metrics, time.perf_counter() - start)
+
+
+def _lacks_report(out: io.PathLike, run: Mapping[str, Any]) -> bool:
+    """Whether `run` asks for a report (`report = true`, which its key does not hold)
+    that its run directory does not have."""
+    from ctxrnn.runs import REPORT_FILE
+
+    return bool(run["config"].get("report")) and not (
+        pathlib.Path(out) / RUNS_DIR / run["key"] / REPORT_FILE).is_file()
+
+
+def _write_missing_report(out: io.PathLike, run: Mapping[str, Any]) -> None:
+    """A finished run that asks for a report it lacks gets it written from its run
+    directory (turning `report` on for a finished sweep trains nothing again)."""
+    if _lacks_report(out, run):
+        from ctxrnn.report import write_report
+
+        write_report(pathlib.Path(out) / RUNS_DIR / run["key"])
 
 
 def _start_run_directory(out: io.PathLike, run: Mapping[str, Any]) -> pathlib.Path:
@@ -747,6 +773,8 @@ def run_unit(unit: Sequence[Mapping[str, Any]], out: io.PathLike) -> list[dict]:
 
     done = [finished_result(out, run) for run in unit]
     if all(result is not None for result in done):
+        for run in unit:
+            _write_missing_report(out, run)
         return [{**result, "skipped": True} for result in done]
     directories = [_start_run_directory(out, run) for run in unit]
     keras.backend.clear_session()
@@ -1136,7 +1164,8 @@ def run_sweep(spec: SweepSpec | io.PathLike, out: io.PathLike, *, engine: str = 
     io.write_json(out / "sweep.json", {"name": spec.name, "source": spec.source,
                                        "jobs": [dataclasses.asdict(job) for job in spec.jobs],
                                        "metrics": spec.metrics})
-    pending = [run for run in mine if finished_result(out, run) is None]
+    pending = [run for run in mine
+               if finished_result(out, run) is None or _lacks_report(out, run)]
     skipped = len(mine) - len(pending)
     workers = workers or usable_cores()
     report = _Progress(len(mine), skipped, stream, progress)

@@ -361,6 +361,14 @@ def test_stacked_sweep_reruns_a_missing_member_bit_identically(tmp_path):
     table = json.loads((out / sweep.TABLE_JSON).read_text())["rows"]
     assert [row["seed"] for row in table] == [0, 1, 2, 3]
     assert all(row["status"] == "complete" for row in table)
+    # `report = true` changes no number: same runs, reports written, nothing trained again.
+    spec.jobs[0].base["report"] = True
+    assert [r["key"] for r in spec.runs()] == [r["key"] for r in runs]
+    with_reports = sweep.run_sweep(spec, out, workers=1, progress=False)
+    assert not with_reports["failed"]
+    assert all((out / sweep.RUNS_DIR / r["key"] / "report.html").is_file() for r in runs)
+    assert (out / sweep.RUNS_DIR / runs[0]["key"] / sweep.RESULT_FILE).stat().st_mtime_ns \
+        == untouched
 
 
 def test_a_stack_trained_again_unmarks_its_finished_members(tmp_path, monkeypatch):
