@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - Keras internals moved
 from ctxrnn import masks as masks_lib
 from ctxrnn import seeding
 from ctxrnn.checks import positive_int
-from ctxrnn.constraints import MaskedUpdate, MinValue
+from ctxrnn.constraints import MaskedUpdate, MinValue, PerNetwork
 from ctxrnn.initializers import (
     resolve,
     resolve_kernel_initializer,
@@ -298,7 +298,8 @@ class CTRNNCell(keras.layers.Layer):
         self._recurrent_initializer_id = recurrent_initializer
         self.kernel_initializer = resolve_kernel_initializer(kernel_initializer)
         seeds = [self.seed] if self.networks is None else self.network_seeds
-        self._kernel_initializers = [self._seeded_kernel_initializer(s) for s in seeds]
+        self._kernel_initializers = [
+            self._seeded_initializer(self.kernel_initializer, s, "kernel") for s in seeds]
         self.kernel_initializer = self._kernel_initializers[0]
         if self.rank is None:
             self._recurrent_initializers = [
@@ -330,7 +331,13 @@ class CTRNNCell(keras.layers.Layer):
                         f"Argument `{name}` does not apply to a low-rank kernel (rank="
                         f"{self.rank}): W_rec = n m^T / N has no free entries; received "
                         f"{name}={value!r}. Drop it or use rank=None.")
-        self.bias_initializer = resolve("bias_initializer", bias_initializer, keras.initializers.get)
+        # A random bias draws from each network's seed, as the kernels do (one shared
+        # initializer gave every network of a stack the same bias).
+        self._bias_initializers = [
+            self._seeded_initializer(resolve("bias_initializer", bias_initializer,
+                                             keras.initializers.get), s, "bias")
+            for s in seeds]
+        self.bias_initializer = self._bias_initializers[0]
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
@@ -373,17 +380,17 @@ class CTRNNCell(keras.layers.Layer):
         self.state_size = self.units
         self.output_size = self.units
 
-    def _seeded_kernel_initializer(self, seed):
-        """The input-kernel initializer of one network: `seed`'s `kernel` stream, or
-        a fresh copy (its own default seed) when `seed` is None."""
-        config = self.kernel_initializer.get_config()
+    def _seeded_initializer(self, initializer, seed, stream: str):
+        """`initializer` (one that takes a seed) for one network: drawing from `seed`'s
+        `stream`, or a fresh copy (its own default seed) when `seed` is None."""
+        config = initializer.get_config()
         if "seed" not in config:
-            return self.kernel_initializer
+            return initializer
         if seed is not None:
-            config = {**config, "seed": seeding.derive(seed, "kernel")}
+            config = {**config, "seed": seeding.derive(seed, stream)}
         elif self.networks is None:
-            return self.kernel_initializer
-        return type(self.kernel_initializer).from_config(config)
+            return initializer
+        return type(initializer).from_config(config)
 
     def _initializer(self, per_network):
         """`per_network` (a list, one initializer per network, or one for all) as the
@@ -393,6 +400,12 @@ class CTRNNCell(keras.layers.Layer):
         if not isinstance(per_network, list):
             per_network = [keras.initializers.get(per_network)] * self.networks
         return _stacked_initializer(per_network)
+
+    def _network_constraint(self, constraint):
+        """The user's `constraint` of one network's weight, applied per network when stacked."""
+        if constraint is None or self.networks is None:
+            return constraint
+        return PerNetwork(constraint)
 
     @property
     def _lead(self) -> tuple[int, ...]:
@@ -428,8 +441,9 @@ class CTRNNCell(keras.layers.Layer):
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(*lead, n), name="bias", initializer=self._initializer(self.bias_initializer),
-                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                shape=(*lead, n), name="bias", initializer=self._initializer(self._bias_initializers),
+                regularizer=self.bias_regularizer,
+                constraint=self._network_constraint(self.bias_constraint),
             )
         # A stacked scalar tau is (K, 1), so that alpha broadcasts over units.
         tau_shape = (() if isinstance(self.tau, float) else (n,)) if not lead else (
@@ -459,11 +473,11 @@ class CTRNNCell(keras.layers.Layer):
         if self.recurrent_kernel is not None:
             self.recurrent_kernel.constraint = MaskedUpdate(
                 self.recurrent_connectivity, self.recurrent_plasticity, self.recurrent_snapshot,
-                self.recurrent_signs, self.recurrent_constraint,
+                self.recurrent_signs, self._network_constraint(self.recurrent_constraint),
             )
         self.kernel.constraint = MaskedUpdate(
             self.kernel_connectivity, self.kernel_plasticity, self.kernel_snapshot,
-            None, self.kernel_constraint,
+            None, self._network_constraint(self.kernel_constraint),
         )
         for name in self._frozen:
             for weight in self._freezable_weights(name):

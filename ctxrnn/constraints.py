@@ -73,3 +73,26 @@ class MinValue(keras.constraints.Constraint):
 
     def get_config(self):
         return {"min_value": self.min_value}
+
+
+class PerNetwork(keras.constraints.Constraint):
+    """A constraint applied to each network's slice of a stacked weight (leading axis
+    K) on its own, so that an axis-dependent one (`MaxNorm`, `UnitNorm`) acts on
+    network k's weight as it acts on an unstacked network's.
+
+    Built by a stacked `CTRNNCell` around the user's constraint; not serialized
+    itself (the cell saves the user's constraint).
+
+    Args:
+        constraint: the constraint of one network's weight.
+    """
+
+    def __init__(self, constraint):
+        self.constraint = constraint
+
+    def __call__(self, w):
+        return ops.stack([self.constraint(w[k]) for k in range(w.shape[0])])
+
+    def get_config(self):
+        return {}
+

@@ -276,7 +276,7 @@ class CTRNN(keras.layers.Layer):
         if initial_state is None:
             h0 = cell.get_initial_state(batch_size)[0]
         else:
-            h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+            h0 = self._checked_initial_state(initial_state, (self.cell.units,))
         h0 = tf.cast(h0, dtype)
         name = self._activation_name()
         step_mask = None if mask is None else self._step_mask(mask, inputs, dtype)
@@ -310,6 +310,18 @@ class CTRNN(keras.layers.Layer):
         output = tf.transpose(outputs_tbn, [1, 0, 2]) if self.return_sequences else outputs_tbn[-1]
         return (output, last) if self.return_state else output
 
+    def _checked_initial_state(self, initial_state, shape):
+        """The `initial_state` tensor, checked to be `(batch, *shape)`."""
+        h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+        h0 = tf.convert_to_tensor(h0)
+        given = tuple(h0.shape)
+        if len(given) != len(shape) + 1 or any(
+                size is not None and size != expected for size, expected in zip(given[1:], shape)):
+            raise ValueError(
+                f"{self.name}: `initial_state` must be (batch, {', '.join(map(str, shape))}); "
+                f"received initial_state of shape {given}.")
+        return h0
+
     def _call_stacked(self, inputs, initial_state, training, mask):
         """`call` of K stacked networks: network-major arrays `(K, T, B, ...)`."""
         cell, networks = self.cell, self.networks
@@ -333,7 +345,7 @@ class CTRNN(keras.layers.Layer):
         if initial_state is None:
             h0 = cell.get_initial_state(tf.shape(inputs)[0])[0]
         else:
-            h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+            h0 = self._checked_initial_state(initial_state, (networks, cell.units))
             h0 = tf.transpose(h0, [1, 0, 2])
         # Each network draws its own noise as an unstacked cell would: input noise
         # from each generator first, then recurrent noise, as the cell steps.

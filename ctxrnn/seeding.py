@@ -44,6 +44,7 @@ STREAMS = (
     "dni",               # MoLaP's DNI-style / projected-gradient baseline
     "network",           # the seed of network k of a stack (`CTRNN(..., networks=K)`)
     "statistics",        # training of population statistics (draws and trials)
+    "bias",              # a random bias initializer (appended: a stream is its index)
 )
 
 _MAX_SEED = 2**31 - 1

@@ -153,6 +153,26 @@ class _FunctionLoss(keras.losses.Loss):
         return self.function(y_true, y_pred)
 
 
+# Optimizers whose update of a weight depends on the whole weight, not entry by entry
+# (Adafactor's factored moments, Lamb's trust ratio, Muon's orthogonalisation): on a
+# stacked weight they would couple the K networks.
+_COUPLING_OPTIMIZERS = ("Adafactor", "Lamb", "Muon")
+
+
+def _check_per_network_optimizer(optimizer) -> None:
+    name = type(optimizer).__name__
+    if name in _COUPLING_OPTIMIZERS:
+        raise ValueError(
+            f"StackedModel.compile: {name} updates each weight as a whole, so on stacked "
+            f"weights it would couple the networks; received optimizer={name}. Use an "
+            "element-wise optimizer (SGD, Adam, AdamW, RMSprop, Nadam, Lion, ...).")
+    if getattr(optimizer, "use_ema", False):
+        raise ValueError(
+            f"StackedModel.compile: use_ema=True copies the moving averages into the weights "
+            f"at the end of `fit` without their constraints, so frozen entries would not stay "
+            f"exact; received {name}(use_ema=True).")
+
+
 def _as_loss(identifier) -> keras.losses.Loss:
     loss = keras.losses.get(identifier)
     if isinstance(loss, keras.losses.Loss):
@@ -360,18 +380,35 @@ class StackedModel(keras.Model):
             global_clipnorm: clip each network's whole gradient to this norm.
         """
         optimizer = keras.optimizers.get(optimizer)
-        if optimizer.clipnorm is not None and clipnorm is None:
-            clipnorm, optimizer.clipnorm = optimizer.clipnorm, None
-        if optimizer.global_clipnorm is not None and global_clipnorm is None:
-            global_clipnorm, optimizer.global_clipnorm = optimizer.global_clipnorm, None
-        if optimizer.clipnorm is not None or optimizer.global_clipnorm is not None:
+        # A loss-scaling wrapper's inner optimizer is the one that would clip.
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        _check_per_network_optimizer(inner)
+        # The clipping taken over from this optimizer by an earlier compile (which set
+        # the optimizer's own to None): compiling again with it keeps clipping.
+        taken = getattr(inner, "_ctxrnn_network_clipping", (None, None))
+        if (clipnorm is not None and inner.clipnorm is not None) or (
+                global_clipnorm is not None and inner.global_clipnorm is not None):
             raise ValueError(
                 "StackedModel.compile: pass the clipping once, either on the optimizer or as "
                 f"`clipnorm`/`global_clipnorm`; received both (optimizer clipnorm="
-                f"{optimizer.clipnorm}, global_clipnorm={optimizer.global_clipnorm})."
-            )
-        self.network_clipnorm = _check_clip("clipnorm", clipnorm)
-        self.network_global_clipnorm = _check_clip("global_clipnorm", global_clipnorm)
+                f"{inner.clipnorm}, global_clipnorm={inner.global_clipnorm}).")
+        if clipnorm is None:
+            clipnorm = inner.clipnorm if inner.clipnorm is not None else taken[0]
+        if global_clipnorm is None:
+            global_clipnorm = (inner.global_clipnorm if inner.global_clipnorm is not None
+                               else taken[1])
+        clipnorm = _check_clip("clipnorm", clipnorm)
+        global_clipnorm = _check_clip("global_clipnorm", global_clipnorm)
+        if (clipnorm is not None or global_clipnorm is not None) and \
+                inner.gradient_accumulation_steps:
+            raise ValueError(
+                "StackedModel.compile: per-network clipping with `gradient_accumulation_steps`"
+                f"={inner.gradient_accumulation_steps} would clip each micro-batch's gradient, "
+                "not the accumulated one that an unstacked model clips; drop one of them "
+                "(or use a larger batch).")
+        inner.clipnorm = inner.global_clipnorm = None  # clipped per network instead
+        inner._ctxrnn_network_clipping = (clipnorm, global_clipnorm)
+        self.network_clipnorm, self.network_global_clipnorm = clipnorm, global_clipnorm
         if loss is not None and not isinstance(loss, NetworkSum):
             loss = NetworkSum(loss)
         super().compile(optimizer, loss, *args, **kwargs)
@@ -407,7 +444,16 @@ class StackedModel(keras.Model):
         weights = self.trainable_weights
         self._check_network_axis(weights)
         grads = tape.gradient(loss, weights)
-        grads = clip_per_network(grads, self.network_clipnorm, self.network_global_clipnorm)
+        if self.network_clipnorm is not None or self.network_global_clipnorm is not None:
+            # Clipped as an unstacked model clips them: unscaled (mixed precision's loss
+            # scale), then scaled again for the loss-scaling optimizer to unscale.
+            scale = (self.optimizer.scale_loss(tf.constant(1.0)) if isinstance(
+                self.optimizer, keras.optimizers.LossScaleOptimizer) else None)
+            if scale is not None:
+                grads = [None if g is None else g / tf.cast(scale, g.dtype) for g in grads]
+            grads = clip_per_network(grads, self.network_clipnorm, self.network_global_clipnorm)
+            if scale is not None:
+                grads = [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
         self.optimizer.apply(grads, weights)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 

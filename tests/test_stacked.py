@@ -1,5 +1,7 @@
 """Stacked networks: `CTRNN(..., networks=K)`, `StackedDense`, `NetworkSum`, `StackedModel`."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -436,3 +438,75 @@ def test_first_fit_traces_the_train_step_once():
     ctxrnn.models.compile_model(single, metrics=[])
     single.fit(x, y, batch_size=4, epochs=2, verbose=0)
     assert len(traces) == 1
+
+
+def test_random_bias_and_axis_dependent_constraints_act_per_network():
+    x, _ = _data()
+    stacked = ctxrnn.CTRNN(N, networks=K, seed=SEEDS, bias_initializer="random_normal",
+                           kernel_constraint=keras.constraints.MaxNorm(0.5))
+    stacked(x)
+    bias = stacked.cell.bias.numpy()
+    assert not np.allclose(bias[0], bias[1])  # one shared initializer gave equal biases
+    wide = keras.ops.convert_to_tensor(stacked.cell.kernel.numpy() * 5)
+    constrained = stacked.cell.kernel.constraint(wide).numpy()
+    for k in range(K):
+        single = ctxrnn.CTRNN(N, seed=stacked.cell.network_seeds[k],
+                              bias_initializer="random_normal",
+                              kernel_constraint=keras.constraints.MaxNorm(0.5))
+        single(x)
+        np.testing.assert_array_equal(single.cell.bias.numpy(), bias[k])
+        # MaxNorm over axis 0 of network k's kernel, not over the network axis.
+        np.testing.assert_allclose(single.cell.kernel.constraint(wide[k]).numpy(),
+                                   constrained[k], rtol=1e-6)
+
+
+def test_initial_state_of_the_wrong_shape_names_it():
+    x, _ = _data()
+    stacked = ctxrnn.CTRNN(N, networks=K, seed=SEEDS)
+    for shape in ((B, K + 1, N), (B, N), (K, B, N)):
+        with pytest.raises(ValueError, match=rf"`initial_state` must be \(batch, {K}, {N}\); "
+                                             rf"received initial_state of shape \({shape[0]}"):
+            stacked(x, initial_state=np.zeros(shape, "float32"))
+    with pytest.raises(ValueError, match=rf"`initial_state` must be \(batch, {N}\)"):
+        ctxrnn.CTRNN(N)(x, initial_state=np.zeros((B, N + 1), "float32"))
+
+
+def test_compile_keeps_per_network_semantics_or_refuses():
+    model = _stacked_model()
+    optimizer = keras.optimizers.Adam(1e-3, clipnorm=1.0)
+    model.compile(optimizer, "mse")
+    model.compile(model.optimizer, ctxrnn.MaskedMSE())  # recompiling keeps the clipping
+    assert model.network_clipnorm == 1.0 and optimizer.clipnorm is None
+    refused = {
+        "Adafactor updates each weight as a whole": keras.optimizers.Adafactor(),
+        "Lamb updates each weight as a whole": keras.optimizers.Lamb(),
+        "use_ema=True": keras.optimizers.Adam(use_ema=True),
+        "`gradient_accumulation_steps`=2": keras.optimizers.SGD(
+            clipnorm=1.0, gradient_accumulation_steps=2),
+    }
+    for message, refused_optimizer in refused.items():
+        fresh = _stacked_model()
+        with pytest.raises(ValueError, match=re.escape(message)):
+            fresh.compile(refused_optimizer, "mse")
+        assert not fresh.compiled
+    assert refused["`gradient_accumulation_steps`=2"].clipnorm == 1.0  # left as it was
+
+
+def test_loss_scaled_gradients_are_clipped_unscaled_as_alone():
+    # A loss-scaling optimizer multiplies the gradients by 2**15: clipping them scaled
+    # made the stack's steps ~1000x smaller than each network's alone.
+    x, y = _data()
+    model = _stacked_model()
+    single = model.unstack()[0]
+    stacked_before = model.get_layer("ctrnn").cell.kernel.numpy()[0].copy()
+    single_before = single.layers[1].cell.kernel.numpy().copy()
+    model.compile(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1, clipnorm=0.01)),
+                  "mse")
+    model.fit(x, y, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    single.compile(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1, clipnorm=0.01)),
+                   "mse")
+    single.fit(x, y, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    moved = model.get_layer("ctrnn").cell.kernel.numpy()[0] - stacked_before
+    np.testing.assert_allclose(moved, single.layers[1].cell.kernel.numpy() - single_before,
+                               atol=1e-7)
+    assert np.abs(moved).max() > 1e-4
