@@ -183,6 +183,19 @@ def _as_loss(identifier) -> keras.losses.Loss:
     return _FunctionLoss(loss)
 
 
+def _for_each_network(values, y_pred, rank=None):
+    """Shared `values` `(batch, ...)` repeated on a network axis, `(batch, K, ...)`, to
+    go with `y_pred`; values that have it (rank equal to `rank`, default `y_pred`'s) as
+    they are."""
+    values = ops.convert_to_tensor(values)
+    rank = len(y_pred.shape) if rank is None else rank
+    if len(values.shape) == rank:
+        return values
+    values = ops.expand_dims(values, 1)
+    shape = ops.shape(values)
+    return ops.broadcast_to(values, (shape[0], ops.shape(y_pred)[1], *shape[2:]))
+
+
 def _fits(shape, within) -> bool:
     """Whether `shape` is a leading part of `within` (unknown sizes fit anything)."""
     return len(shape) <= len(within) and all(
@@ -456,6 +469,19 @@ class StackedModel(keras.Model):
                 grads = [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
         self.optimizer.apply(grads, weights)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Compiled metrics see `(batch, K, ...)` arrays, shared targets and weights
+        repeated for each network: a metric is its mean over the networks."""
+        y_pred_tensor = ops.convert_to_tensor(y_pred) if y_pred is not None else None
+        if y is not None and y_pred_tensor is not None:
+            y = _for_each_network(y, y_pred_tensor)
+            if sample_weight is not None:
+                sample_weight = ops.convert_to_tensor(sample_weight)
+                if not _weights_per_network(sample_weight.shape, tuple(y_pred_tensor.shape)):
+                    sample_weight = _for_each_network(sample_weight, y_pred_tensor,
+                                                      rank=len(sample_weight.shape) + 1)
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _check_network_axis(self, weights):
         networks = self.networks

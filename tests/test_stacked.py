@@ -510,3 +510,21 @@ def test_loss_scaled_gradients_are_clipped_unscaled_as_alone():
     np.testing.assert_allclose(moved, single.layers[1].cell.kernel.numpy() - single_before,
                                atol=1e-7)
     assert np.abs(moved).max() > 1e-4
+
+
+def test_compiled_metrics_average_over_the_networks_with_shared_targets():
+    # Shared targets (and weights) used to fail to broadcast against (batch, K, ...).
+    x, y = _data()
+    weight = (np.random.default_rng(6).random((B, T)) < 0.5).astype("float32")
+    options = {"metrics": ["mae"], "weighted_metrics": ["mse"]}
+    model = _stacked_model()
+    model.compile(keras.optimizers.Adam(1e-3), "mse", **options)
+    found = model.evaluate(x, y, sample_weight=weight, batch_size=B, verbose=0,
+                           return_dict=True)
+    alone = []
+    for single in model.unstack():
+        single.compile(keras.optimizers.Adam(1e-3), "mse", **options)
+        alone.append(single.evaluate(x, y, sample_weight=weight, batch_size=B, verbose=0,
+                                     return_dict=True))
+    for name in ("mae", "mse"):
+        np.testing.assert_allclose(found[name], np.mean([a[name] for a in alone]), rtol=1e-5)
