@@ -486,6 +486,18 @@ def test_ray_engine_trains_a_stack_as_the_pool_does(tmp_path):
     assert result["table"] == pool["table"]
 
 
+def test_dask_engine_gives_the_pool_table(pool_sweep, tmp_path):
+    # A local Dask cluster of two worker processes; each run in a fresh Python process.
+    pytest.importorskip("dask.distributed")
+    spec = sweep.load_spec(pool_sweep["spec"])
+    spec.jobs[0].grid["seed"] = [0, 1]
+    result = sweep.run_sweep(spec, tmp_path / "dask", engine="dask", workers=2,
+                             progress=False)
+    assert not result["failed"] and len(result["ran"]) == 2
+    pool = json.loads((pool_sweep["out"] / sweep.TABLE_JSON).read_text())["rows"]
+    assert result["table"] == pool[:2]
+
+
 def test_cli_lists_the_runs_and_checks_its_arguments(tmp_path, capsys):
     from ctxrnn.cli import main
 
