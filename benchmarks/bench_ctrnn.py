@@ -7,7 +7,9 @@ right-padded by 25 %, through `keras.layers.Masking`), for both layers. When jax
 optax are installed, the JAX anchor (`jax_anchor.py`: `lax.scan` + `jit` + optax Adam,
 the same network and noise) is timed in the same run; when PyTorch is installed, so is
 the PyTorch anchor (`torch_anchor.py`: a plain eager loop with `unbind`, `addmm`, `lerp`
-and Adam, in its own process). Then the achieved GFLOP/s of the
+and Adam, in its own process). Both anchors draw exact normals (`jax.random.normal`,
+`torch.randn`) where ctxrnn's default `noise_sampler="table"` maps one 32-bit word to
+two normals: the noise-off ratios compare the rest of the step alone. Then the achieved GFLOP/s of the
 noise-on CTRNN step at N=1024 (case C) beside the float32 matmul peak measured here,
 and the peak memory of one T=1000, N=512, batch-64 training step, in a fresh process.
 
@@ -120,8 +122,10 @@ def main() -> None:
           f"{[d.device_type for d in tf.config.list_physical_devices()]}, cores: {os.cpu_count()}")
     print(f"{'case':<6}{'N':>6}{'batch':>7}{'T':>6}{'SimpleRNN':>11}{'CTRNN off':>11}"
           f"{'CTRNN on':>10}{'off/Simple':>12}{'on/Simple':>11}"
-          + (f"{'JAX off':>9}{'JAX on':>8}{'on/JAX on':>11}" if with_jax else "")
-          + (f"{'Torch off':>11}{'Torch on':>10}{'on/Torch on':>13}" if with_torch else ""))
+          + (f"{'JAX off':>9}{'JAX on':>8}{'off/JAX off':>13}{'on/JAX on':>11}"
+             if with_jax else "")
+          + (f"{'Torch off':>11}{'Torch on':>10}{'off/Torch off':>15}{'on/Torch on':>13}"
+             if with_torch else ""))
     rows = [(case, size, 0.0) for case, size in cases.items()]
     if not args.quick:
         rows.append(("B mask", CASES["B"], PADDING))
@@ -153,8 +157,10 @@ def main() -> None:
               f"{times['CTRNN noise off']:>11.1f}{times['CTRNN noise on']:>10.1f}"
               f"{times['CTRNN noise off'] / simple:>12.2f}{times['CTRNN noise on'] / simple:>11.2f}"
               + (f"{times['JAX off']:>9.1f}{times['JAX on']:>8.1f}"
+                 f"{times['CTRNN noise off'] / times['JAX off']:>13.2f}"
                  f"{times['CTRNN noise on'] / times['JAX on']:>11.2f}" if "JAX on" in times else "")
               + (f"{times['Torch off']:>11.1f}{times['Torch on']:>10.1f}"
+                 f"{times['CTRNN noise off'] / times['Torch off']:>15.2f}"
                  f"{times['CTRNN noise on'] / times['Torch on']:>13.2f}"
                  if "Torch on" in times else "")
               + note)
