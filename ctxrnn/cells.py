@@ -331,13 +331,15 @@ class CTRNNCell(keras.layers.Layer):
                         f"Argument `{name}` does not apply to a low-rank kernel (rank="
                         f"{self.rank}): W_rec = n m^T / N has no free entries; received "
                         f"{name}={value!r}. Drop it or use rank=None.")
-        # A random bias draws from each network's seed, as the kernels do (one shared
-        # initializer gave every network of a stack the same bias).
-        self._bias_initializers = [
-            self._seeded_initializer(resolve("bias_initializer", bias_initializer,
-                                             keras.initializers.get), s, "bias")
-            for s in seeds]
-        self.bias_initializer = self._bias_initializers[0]
+        # A random bias without a seed of its own draws from each network's seed, as the
+        # kernels do (one shared initializer gave every network of a stack the same bias);
+        # a seed the user gave the initializer is kept.
+        bias_initializer = resolve("bias_initializer", bias_initializer, keras.initializers.get)
+        self._bias_initializers = (
+            [bias_initializer] * len(seeds)
+            if bias_initializer.get_config().get("seed") is not None
+            else [self._seeded_initializer(bias_initializer, s, "bias") for s in seeds])
+        self.bias_initializer = bias_initializer  # as given: get_config saves it
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)

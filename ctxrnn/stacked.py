@@ -29,6 +29,8 @@ models = model.unstack()                             # 20 ordinary keras models
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -167,10 +169,11 @@ def _check_per_network_optimizer(optimizer) -> None:
             f"weights it would couple the networks; received optimizer={name}. Use an "
             "element-wise optimizer (SGD, Adam, AdamW, RMSprop, Nadam, Lion, ...).")
     if getattr(optimizer, "use_ema", False):
-        raise ValueError(
-            f"StackedModel.compile: use_ema=True copies the moving averages into the weights "
-            f"at the end of `fit` without their constraints, so frozen entries would not stay "
-            f"exact; received {name}(use_ema=True).")
+        warnings.warn(
+            f"StackedModel.compile: {name}(use_ema=True) copies its moving averages into the "
+            "weights without their constraints, so frozen or absent entries do not stay "
+            "exact (as in an ordinary model); each network's averages are its own.",
+            stacklevel=3)
 
 
 def _as_loss(identifier) -> keras.losses.Loss:
@@ -197,28 +200,29 @@ def _for_each_network(values, y_pred, rank=None):
 
 
 def _fits(shape, within) -> bool:
-    """Whether `shape` is a leading part of `within` (unknown sizes fit anything)."""
+    """Whether `shape` broadcasts as a leading part of `within` (sizes equal, 1 or unknown)."""
     return len(shape) <= len(within) and all(
-        a is None or b is None or a == b for a, b in zip(shape, within))
+        a is None or b is None or a == b or a == 1 for a, b in zip(shape, within))
 
 
-def _weights_per_network(weight_shape, prediction_shape) -> bool:
+def _weights_per_network(weight_shape, prediction_shape, targets_per_network: bool) -> bool:
     """Whether sample weights of `weight_shape` hold one set per network, `(batch, K, ...)`,
     rather than one shared by the networks, `(batch, ...)`, for predictions of
-    `prediction_shape` `(batch, K, ...)`; raises `ValueError` for neither or both."""
+    `prediction_shape` `(batch, K, ...)`. Read from the weights' own shape; a shape that
+    reads both ways (time steps as many as networks, unknown sizes) follows the targets'
+    layout. Raises `ValueError` for a shape that reads neither way."""
     networks, network_shape = prediction_shape[1], prediction_shape[2:]
     weight_shape = tuple(weight_shape)
     per_network = (len(weight_shape) >= 2 and weight_shape[1] in (None, networks)
                    and _fits(weight_shape[2:], network_shape))
     shared = _fits(weight_shape[1:], network_shape)
-    if per_network == shared:
+    if not per_network and not shared:
         raise ValueError(
             f"NetworkSum: `sample_weight` must be shared, (batch, ...) leading to "
             f"{tuple(network_shape)}, or per network, (batch, {networks}, ...); received "
             f"sample_weight of shape {weight_shape} for predictions of shape "
-            f"{tuple(prediction_shape)}" + (" (it reads both ways: give it with the network "
-                                             "axis and every later axis)." if shared else "."))
-    return per_network
+            f"{tuple(prediction_shape)}.")
+    return per_network if per_network != shared else targets_per_network
 
 
 @keras.saving.register_keras_serializable(package="ctxrnn")
@@ -267,7 +271,7 @@ class NetworkSum(keras.losses.Loss):
         weights = [sample_weight] * networks
         if sample_weight is not None:
             sample_weight = ops.convert_to_tensor(sample_weight)
-            if _weights_per_network(sample_weight.shape, tuple(y_pred.shape)):
+            if _weights_per_network(sample_weight.shape, tuple(y_pred.shape), per_network):
                 weights = tf.unstack(sample_weight, axis=1)
         total = 0.0
         for target, prediction, weight in zip(targets, predictions, weights, strict=True):
@@ -434,8 +438,13 @@ class StackedModel(keras.Model):
         return config
 
     def compile_from_config(self, config):
-        """Recompiles a loaded model, per-network clipping included."""
-        self.compile(**keras.saving.deserialize_keras_object(config))
+        """Recompiles a loaded model, per-network clipping included. A model saved
+        compiled in a way `compile` now refuses loads uncompiled, with a warning."""
+        try:
+            self.compile(**keras.saving.deserialize_keras_object(config))
+        except ValueError as error:
+            warnings.warn(f"{self.name} loads uncompiled: {error}", stacklevel=2)
+            return
         build_optimizer(self)  # the loaded optimizer state goes into its slots
 
     def make_train_function(self, force=False):
@@ -475,10 +484,12 @@ class StackedModel(keras.Model):
         repeated for each network: a metric is its mean over the networks."""
         y_pred_tensor = ops.convert_to_tensor(y_pred) if y_pred is not None else None
         if y is not None and y_pred_tensor is not None:
+            targets_per_network = len(ops.shape(y)) == len(y_pred_tensor.shape)
             y = _for_each_network(y, y_pred_tensor)
             if sample_weight is not None:
                 sample_weight = ops.convert_to_tensor(sample_weight)
-                if not _weights_per_network(sample_weight.shape, tuple(y_pred_tensor.shape)):
+                if not _weights_per_network(sample_weight.shape, tuple(y_pred_tensor.shape),
+                                            targets_per_network):
                     sample_weight = _for_each_network(sample_weight, y_pred_tensor,
                                                       rank=len(sample_weight.shape) + 1)
         return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)

@@ -84,7 +84,7 @@ import sys
 import time
 import tomllib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -138,14 +138,17 @@ def _unknown(kind: str, settings: Mapping[str, Any], known: Sequence[str]) -> No
                          f"{sorted(known)}.")
 
 
-def _typed_as_defaults(kind: str, settings: Mapping[str, Any],
-                       defaults: Mapping[str, Any]) -> dict:
+def _typed_as_defaults(kind: str, settings: Mapping[str, Any], defaults: Mapping[str, Any],
+                       nullable: Collection[str] = ()) -> dict:
     """`settings` checked against the type of their defaults: a number where the default
     is one (a float default turns an integer into a float, so `1` and `1.0` are the same
-    run), true/false where it is a bool. Raises `ValueError` naming the setting."""
+    run), true/false where it is a bool; `None` for the names in `nullable` (declared
+    `... | None`). Raises `ValueError` naming the setting."""
     typed = dict(settings)
     for name, value in settings.items():
         default = defaults.get(name)
+        if value is None and name in nullable:
+            continue
         if isinstance(default, bool):
             expected, ok = "true or false", isinstance(value, bool)
         elif isinstance(default, (int, float)):
@@ -165,6 +168,22 @@ def _typed_as_defaults(kind: str, settings: Mapping[str, Any],
 def _dataclass_defaults(cls) -> dict[str, Any]:
     return {f.name: f.default for f in dataclasses.fields(cls)
             if f.default is not dataclasses.MISSING}
+
+
+def _nullable(annotations: Mapping[str, Any]) -> set[str]:
+    """The names whose (string) annotation admits `None`."""
+    return {name for name, annotation in annotations.items() if "None" in str(annotation)}
+
+
+def _dataclass_nullable(cls) -> set[str]:
+    return _nullable({f.name: f.type for f in dataclasses.fields(cls)})
+
+
+def _signature_nullable(module: str, function: str) -> set[str]:
+    import importlib
+
+    parameters = inspect.signature(getattr(importlib.import_module(module), function)).parameters
+    return _nullable({name: p.annotation for name, p in parameters.items()})
 
 
 def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -245,7 +264,8 @@ class _MolapJob:
         _unknown("molap", settings, names)
         top = _typed_as_defaults("molap", {k: v for k, v in settings.items()
                                            if k not in self.nested},
-                                 _dataclass_defaults(PipelineConfig))
+                                 _dataclass_defaults(PipelineConfig),
+                                 _dataclass_nullable(PipelineConfig))
         config = PipelineConfig(**top)
         for name in self.nested:
             if name in settings:
@@ -255,7 +275,8 @@ class _MolapJob:
                                      f"fields; received {given!r}.")
                 default = getattr(config, name)
                 _unknown(f"molap {name}", given, [f.name for f in dataclasses.fields(default)])
-                given = _typed_as_defaults(f"molap {name}", given, dataclasses.asdict(default))
+                given = _typed_as_defaults(f"molap {name}", given, dataclasses.asdict(default),
+                                           _dataclass_nullable(type(default)))
                 setattr(config, name, dataclasses.replace(default, **given))
         return json.loads(json.dumps(config.to_dict()))
 
@@ -294,7 +315,8 @@ class _TransferJob:
         if condition not in self.conditions:
             raise ValueError(f"Setting `condition` of a 'transfer' run must be one of "
                              f"{self.conditions}; received condition={condition!r}.")
-        settings = _typed_as_defaults("transfer", settings, defaults)
+        settings = _typed_as_defaults("transfer", settings, defaults,
+                                      _signature_nullable("ctxrnn.transfer", "transfer_task"))
         return {"model": settings["model"], "task": settings["task"], "condition": condition,
                 **{k: settings.get(k, v) for k, v in defaults.items()}}
 
@@ -344,7 +366,8 @@ class _AnalyzeJob:
             raise ValueError("An 'analyze' run needs setting `target` (a run directory, a "
                              f"shipped model name or a .keras path); received "
                              f"target={settings.get('target')!r}.")
-        settings = _typed_as_defaults("analyze", settings, defaults)
+        settings = _typed_as_defaults("analyze", settings, defaults,
+                                      _signature_nullable("ctxrnn.analysis.dynamics", "analyze"))
         return {"target": settings["target"], **{k: settings.get(k, v)
                                                  for k, v in defaults.items()}}
 
@@ -467,18 +490,29 @@ def _inputs(kind: str, config: Mapping[str, Any]) -> dict[str, dict]:
     """The files a run reads through its path settings (`PATH_SETTINGS`) that name an
     existing path (a shipped model's name is not one): `{setting: {"path", "digest"}}`,
     the path made absolute where the spec is expanded (a worker elsewhere, a Ray trial
-    in its own folder, reads the same file) and the sha256 of the file (of a run
-    directory: its config.json and model.keras). The digest, not the path, goes into
+    in its own folder, reads the same file) and the sha256 of what it reads (a saved
+    model's .keras archive and .json card; a run directory's config.json and model.keras). The digest, not the path, goes into
     the run's key: a model replaced at the same path is a new run, and a sweep moved
     to another folder keeps its keys."""
+    from ctxrnn.runs import is_run_directory
+
     found = {}
     for name in PATH_SETTINGS.get(kind, ()):
         value = config.get(name)
-        if not isinstance(value, str) or not value or not pathlib.Path(value).exists():
+        # As `ctxrnn.zoo.resolve` reads it: a bare name is a shipped model (even where a
+        # file of that name exists), except a run directory where one may be given.
+        if not isinstance(value, str) or not value or not (
+                os.sep in value or "/" in value or value.endswith((".keras", ".json"))
+                or (kind == "analyze" and is_run_directory(value))):
             continue
         path = pathlib.Path(value).resolve()
-        files = [path / part for part in _RUN_INPUTS if (path / part).is_file()] \
-            if path.is_dir() else [path]
+        if path.is_dir():
+            files = [path / part for part in _RUN_INPUTS]
+        else:  # a saved model is its .keras archive and the .json card beside it
+            files = [path.with_suffix(".keras"), path.with_suffix(".json")]
+        files = [file for file in files if file.is_file()]
+        if not files:
+            continue
         digest = hashlib.sha256()
         for file in files:
             digest.update(file.name.encode())

@@ -279,9 +279,20 @@ def test_network_sum_reads_the_weights_layout_from_the_weights():
     with pytest.raises(ValueError, match="sample_weight.*received sample_weight of shape "
                                          r"\(12, 5\)"):
         loss(targets, y_pred, sample_weight=np.ones((B, 5), "float32"))
-    square = rng.normal(size=(B, K, K)).astype("float32")  # time = networks: (B, K) reads both ways
-    with pytest.raises(ValueError, match="reads both ways"):
-        loss(square, square, sample_weight=np.ones((B, K), "float32"))
+    # Broadcastable weights, (B, 1) shared and (B, K, T, 1) per network with O = 1 outputs.
+    for weight in (np.ones((B, 1), "float32"), np.ones((B, K, T, 1), "float32")):
+        np.testing.assert_allclose(float(loss(targets, y_pred, sample_weight=weight)),
+                                   float(loss(targets, y_pred)), rtol=1e-6)
+    # As many time steps as networks: (B, K) weights read both ways and follow the targets.
+    square_pred = rng.normal(size=(B, K, K)).astype("float32")
+    square = rng.normal(size=(B, K, K)).astype("float32")
+    weight = (rng.random((B, K)) < 0.5).astype("float32") + 0.5
+    mse = ctxrnn.NetworkSum("mse")
+    per_network = sum(float(keras.losses.MeanSquaredError()(square[:, k], square_pred[:, k],
+                                                            sample_weight=weight[:, k]))
+                      for k in range(K))
+    np.testing.assert_allclose(float(mse(square, square_pred, sample_weight=weight)),
+                               per_network, rtol=1e-5)
 
 
 def test_network_sum_runs_the_loss_eagerly_when_the_model_runs_eagerly():
@@ -480,7 +491,6 @@ def test_compile_keeps_per_network_semantics_or_refuses():
     refused = {
         "Adafactor updates each weight as a whole": keras.optimizers.Adafactor(),
         "Lamb updates each weight as a whole": keras.optimizers.Lamb(),
-        "use_ema=True": keras.optimizers.Adam(use_ema=True),
         "`gradient_accumulation_steps`=2": keras.optimizers.SGD(
             clipnorm=1.0, gradient_accumulation_steps=2),
     }
@@ -490,6 +500,17 @@ def test_compile_keeps_per_network_semantics_or_refuses():
             fresh.compile(refused_optimizer, "mse")
         assert not fresh.compiled
     assert refused["`gradient_accumulation_steps`=2"].clipnorm == 1.0  # left as it was
+    with pytest.warns(UserWarning, match="use_ema=True"):  # exact freezing is lost, as alone
+        _stacked_model().compile(keras.optimizers.Adam(use_ema=True), "mse")
+    # A model saved compiled in a way compile now refuses loads, uncompiled, with a warning.
+    saved = _stacked_model()
+    saved.compile(keras.optimizers.Adam(1e-3), "mse")
+    config = {**saved.get_compile_config(),
+              "optimizer": keras.optimizers.serialize(keras.optimizers.Lamb())}
+    loaded = _stacked_model()
+    with pytest.warns(UserWarning, match="loads uncompiled: .*Lamb"):
+        loaded.compile_from_config(config)
+    assert not loaded.compiled
 
 
 def test_loss_scaled_gradients_are_clipped_unscaled_as_alone():

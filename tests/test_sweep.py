@@ -58,6 +58,8 @@ def test_grid_is_the_product_of_axes_with_bundles_and_dotted_keys():
     assert molap[0]["config"]["heads"]["iterations"] == 2
     assert molap[1]["config"]["gain"] == 1.2 and molap[1]["config"]["seed"] == 1
     assert molap[0]["point"] == {"pair": "seed=0,heads.iterations=2"}
+    nullable = {"kind": "molap", "base": {"pretrain": {"clipnorm": None}}}  # float | None
+    assert sweep.SweepSpec.from_dict(nullable).runs()[0]["config"]["pretrain"]["clipnorm"] is None
     gain = {"kind": "molap", "base": {"gain": 2}}
     assert sweep.SweepSpec.from_dict(gain).runs()[0]["key"] == sweep.SweepSpec.from_dict(
         {"kind": "molap", "base": {"gain": 2.0}}).runs()[0]["key"]
@@ -97,13 +99,17 @@ def test_a_run_reading_a_file_is_keyed_by_its_content_and_reads_it_from_anywhere
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "m.keras").write_bytes(b"first")
+    (tmp_path / "m.json").write_text("{}")
     first = run("m.keras")
     assert first["inputs"]["model"]["path"] == str(tmp_path / "m.keras")
     assert sweep._run_config(first)["model"] == str(tmp_path / "m.keras")  # not the cwd's
     assert first["config"]["model"] == "m.keras"  # the setting as written, in the table
     assert run("m.keras")["key"] == first["key"]
     (tmp_path / "m.keras").write_bytes(b"second")  # replaced at the same path: a new run
-    assert run("m.keras")["key"] != first["key"]
+    second = run("m.keras")["key"]
+    assert second != first["key"]
+    (tmp_path / "m.json").write_text('{"card": 2}')  # so is a new card beside it
+    assert run("m.keras")["key"] != second and run("m.json")["key"] != run("m.keras")["key"]
     run_dir = tmp_path / "run"  # a run directory: what load_run reads
     run_dir.mkdir()
     (run_dir / "config.json").write_text("{}")
@@ -113,6 +119,7 @@ def test_a_run_reading_a_file_is_keyed_by_its_content_and_reads_it_from_anywhere
     assert sweep.Job("a", "analyze", base={"target": "run"}).runs()[0]["key"] == before["key"]
     (run_dir / "model.keras").write_bytes(b"weights")
     assert sweep.Job("a", "analyze", base={"target": "run"}).runs()[0]["key"] != before["key"]
+    (tmp_path / "jarne_context5").mkdir()  # a folder named like a shipped model
     shipped = run("jarne_context5")  # a name, not a path: keyed by the name alone
     assert "inputs" not in shipped
     assert shipped["key"] == sweep.spec_key("transfer", shipped["config"])
