@@ -481,7 +481,8 @@ class StackedModel(keras.Model):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Compiled metrics see `(batch, K, ...)` arrays, shared targets and weights
-        repeated for each network: a metric is its mean over the networks."""
+        repeated for each network: with shared (or equal-total) weights a metric is the
+        mean over the networks of what each reports alone."""
         y_pred_tensor = ops.convert_to_tensor(y_pred) if y_pred is not None else None
         if y is not None and y_pred_tensor is not None:
             targets_per_network = len(ops.shape(y)) == len(y_pred_tensor.shape)
