@@ -500,8 +500,9 @@ def test_compile_keeps_per_network_semantics_or_refuses():
             fresh.compile(refused_optimizer, "mse")
         assert not fresh.compiled
     assert refused["`gradient_accumulation_steps`=2"].clipnorm == 1.0  # left as it was
+    averaged = _stacked_model()
     with pytest.warns(UserWarning, match="use_ema=True"):  # exact freezing is lost, as alone
-        _stacked_model().compile(keras.optimizers.Adam(use_ema=True), "mse")
+        averaged.compile(keras.optimizers.Adam(use_ema=True), "mse")
     # A model saved compiled in a way compile now refuses loads, uncompiled, with a warning.
     saved = _stacked_model()
     saved.compile(keras.optimizers.Adam(1e-3), "mse")
