@@ -179,10 +179,8 @@ def _dataclass_nullable(cls) -> set[str]:
     return _nullable({f.name: f.type for f in dataclasses.fields(cls)})
 
 
-def _signature_nullable(module: str, function: str) -> set[str]:
-    import importlib
-
-    parameters = inspect.signature(getattr(importlib.import_module(module), function)).parameters
+def _signature_nullable(function) -> set[str]:
+    parameters = inspect.signature(function).parameters
     return _nullable({name: p.annotation for name, p in parameters.items()})
 
 
@@ -315,8 +313,10 @@ class _TransferJob:
         if condition not in self.conditions:
             raise ValueError(f"Setting `condition` of a 'transfer' run must be one of "
                              f"{self.conditions}; received condition={condition!r}.")
+        from ctxrnn.transfer import transfer_task
+
         settings = _typed_as_defaults("transfer", settings, defaults,
-                                      _signature_nullable("ctxrnn.transfer", "transfer_task"))
+                                      _signature_nullable(transfer_task))
         return {"model": settings["model"], "task": settings["task"], "condition": condition,
                 **{k: settings.get(k, v) for k, v in defaults.items()}}
 
@@ -366,8 +366,9 @@ class _AnalyzeJob:
             raise ValueError("An 'analyze' run needs setting `target` (a run directory, a "
                              f"shipped model name or a .keras path); received "
                              f"target={settings.get('target')!r}.")
-        settings = _typed_as_defaults("analyze", settings, defaults,
-                                      _signature_nullable("ctxrnn.analysis.dynamics", "analyze"))
+        from ctxrnn.analysis.dynamics import analyze
+
+        settings = _typed_as_defaults("analyze", settings, defaults, _signature_nullable(analyze))
         return {"target": settings["target"], **{k: settings.get(k, v)
                                                  for k, v in defaults.items()}}
 
@@ -488,37 +489,35 @@ class Job:
 
 def _inputs(kind: str, config: Mapping[str, Any]) -> dict[str, dict]:
     """The files a run reads through its path settings (`PATH_SETTINGS`) that name an
-    existing path (a shipped model's name is not one): `{setting: {"path", "digest"}}`,
-    the path made absolute where the spec is expanded (a worker elsewhere, a Ray trial
-    in its own folder, reads the same file) and the sha256 of what it reads (a saved
-    model's .keras archive and .json card; a run directory's config.json and model.keras). The digest, not the path, goes into
-    the run's key: a model replaced at the same path is a new run, and a sweep moved
-    to another folder keeps its keys."""
+    existing saved model or run directory (a shipped model's name is not one, as
+    `ctxrnn.zoo.resolve` reads it): `{setting: {"path", "digest"}}`, the path made
+    absolute where the spec is expanded (a worker elsewhere, a Ray trial in its own
+    folder, reads the same file) and a sha256 over what it reads (a saved model's
+    .keras archive and .json card; a run directory's config.json and model.keras).
+    The digest, not the path, goes into the run's key: a model replaced at the same
+    path is a new run, and a sweep moved to another folder keeps its keys."""
+    from ctxrnn import zoo
     from ctxrnn.runs import is_run_directory
 
     found = {}
     for name in PATH_SETTINGS.get(kind, ()):
         value = config.get(name)
-        # As `ctxrnn.zoo.resolve` reads it: a bare name is a shipped model (even where a
-        # file of that name exists), except a run directory where one may be given.
-        if not isinstance(value, str) or not value or not (
-                os.sep in value or "/" in value or value.endswith((".keras", ".json"))
-                or (kind == "analyze" and is_run_directory(value))):
+        if not isinstance(value, str) or not value:
             continue
-        path = pathlib.Path(value).resolve()
-        if path.is_dir():
-            files = [path / part for part in _RUN_INPUTS]
-        else:  # a saved model is its .keras archive and the .json card beside it
-            files = [path.with_suffix(".keras"), path.with_suffix(".json")]
-        files = [file for file in files if file.is_file()]
-        if not files:
+        if kind == "analyze" and is_run_directory(value):
+            path = pathlib.Path(value).resolve()
+            files = [path / part for part in _RUN_INPUTS if (path / part).is_file()]
+        elif zoo.is_shipped_name(value):
             continue
+        else:
+            try:
+                files = list(zoo.resolve(value))
+            except (FileNotFoundError, ValueError):  # the run reports it when it starts
+                continue
+            path = pathlib.Path(value).resolve()
         digest = hashlib.sha256()
         for file in files:
-            digest.update(file.name.encode())
-            with open(file, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            digest.update(f"{file.name}:{zoo.file_sha256(file)}".encode())
         found[name] = {"path": str(path), "digest": digest.hexdigest()}
     return found
 

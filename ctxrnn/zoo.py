@@ -59,6 +59,12 @@ def list_models() -> list[str]:
                   if p.with_suffix(".json").is_file())
 
 
+def is_shipped_name(text: str) -> bool:
+    """Whether `resolve` reads `text` as the name of a shipped model (no folder, no
+    `.keras`/`.json` suffix), not as a path, even where a file of that name exists."""
+    return os.sep not in text and "/" not in text and not text.endswith((".keras", ".json"))
+
+
 def resolve(name_or_path: str | os.PathLike) -> tuple[pathlib.Path, pathlib.Path]:
     """The `(archive, card)` paths of a shipped name or of a path.
 
@@ -71,7 +77,7 @@ def resolve(name_or_path: str | os.PathLike) -> tuple[pathlib.Path, pathlib.Path
     """
     text = os.fspath(name_or_path)
     shipped = SAVED_MODELS_DIR / f"{text}.keras"
-    if os.sep not in text and "/" not in text and not text.endswith((".keras", ".json")):
+    if is_shipped_name(text):
         if not shipped.is_file():
             raise FileNotFoundError(
                 f"No shipped ctxrnn model named {text!r} and no such file; shipped models are "
@@ -99,7 +105,8 @@ def resolve(name_or_path: str | os.PathLike) -> tuple[pathlib.Path, pathlib.Path
 
 
 # -------------------------------------------------------------------- cards
-def _sha256(path: pathlib.Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (hex digits)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -304,7 +311,7 @@ def save(model: keras.Model, path: str | os.PathLike, *, suite, accuracy: Mappin
         "kind": kind,
         "description": description,
         "file": path.name,
-        "sha256": _sha256(path),
+        "sha256": file_sha256(path),
         "size_bytes": path.stat().st_size,
         "suite": suite_section,
         "cell": cell,
@@ -370,7 +377,7 @@ def load(name_or_path: str | os.PathLike, *, compile: bool = True,  # noqa: A002
             f"{where!r} is not a Keras `.keras` archive (not a zip file): the file is corrupt or "
             "in another format."
         )
-    if check_hash and card.get("sha256") and _sha256(archive) != card["sha256"]:
+    if check_hash and card.get("sha256") and file_sha256(archive) != card["sha256"]:
         raise ValueError(
             f"{where!r} does not match the SHA-256 recorded in its card {str(card_path)!r}: the "
             "file is corrupt or was replaced. Re-save it with `ctxrnn.zoo.save`."
