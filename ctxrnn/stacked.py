@@ -186,15 +186,10 @@ def _as_loss(identifier) -> keras.losses.Loss:
     return _FunctionLoss(loss)
 
 
-def _for_each_network(values, y_pred, rank=None):
+def _repeated_for_networks(values, y_pred):
     """Shared `values` `(batch, ...)` repeated on a network axis, `(batch, K, ...)`, to
-    go with `y_pred`; values that have it (rank equal to `rank`, default `y_pred`'s) as
-    they are."""
-    values = ops.convert_to_tensor(values)
-    rank = len(y_pred.shape) if rank is None else rank
-    if len(values.shape) == rank:
-        return values
-    values = ops.expand_dims(values, 1)
+    go with the predictions `y_pred` `(batch, K, ...)`."""
+    values = ops.expand_dims(ops.convert_to_tensor(values), 1)
     shape = ops.shape(values)
     return ops.broadcast_to(values, (shape[0], ops.shape(y_pred)[1], *shape[2:]))
 
@@ -306,7 +301,7 @@ class NetworkSum(keras.losses.Loss):
         return cls(**config)
 
 
-def clip_per_network(grads, clipnorm=None, global_clipnorm=None):
+def clip_per_network(grads, clipnorm=None, global_clipnorm=None, scale=1.0):
     """Clips gradients of stacked weights (leading network axis) network by network.
 
     Args:
@@ -316,6 +311,9 @@ def clip_per_network(grads, clipnorm=None, global_clipnorm=None):
         global_clipnorm: float or `None`: network k's slices of all weights
             together are rescaled to norm at most `global_clipnorm` (Keras'
             `global_clipnorm`, per network).
+        scale: the factor the gradients carry (a loss scale): the norms are
+            clipped at `clipnorm * scale` and `global_clipnorm * scale`, which is
+            clipping the unscaled gradients.
 
     Returns:
         The list of clipped gradients.
@@ -326,6 +324,7 @@ def clip_per_network(grads, clipnorm=None, global_clipnorm=None):
         return tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank)))
 
     def scaled(g, norms, limit):
+        limit = tf.cast(limit * scale, norms.dtype)
         factor = limit / tf.maximum(norms, limit)
         return g * tf.reshape(tf.cast(factor, g.dtype), [-1] + [1] * (g.shape.rank - 1))
 
@@ -466,16 +465,12 @@ class StackedModel(keras.Model):
         weights = self.trainable_weights
         self._check_network_axis(weights)
         grads = tape.gradient(loss, weights)
-        if self.network_clipnorm is not None or self.network_global_clipnorm is not None:
-            # Clipped as an unstacked model clips them: unscaled (mixed precision's loss
-            # scale), then scaled again for the loss-scaling optimizer to unscale.
-            scale = (self.optimizer.scale_loss(tf.constant(1.0)) if isinstance(
-                self.optimizer, keras.optimizers.LossScaleOptimizer) else None)
-            if scale is not None:
-                grads = [None if g is None else g / tf.cast(scale, g.dtype) for g in grads]
-            grads = clip_per_network(grads, self.network_clipnorm, self.network_global_clipnorm)
-            if scale is not None:
-                grads = [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
+        # Clipped as an unstacked model clips them: at the norms times mixed precision's
+        # loss scale, which the loss-scaling optimizer removes afterwards.
+        scale = (self.optimizer.scale_loss(tf.constant(1.0)) if isinstance(
+            self.optimizer, keras.optimizers.LossScaleOptimizer) else 1.0)
+        grads = clip_per_network(grads, self.network_clipnorm, self.network_global_clipnorm,
+                                 scale=scale)
         self.optimizer.apply(grads, weights)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
@@ -483,16 +478,16 @@ class StackedModel(keras.Model):
         """Compiled metrics see `(batch, K, ...)` arrays, shared targets and weights
         repeated for each network: with shared (or equal-total) weights a metric is the
         mean over the networks of what each reports alone."""
-        y_pred_tensor = ops.convert_to_tensor(y_pred) if y_pred is not None else None
-        if y is not None and y_pred_tensor is not None:
+        if y is not None and y_pred is not None:
+            y_pred_tensor = ops.convert_to_tensor(y_pred)
             targets_per_network = len(ops.shape(y)) == len(y_pred_tensor.shape)
-            y = _for_each_network(y, y_pred_tensor)
+            if not targets_per_network:
+                y = _repeated_for_networks(y, y_pred_tensor)
             if sample_weight is not None:
                 sample_weight = ops.convert_to_tensor(sample_weight)
                 if not _weights_per_network(sample_weight.shape, tuple(y_pred_tensor.shape),
                                             targets_per_network):
-                    sample_weight = _for_each_network(sample_weight, y_pred_tensor,
-                                                      rank=len(sample_weight.shape) + 1)
+                    sample_weight = _repeated_for_networks(sample_weight, y_pred_tensor)
         return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _check_network_axis(self, weights):
