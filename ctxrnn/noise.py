@@ -64,14 +64,17 @@ def _table_normals(shape, seed, table):
 def _per_network(draw, shape, seeds, axis, dtype=tf.float32):
     """`draw(network_shape, seeds[k])` for each network k (seeds is `(K, 2)`), stacked
     on `axis`: network k's noise is what an unstacked layer of its seed adds."""
-    network_shape = tf.unstack(shape)
-    del network_shape[axis]
-    network_shape = tf.stack(network_shape)
+    network_shape = _without_axis(shape, axis)
     # A loop over the networks, not K unrolled draws: XLA compiles the draw once
     # (unrolled, compiling 20 networks' noise took 5.6 s of a stacked model's first step).
     draws = tf.map_fn(lambda seed: draw(network_shape, seed), seeds,
                       fn_output_signature=dtype)
     return _network_axis_to(draws, axis)
+
+
+def _without_axis(shape, axis):
+    """A 1-D `shape` tensor without entry `axis` (one network's shape in a stack's)."""
+    return tf.concat([shape[:axis], shape[axis + 1:]], axis=0)
 
 
 def _network_axis_to(values, axis):
@@ -138,9 +141,7 @@ def _stacked_normals(template, seeds, table, axis):
     """Normals shaped like `template`, network k's (index k of `axis`) drawn from
     `seeds[k]` exactly as `_table_normals` draws them for that seed."""
     shape = tf.shape(template)
-    network_shape = tf.unstack(shape)
-    del network_shape[axis]
-    network_shape = tf.stack(network_shape)
+    network_shape = _without_axis(shape, axis)
     static = template.shape.as_list()
     del static[axis]
     pairs = [*static[:-1], None if static[-1] is None else (static[-1] + 1) // 2]
